@@ -1,0 +1,1 @@
+//! eid-core: the domain of the eID service.
