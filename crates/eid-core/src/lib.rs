@@ -1,1 +1,5 @@
-//! eid-core: the domain of the eID service.
+//! eid-core: the domain of the eID service — citizen identity, the population register,
+//! levels of assurance, tokens, credentials, stores and the audit log. No HTTP, no FFI,
+//! no global state.
+
+pub mod assurance;
