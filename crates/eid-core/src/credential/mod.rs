@@ -1,0 +1,3 @@
+//! Citizen credentials: passwords (argon2id) and eKYC records.
+
+pub mod password;
