@@ -1,0 +1,115 @@
+//! Starts the real `eid-server demo` binary and drives it over HTTP.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+/// The `eid-server` binary built next to this test (cargo builds it for eid-server's own
+/// integration tests in the same `cargo test --workspace` run).
+fn server_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target directory");
+    let bin = dir.join(format!("eid-server{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} not found: run `cargo test --workspace` (or `cargo build -p eid-server` first)",
+        bin.display()
+    );
+    bin
+}
+
+/// A running demo daemon, killed on drop.
+struct Demo {
+    child: Child,
+    base: String,
+    banner: Vec<String>,
+}
+
+impl Demo {
+    fn start(extra: &[&str]) -> Demo {
+        let mut child = Command::new(server_binary())
+            .args(["demo", "--port", "0", "--citizens", "500", "--seed", "3"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start eid-server");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut banner = Vec::new();
+        let mut base = None;
+        for line in BufReader::new(stdout).lines() {
+            let line = line.expect("read banner");
+            if let Some(url) = line.trim().strip_prefix("issuer:") {
+                base = Some(url.trim().to_owned());
+            }
+            let done = line.starts_with("ready");
+            banner.push(line);
+            if done {
+                break;
+            }
+        }
+        let base = base.unwrap_or_else(|| panic!("no issuer line in banner: {banner:#?}"));
+        Demo {
+            child,
+            base,
+            banner,
+        }
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn demo_serves_health_and_readiness_and_reports_register_size() {
+    let demo = Demo::start(&[]);
+    assert!(demo.base.starts_with("http://localhost:"), "{}", demo.base);
+    assert!(
+        demo.banner.iter().any(|l| l.contains("500 citizens")),
+        "banner: {:#?}",
+        demo.banner
+    );
+
+    let client = reqwest::Client::new();
+    let health = client
+        .get(format!("{}/healthz", demo.base))
+        .send()
+        .await
+        .expect("GET /healthz");
+    assert_eq!(health.status(), 200);
+
+    let ready = client
+        .get(format!("{}/readyz", demo.base))
+        .send()
+        .await
+        .expect("GET /readyz");
+    assert_eq!(ready.status(), 200);
+    let body: serde_json::Value = ready.json().await.expect("readiness JSON");
+    assert_eq!(body["status"], "ready", "{body}");
+    assert_eq!(body["checks"]["register"]["citizens"], 500, "{body}");
+
+    let missing = client
+        .get(format!("{}/no-such-page", demo.base))
+        .send()
+        .await
+        .expect("GET unknown path");
+    assert_eq!(missing.status(), 404);
+}
+
+#[test]
+fn demo_refuses_bad_arguments_with_a_clear_message() {
+    let out = Command::new(server_binary())
+        .args(["demo", "--citizens", "many"])
+        .output()
+        .expect("run eid-server");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--citizens"), "{stderr}");
+}
