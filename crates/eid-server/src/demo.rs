@@ -1,0 +1,120 @@
+//! `eid-server demo`: everything embedded, nothing to install.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use eid_core::registry::EmbeddedRegistry;
+use eid_core::store::SqliteStore;
+
+use crate::cli::DemoArgs;
+use crate::ops;
+
+/// Builds the embedded stores and register, prints the banner and serves until SIGINT or
+/// SIGTERM.
+pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    let (_temp_dir, data_dir) = match &args.data_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+            (None, dir.clone())
+        }
+        None => {
+            let temp = tempfile::tempdir().context("cannot create a temporary directory")?;
+            let path = temp.path().to_owned();
+            (Some(temp), path)
+        }
+    };
+
+    let started = Instant::now();
+    let registry = open_demo_registry(&data_dir, args.citizens, args.seed).await?;
+    let citizens = registry.count().await?;
+    let load_time = started.elapsed();
+
+    let durable = SqliteStore::open(&data_dir.join("eid.sqlite"))
+        .await
+        .context("cannot open the demo's durable store")?;
+
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
+        .await
+        .with_context(|| format!("cannot listen on 127.0.0.1:{}", args.port))?;
+    let port = listener.local_addr()?.port();
+    // WebAuthn accepts `localhost` as a secure origin and RP ID, not a bare IP address.
+    let issuer = format!("http://localhost:{port}");
+
+    let app = ops::router(ops::OpsState {
+        durable: Arc::new(durable),
+        registry: Arc::new(registry),
+    });
+
+    println!("eID demo");
+    println!("issuer: {issuer}");
+    println!(
+        "register: {citizens} citizens (synthetic, seed {}), ready in {:.1} s",
+        args.seed,
+        load_time.as_secs_f64()
+    );
+    println!("data: {}", data_dir.display());
+    println!("health: {issuer}/healthz  readiness: {issuer}/readyz");
+    println!("ready (Ctrl-C stops)");
+    tracing::info!(%issuer, citizens, "demo listening");
+
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server failed")?;
+    tracing::info!("demo stopped");
+    Ok(())
+}
+
+/// Opens the demo register in `dir`, generating it on first use. A register left by an
+/// earlier run with other settings is replaced.
+async fn open_demo_registry(
+    dir: &Path,
+    citizens: u32,
+    seed: u64,
+) -> anyhow::Result<EmbeddedRegistry> {
+    let path = dir.join(format!("register-{citizens}-{seed}.sqlite"));
+    if path.exists() {
+        return EmbeddedRegistry::open(&path)
+            .await
+            .context("cannot open the demo register");
+    }
+    let registry = EmbeddedRegistry::open(&path)
+        .await
+        .context("cannot create the demo register")?;
+    registry
+        .load_synthetic(citizens, seed)
+        .await
+        .context("cannot generate the demo register")?;
+    Ok(registry)
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
