@@ -3,3 +3,4 @@
 //! no global state.
 
 pub mod assurance;
+pub mod token;
