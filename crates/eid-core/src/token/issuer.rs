@@ -149,7 +149,11 @@ impl TokenIssuer {
     }
 
     /// Sets the ID token and access token lifetimes (both must be positive).
-    pub fn with_lifetimes(mut self, id_token: Duration, access_token: Duration) -> Result<Self, IssueError> {
+    pub fn with_lifetimes(
+        mut self,
+        id_token: Duration,
+        access_token: Duration,
+    ) -> Result<Self, IssueError> {
         if !id_token.is_positive() || !access_token.is_positive() {
             return Err(IssueError::InvalidLifetime);
         }
@@ -231,4 +235,104 @@ fn new_jti() -> Result<String, IssueError> {
     let mut bytes = [0u8; 16];
     aws_lc_rs::rand::fill(&mut bytes).map_err(|_| IssueError::Random)?;
     Ok(Base64UrlUnpadded::encode_string(&bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use jsonwebtoken::dangerous::insecure_decode;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::assurance::EIDAS_SUBSTANTIAL;
+    use crate::token::testing::{ACCOUNT, ISSUER, T0, citizen, client, issuer};
+
+    #[test]
+    fn id_token_carries_the_oidc_claims() {
+        let ring = KeyRing::generate().unwrap();
+        let auth = citizen(Some(Loa::Substantial));
+        let rp = client("bank", "bank.example.vn");
+        let req = IdTokenRequest {
+            auth: &auth,
+            client: &rp,
+            nonce: Some("n-0S6_WzA2Mj"),
+            access_token: Some("the-access-token"),
+        };
+        let token = issuer().issue_id_token(&ring, &req, T0).unwrap();
+        let data = insecure_decode::<Value>(&token).unwrap();
+        assert_eq!(data.header.alg, jsonwebtoken::Algorithm::ES256);
+        assert_eq!(data.header.typ.as_deref(), Some(ID_TOKEN_TYP));
+        assert_eq!(data.header.kid.as_deref(), Some(ring.active().kid()));
+        let iat = T0.unix_timestamp();
+        assert_eq!(
+            data.claims,
+            json!({
+                "iss": ISSUER,
+                "sub": issuer().subject(&rp, ACCOUNT),
+                "aud": "bank",
+                "exp": iat + 300,
+                "iat": iat,
+                "auth_time": iat - 60,
+                "nonce": "n-0S6_WzA2Mj",
+                "acr": EIDAS_SUBSTANTIAL,
+                "amr": ["hwk", "user"],
+                "at_hash": at_hash("the-access-token"),
+            })
+        );
+    }
+
+    #[test]
+    fn access_token_follows_rfc9068() {
+        let ring = KeyRing::generate().unwrap();
+        let auth = Authentication {
+            auth_time: None,
+            ..citizen(None)
+        };
+        let rp = RelyingParty::public("bank");
+        let aud = Audience::Many(vec!["https://api.example.vn".to_owned()]);
+        let req = AccessTokenRequest {
+            auth: &auth,
+            client: &rp,
+            audience: &aud,
+            scope: "openid profile",
+        };
+        let issued = issuer().issue_access_token(&ring, &req, T0).unwrap();
+        assert_eq!(issued.expires_at, T0 + Duration::minutes(10));
+        let data = insecure_decode::<Value>(&issued.token).unwrap();
+        assert_eq!(data.header.typ.as_deref(), Some(ACCESS_TOKEN_TYP));
+        let iat = T0.unix_timestamp();
+        assert_eq!(
+            data.claims,
+            json!({
+                "iss": ISSUER,
+                "sub": ACCOUNT.to_string(),
+                "aud": ["https://api.example.vn"],
+                "exp": iat + 600,
+                "iat": iat,
+                "jti": issued.jti,
+                "client_id": "bank",
+                "scope": "openid profile",
+            })
+        );
+        let again = issuer().issue_access_token(&ring, &req, T0).unwrap();
+        assert_ne!(issued.jti, again.jti);
+        assert_eq!(issued.jti.len(), 22);
+        assert!(!format!("{issued:?}").contains(&issued.token));
+    }
+
+    #[test]
+    fn lifetimes_must_be_positive() {
+        let ok = issuer()
+            .with_lifetimes(Duration::minutes(2), Duration::hours(1))
+            .unwrap();
+        assert_eq!(ok.max_token_lifetime(), Duration::hours(1));
+        for (id, access) in [
+            (Duration::ZERO, Duration::hours(1)),
+            (Duration::hours(1), Duration::seconds(-1)),
+        ] {
+            assert!(matches!(
+                issuer().with_lifetimes(id, access),
+                Err(IssueError::InvalidLifetime)
+            ));
+        }
+    }
 }

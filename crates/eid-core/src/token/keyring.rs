@@ -210,8 +210,12 @@ impl KeyRing {
         let mut active = None;
         let mut retiring = Vec::new();
         while !input.is_empty() {
-            let (stamp, rest) = input.split_first_chunk::<8>().ok_or(KeyRingError::Malformed)?;
-            let (len, rest) = rest.split_first_chunk::<2>().ok_or(KeyRingError::Malformed)?;
+            let (stamp, rest) = input
+                .split_first_chunk::<8>()
+                .ok_or(KeyRingError::Malformed)?;
+            let (len, rest) = rest
+                .split_first_chunk::<2>()
+                .ok_or(KeyRingError::Malformed)?;
             let len = usize::from(u16::from_be_bytes(*len));
             let (der, rest) = rest.split_at_checked(len).ok_or(KeyRingError::Malformed)?;
             input = rest;
@@ -257,11 +261,13 @@ mod tests {
         };
         assert_eq!(ec.curve, EllipticCurve::P256);
         // Recompute RFC 7638 by hand: SHA-256 over the lexicographic required members.
-        let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#, ec.x, ec.y);
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.as_bytes());
-        let expected = <base64ct::Base64UrlUnpadded as base64ct::Encoding>::encode_string(
-            digest.as_ref(),
+        let canonical = format!(
+            r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
+            ec.x, ec.y
         );
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.as_bytes());
+        let expected =
+            <base64ct::Base64UrlUnpadded as base64ct::Encoding>::encode_string(digest.as_ref());
         assert_eq!(key.kid(), expected);
         assert_eq!(key.kid().len(), 43);
     }
@@ -312,7 +318,10 @@ mod tests {
         assert_eq!(published, [second.clone(), first.clone()]);
 
         let lifetime = Duration::minutes(10);
-        assert_eq!(ring.prune(T0 + lifetime - Duration::seconds(1), lifetime), 0);
+        assert_eq!(
+            ring.prune(T0 + lifetime - Duration::seconds(1), lifetime),
+            0
+        );
         assert!(ring.jwks().find(&first).is_some());
         assert_eq!(ring.prune(T0 + lifetime, lifetime), 1);
         assert!(ring.jwks().find(&first).is_none());
@@ -328,7 +337,10 @@ mod tests {
         let back = KeyRing::open(&blob, &kek(9)).unwrap();
         assert_eq!(back.jwks(), ring.jwks());
         assert_eq!(
-            back.retiring.iter().map(|r| r.retired_at).collect::<Vec<_>>(),
+            back.retiring
+                .iter()
+                .map(|r| r.retired_at)
+                .collect::<Vec<_>>(),
             [T0 + Duration::hours(1), T0]
         );
         // The reloaded private key still signs verifiably (same kid, same JWK).
@@ -359,7 +371,13 @@ mod tests {
         two_active.extend_from_slice(&good);
         let mut no_active = good.to_vec();
         no_active[..8].copy_from_slice(&0i64.to_be_bytes());
-        let cases: [&[u8]; 5] = [&good[..good.len() - 1], &good[..5], &two_active, &no_active, &[]];
+        let cases: [&[u8]; 5] = [
+            &good[..good.len() - 1],
+            &good[..5],
+            &two_active,
+            &no_active,
+            &[],
+        ];
         for bad in cases {
             let blob = sealed::seal(&kek(1), bad).unwrap();
             assert!(

@@ -20,8 +20,8 @@ mod verifier;
 
 pub use claims::{AccessTokenClaims, Audience, IdTokenClaims, at_hash};
 pub use issuer::{
-    ACCESS_TOKEN_TYP, AccessTokenRequest, Authentication, ID_TOKEN_TYP, IdTokenRequest,
-    IssueError, IssuedAccessToken, RelyingParty, TokenIssuer,
+    ACCESS_TOKEN_TYP, AccessTokenRequest, Authentication, ID_TOKEN_TYP, IdTokenRequest, IssueError,
+    IssuedAccessToken, RelyingParty, TokenIssuer,
 };
 pub use keyring::{KeyRing, KeyRingError, SigningKey};
 pub use sealed::{FORMAT_VERSION, KEK_LEN, KeyEncryptionKey, SealError};

@@ -110,7 +110,10 @@ mod tests {
         assert_eq!(a, salt(1).subject(&pairwise("bank.example.vn"), ACCOUNT));
         assert_ne!(a, salt(1).subject(&pairwise("tax.example.vn"), ACCOUNT));
         assert_ne!(a, salt(2).subject(&pairwise("bank.example.vn"), ACCOUNT));
-        assert_ne!(a, salt(1).subject(&pairwise("bank.example.vn"), Uuid::nil()));
+        assert_ne!(
+            a,
+            salt(1).subject(&pairwise("bank.example.vn"), Uuid::nil())
+        );
         assert_eq!(a.len(), 43);
         assert!(!a.contains(&ACCOUNT.simple().to_string()));
     }
