@@ -4,3 +4,4 @@
 
 pub mod assurance;
 pub mod credential;
+pub mod token;

@@ -1,0 +1,851 @@
+//! Verifying ID tokens and access tokens against a JWKS.
+//!
+//! Only ES256 is accepted. The header is checked before any key is touched: `alg` must
+//! be `ES256` (so `none`, HS*, RS* never reach a key), `typ` must fit the token kind,
+//! and `kid` must name a P-256 signature key of the JWKS. Then jsonwebtoken checks the
+//! signature, `iss` and `aud`; times are checked here with a bounded leeway so that
+//! callers can pass their own clock.
+
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use base64ct::{Base64UrlUnpadded, Encoding};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm, KeyOperations, PublicKeyUse,
+};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use time::{Duration, OffsetDateTime};
+
+use super::claims::{AccessTokenClaims, CheckedClaims, IdTokenClaims};
+use crate::assurance::{AcrTable, Loa};
+
+/// The largest clock leeway a verifier accepts.
+pub const MAX_LEEWAY: Duration = Duration::seconds(300);
+/// Tokens longer than this are rejected as malformed before parsing.
+pub const MAX_TOKEN_LEN: usize = 16 * 1024;
+
+/// Why a token (or a verifier setting) was rejected; one variant per failure class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    /// Not a compact JWS with a JSON header and the expected claims.
+    #[error("malformed token")]
+    Malformed,
+    /// `alg` is not ES256 (e.g. `none`, HS256, RS256).
+    #[error("unsupported signature algorithm")]
+    UnsupportedAlgorithm,
+    /// `typ` does not fit the token kind (e.g. an access token offered as an ID token).
+    #[error("wrong token type")]
+    WrongType,
+    /// No `kid`, or a `kid` the JWKS does not contain.
+    #[error("unknown signing key")]
+    UnknownKey,
+    /// The `kid` names a key that is not a P-256 signature key for ES256.
+    #[error("key does not fit ES256")]
+    KeyMismatch,
+    /// The signature does not verify.
+    #[error("bad signature")]
+    BadSignature,
+    /// `exp` has passed (beyond the leeway).
+    #[error("token expired")]
+    Expired,
+    /// `nbf` is in the future (beyond the leeway).
+    #[error("token not yet valid")]
+    NotYetValid,
+    /// `iat` is in the future (beyond the leeway).
+    #[error("token issued in the future")]
+    IssuedInFuture,
+    /// `iss` is not the expected issuer.
+    #[error("wrong issuer")]
+    WrongIssuer,
+    /// `aud` does not contain the expected audience.
+    #[error("wrong audience")]
+    WrongAudience,
+    /// The ID token's `nonce` is missing or not the expected one.
+    #[error("wrong nonce")]
+    WrongNonce,
+    /// `acr` is missing, unknown, or below the required level.
+    #[error("insufficient level of assurance")]
+    InsufficientAssurance,
+    /// The JWKS document is not valid (not JSON, no `keys`, duplicate `kid`).
+    #[error("invalid JWKS document")]
+    InvalidJwks,
+    /// The leeway is negative or above [`MAX_LEEWAY`].
+    #[error("clock leeway must be between 0 and 300 seconds")]
+    InvalidLeeway,
+}
+
+/// A key listed in a JWKS.
+#[derive(Debug)]
+enum KeyEntry {
+    /// A P-256 key usable for ES256 verification.
+    Es256(DecodingKey),
+    /// Anything else (RSA, oct, other curves, encryption keys, unparsable entries).
+    Unusable,
+}
+
+/// The verification keys of a JWKS, by `kid`.
+#[derive(Debug)]
+pub struct VerificationKeys(HashMap<String, KeyEntry>);
+
+impl VerificationKeys {
+    /// Parses a JWKS JSON document. Entries without a `kid` are ignored; entries that are
+    /// not ES256 keys are kept so that a token naming them fails as
+    /// [`VerifyError::KeyMismatch`] rather than as an unknown key.
+    pub fn from_json(jwks: &str) -> Result<Self, VerifyError> {
+        #[derive(Deserialize)]
+        struct RawSet {
+            keys: Vec<serde_json::Value>,
+        }
+        let raw: RawSet = serde_json::from_str(jwks).map_err(|_| VerifyError::InvalidJwks)?;
+        let entries = raw.keys.into_iter().filter_map(|value| {
+            let kid = value.get("kid")?.as_str()?.to_owned();
+            let entry = serde_json::from_value::<Jwk>(value)
+                .ok()
+                .as_ref()
+                .map_or(KeyEntry::Unusable, KeyEntry::from_jwk);
+            Some((kid, entry))
+        });
+        Self::collect(entries)
+    }
+
+    /// Takes the keys of a parsed JWKS, with the same rules as [`Self::from_json`].
+    pub fn from_jwk_set(jwks: &JwkSet) -> Result<Self, VerifyError> {
+        let entries = jwks.keys.iter().filter_map(|jwk| {
+            let kid = jwk.common.key_id.clone()?;
+            Some((kid, KeyEntry::from_jwk(jwk)))
+        });
+        Self::collect(entries)
+    }
+
+    fn collect(entries: impl Iterator<Item = (String, KeyEntry)>) -> Result<Self, VerifyError> {
+        let mut keys = HashMap::new();
+        for (kid, entry) in entries {
+            if keys.insert(kid, entry).is_some() {
+                return Err(VerifyError::InvalidJwks);
+            }
+        }
+        Ok(Self(keys))
+    }
+}
+
+impl KeyEntry {
+    fn from_jwk(jwk: &Jwk) -> Self {
+        Self::es256(jwk).map_or(KeyEntry::Unusable, KeyEntry::Es256)
+    }
+
+    fn es256(jwk: &Jwk) -> Option<DecodingKey> {
+        let common = &jwk.common;
+        let for_signatures = common
+            .public_key_use
+            .as_ref()
+            .is_none_or(|u| *u == PublicKeyUse::Signature)
+            && common
+                .key_operations
+                .as_ref()
+                .is_none_or(|ops| ops.contains(&KeyOperations::Verify))
+            && common
+                .key_algorithm
+                .is_none_or(|a| a == KeyAlgorithm::ES256);
+        let AlgorithmParameters::EllipticCurve(ec) = &jwk.algorithm else {
+            return None;
+        };
+        if !for_signatures || ec.curve != EllipticCurve::P256 {
+            return None;
+        }
+        // Accept only a point on the curve, given as two 32-byte coordinates.
+        let mut point = vec![0x04];
+        for coordinate in [&ec.x, &ec.y] {
+            let bytes = Base64UrlUnpadded::decode_vec(coordinate).ok()?;
+            if bytes.len() != 32 {
+                return None;
+            }
+            point.extend_from_slice(&bytes);
+        }
+        p256::PublicKey::from_sec1_bytes(&point).ok()?;
+        DecodingKey::from_ec_components(&ec.x, &ec.y).ok()
+    }
+}
+
+/// The part of the JOSE header read before choosing a key.
+#[derive(Deserialize)]
+struct RawHeader {
+    alg: String,
+    typ: Option<String>,
+    kid: Option<String>,
+    crit: Option<serde_json::Value>,
+}
+
+/// Which kind of token is expected; decides the acceptable `typ`.
+#[derive(Clone, Copy)]
+enum TokenKind {
+    Id,
+    Access,
+}
+
+impl TokenKind {
+    fn accepts_typ(self, typ: Option<&str>) -> bool {
+        match (self, typ) {
+            (TokenKind::Id, None) => true,
+            (TokenKind::Id, Some(t)) => t.eq_ignore_ascii_case("JWT"),
+            (TokenKind::Access, Some(t)) => {
+                t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt")
+            }
+            (TokenKind::Access, None) => false,
+        }
+    }
+}
+
+/// Verifies tokens of one issuer for one audience. `Send + Sync`; share it in an `Arc`
+/// and swap its keys with [`TokenVerifier::replace_keys`] when the JWKS changes.
+#[derive(Debug)]
+pub struct TokenVerifier {
+    keys: RwLock<Arc<VerificationKeys>>,
+    validation: Validation,
+    leeway: i64,
+    acr: AcrTable,
+}
+
+impl TokenVerifier {
+    /// A verifier expecting `issuer` and `audience`, allowing `leeway` of clock skew
+    /// (at most [`MAX_LEEWAY`]), naming levels with the default `acr` table.
+    pub fn new(
+        keys: VerificationKeys,
+        issuer: &str,
+        audience: &str,
+        leeway: Duration,
+    ) -> Result<Self, VerifyError> {
+        if leeway.is_negative() || leeway > MAX_LEEWAY {
+            return Err(VerifyError::InvalidLeeway);
+        }
+        let mut validation = Validation::new(Algorithm::ES256);
+        // Times are checked in `check_times` against the caller's clock.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.required_spec_claims.clear();
+        validation.leeway = 0;
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
+        Ok(Self {
+            keys: RwLock::new(Arc::new(keys)),
+            validation,
+            leeway: leeway.whole_seconds(),
+            acr: AcrTable::default(),
+        })
+    }
+
+    /// Uses `acr` to map `acr` values to levels.
+    pub fn with_acr_table(mut self, acr: AcrTable) -> Self {
+        self.acr = acr;
+        self
+    }
+
+    /// Atomically replaces the key set; verifications in flight finish with the old one.
+    pub fn replace_keys(&self, keys: VerificationKeys) {
+        *self.keys.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(keys);
+    }
+
+    /// Parses `jwks` and replaces the key set with it; on error the old set stays.
+    pub fn replace_jwks(&self, jwks: &str) -> Result<(), VerifyError> {
+        self.replace_keys(VerificationKeys::from_json(jwks)?);
+        Ok(())
+    }
+
+    /// Verifies an access token (`typ` `at+jwt`) now, optionally requiring a level.
+    pub fn verify_access_token(
+        &self,
+        token: &str,
+        min_loa: Option<Loa>,
+    ) -> Result<AccessTokenClaims, VerifyError> {
+        self.verify_access_token_at(token, min_loa, OffsetDateTime::now_utc())
+    }
+
+    /// Verifies an access token as of `now`.
+    pub fn verify_access_token_at(
+        &self,
+        token: &str,
+        min_loa: Option<Loa>,
+        now: OffsetDateTime,
+    ) -> Result<AccessTokenClaims, VerifyError> {
+        self.verify(token, TokenKind::Access, min_loa, now)
+    }
+
+    /// Verifies an ID token now; with `nonce`, its `nonce` claim must equal it.
+    pub fn verify_id_token(
+        &self,
+        token: &str,
+        nonce: Option<&str>,
+        min_loa: Option<Loa>,
+    ) -> Result<IdTokenClaims, VerifyError> {
+        self.verify_id_token_at(token, nonce, min_loa, OffsetDateTime::now_utc())
+    }
+
+    /// Verifies an ID token as of `now`.
+    pub fn verify_id_token_at(
+        &self,
+        token: &str,
+        nonce: Option<&str>,
+        min_loa: Option<Loa>,
+        now: OffsetDateTime,
+    ) -> Result<IdTokenClaims, VerifyError> {
+        let claims: IdTokenClaims = self.verify(token, TokenKind::Id, min_loa, now)?;
+        if nonce.is_some_and(|n| claims.nonce.as_deref() != Some(n)) {
+            return Err(VerifyError::WrongNonce);
+        }
+        Ok(claims)
+    }
+
+    fn verify<C: CheckedClaims>(
+        &self,
+        token: &str,
+        kind: TokenKind,
+        min_loa: Option<Loa>,
+        now: OffsetDateTime,
+    ) -> Result<C, VerifyError> {
+        let header = parse_header(token)?;
+        if header.alg != "ES256" {
+            return Err(VerifyError::UnsupportedAlgorithm);
+        }
+        // No header extensions are understood, so any `crit` must be refused (RFC 7515).
+        if header.crit.is_some() {
+            return Err(VerifyError::Malformed);
+        }
+        if !kind.accepts_typ(header.typ.as_deref()) {
+            return Err(VerifyError::WrongType);
+        }
+        let kid = header.kid.ok_or(VerifyError::UnknownKey)?;
+        let keys = Arc::clone(&self.keys.read().unwrap_or_else(PoisonError::into_inner));
+        let key = match keys.0.get(&kid) {
+            None => return Err(VerifyError::UnknownKey),
+            Some(KeyEntry::Unusable) => return Err(VerifyError::KeyMismatch),
+            Some(KeyEntry::Es256(key)) => key,
+        };
+        let claims = jsonwebtoken::decode::<C>(token, key, &self.validation)
+            .map_err(|e| map_jwt_error(e.kind()))?
+            .claims;
+        self.check_times(claims.times(), now.unix_timestamp())?;
+        if let Some(min) = min_loa {
+            let loa = claims.acr().and_then(|acr| self.acr.loa_of(acr));
+            if loa.is_none_or(|loa| loa < min) {
+                return Err(VerifyError::InsufficientAssurance);
+            }
+        }
+        Ok(claims)
+    }
+
+    fn check_times(
+        &self,
+        (exp, nbf, iat): (i64, Option<i64>, i64),
+        now: i64,
+    ) -> Result<(), VerifyError> {
+        let (earliest, latest) = (
+            now.saturating_sub(self.leeway),
+            now.saturating_add(self.leeway),
+        );
+        if exp <= earliest {
+            return Err(VerifyError::Expired);
+        }
+        if nbf.is_some_and(|nbf| nbf > latest) {
+            return Err(VerifyError::NotYetValid);
+        }
+        if iat > latest {
+            return Err(VerifyError::IssuedInFuture);
+        }
+        Ok(())
+    }
+}
+
+fn parse_header(token: &str) -> Result<RawHeader, VerifyError> {
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(VerifyError::Malformed);
+    }
+    let mut parts = token.split('.');
+    let (Some(header), Some(_), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(VerifyError::Malformed);
+    };
+    let json = Base64UrlUnpadded::decode_vec(header).map_err(|_| VerifyError::Malformed)?;
+    serde_json::from_slice(&json).map_err(|_| VerifyError::Malformed)
+}
+
+fn map_jwt_error(kind: &ErrorKind) -> VerifyError {
+    match kind {
+        ErrorKind::InvalidSignature => VerifyError::BadSignature,
+        ErrorKind::InvalidIssuer => VerifyError::WrongIssuer,
+        ErrorKind::InvalidAudience => VerifyError::WrongAudience,
+        ErrorKind::InvalidAlgorithm | ErrorKind::UnsupportedAlgorithm => {
+            VerifyError::UnsupportedAlgorithm
+        }
+        ErrorKind::InvalidEcdsaKey | ErrorKind::InvalidKeyFormat => VerifyError::KeyMismatch,
+        _ => VerifyError::Malformed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use jsonwebtoken::{EncodingKey, Header};
+    use p256::elliptic_curve::Generate;
+    use p256::pkcs8::EncodePrivateKey;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::assurance::EIDAS_HIGH;
+    use crate::token::testing::{ACCOUNT, ISSUER, T0, citizen, client, issuer};
+    use crate::token::{
+        AccessTokenRequest, Audience, IdTokenRequest, KeyRing, TokenIssuer, at_hash,
+    };
+
+    const API: &str = "https://api.example.vn";
+    const LEEWAY: Duration = Duration::seconds(60);
+
+    fn jwks_json(ring: &KeyRing) -> String {
+        serde_json::to_string(&ring.jwks()).unwrap()
+    }
+
+    fn verifier(ring: &KeyRing, audience: &str) -> TokenVerifier {
+        let keys = VerificationKeys::from_json(&jwks_json(ring)).unwrap();
+        TokenVerifier::new(keys, ISSUER, audience, LEEWAY).unwrap()
+    }
+
+    fn access_token(ring: &KeyRing, loa: Option<Loa>, now: OffsetDateTime) -> String {
+        let auth = citizen(loa);
+        let rp = client("bank", "bank.example.vn");
+        let req = AccessTokenRequest {
+            auth: &auth,
+            client: &rp,
+            audience: &Audience::from(API),
+            scope: "openid",
+        };
+        issuer().issue_access_token(ring, &req, now).unwrap().token
+    }
+
+    fn id_token(ring: &KeyRing, nonce: Option<&str>, access: Option<&str>) -> String {
+        let auth = citizen(Some(Loa::High));
+        let rp = client("bank", "bank.example.vn");
+        let req = IdTokenRequest {
+            auth: &auth,
+            client: &rp,
+            nonce,
+            access_token: access,
+        };
+        issuer().issue_id_token(ring, &req, T0).unwrap()
+    }
+
+    /// A valid access-token payload to modify and sign directly.
+    fn raw_claims() -> Value {
+        let iat = T0.unix_timestamp();
+        json!({"iss": ISSUER, "sub": "s", "aud": API, "exp": iat + 600, "iat": iat,
+               "jti": "j", "client_id": "bank", "scope": "openid", "acr": EIDAS_HIGH})
+    }
+
+    fn b64(bytes: &[u8]) -> String {
+        Base64UrlUnpadded::encode_string(bytes)
+    }
+
+    /// `token` with its header replaced by `header` (the signature no longer matches).
+    fn with_header(token: &str, header: Value) -> String {
+        let (_, rest) = token.split_once('.').unwrap();
+        format!("{}.{rest}", b64(header.to_string().as_bytes()))
+    }
+
+    fn verify_access(v: &TokenVerifier, token: &str) -> Result<AccessTokenClaims, VerifyError> {
+        v.verify_access_token_at(token, None, T0)
+    }
+
+    #[test]
+    fn issued_tokens_verify_and_round_trip() {
+        let ring = KeyRing::generate().unwrap();
+        let token = access_token(&ring, Some(Loa::High), T0);
+        let claims = verifier(&ring, API)
+            .verify_access_token_at(&token, Some(Loa::High), T0)
+            .unwrap();
+        assert_eq!(claims.client_id, "bank");
+        assert_eq!(claims.acr.as_deref(), Some(EIDAS_HIGH));
+
+        let id = id_token(&ring, Some("n1"), Some(&token));
+        let claims = verifier(&ring, "bank")
+            .verify_id_token_at(&id, Some("n1"), Some(Loa::Substantial), T0)
+            .unwrap();
+        assert_eq!(claims.at_hash, Some(at_hash(&token)));
+        assert_eq!(
+            claims.sub,
+            issuer().subject(&client("x", "bank.example.vn"), ACCOUNT)
+        );
+    }
+
+    #[test]
+    fn nonce_is_checked_when_expected() {
+        let ring = KeyRing::generate().unwrap();
+        let v = verifier(&ring, "bank");
+        let with = id_token(&ring, Some("n1"), None);
+        let without = id_token(&ring, None, None);
+        assert_eq!(
+            v.verify_id_token_at(&with, Some("n2"), None, T0),
+            Err(VerifyError::WrongNonce)
+        );
+        assert_eq!(
+            v.verify_id_token_at(&without, Some("n1"), None, T0),
+            Err(VerifyError::WrongNonce)
+        );
+        assert!(v.verify_id_token_at(&without, None, None, T0).is_ok());
+    }
+
+    #[test]
+    fn only_es256_is_accepted() {
+        let ring = KeyRing::generate().unwrap();
+        let v = verifier(&ring, API);
+        let token = access_token(&ring, None, T0);
+        let kid = ring.active().kid();
+
+        // alg none, empty signature.
+        let payload = token.split('.').nth(1).unwrap();
+        let none = format!(
+            "{}.{payload}.",
+            b64(json!({"alg": "none", "typ": "at+jwt", "kid": kid})
+                .to_string()
+                .as_bytes())
+        );
+        assert_eq!(
+            verify_access(&v, &none),
+            Err(VerifyError::UnsupportedAlgorithm)
+        );
+
+        // HS256 "signed" with the public key as the HMAC secret (key confusion).
+        let AlgorithmParameters::EllipticCurve(ec) = &ring.active().jwk().algorithm else {
+            panic!("not EC");
+        };
+        let mut public = vec![0x04];
+        public.extend(Base64UrlUnpadded::decode_vec(&ec.x).unwrap());
+        public.extend(Base64UrlUnpadded::decode_vec(&ec.y).unwrap());
+        for secret in [public.as_slice(), jwks_json(&ring).as_bytes()] {
+            let mut header = Header::new(Algorithm::HS256);
+            header.typ = Some("at+jwt".to_owned());
+            header.kid = Some(kid.to_owned());
+            let hs =
+                jsonwebtoken::encode(&header, &raw_claims(), &EncodingKey::from_secret(secret))
+                    .unwrap();
+            assert_eq!(
+                verify_access(&v, &hs),
+                Err(VerifyError::UnsupportedAlgorithm)
+            );
+        }
+
+        for alg in ["RS256", "ES384", "PS256", "EdDSA", "es256"] {
+            let forged = with_header(&token, json!({"alg": alg, "typ": "at+jwt", "kid": kid}));
+            assert_eq!(
+                verify_access(&v, &forged),
+                Err(VerifyError::UnsupportedAlgorithm),
+                "{alg}"
+            );
+        }
+    }
+
+    #[test]
+    fn kid_must_name_a_published_p256_signature_key() {
+        let ring = KeyRing::generate().unwrap();
+        let v = verifier(&ring, API);
+        let kid = ring.active().kid().to_owned();
+
+        // Signed by another ring: its kid is unknown here.
+        let stranger = access_token(&KeyRing::generate().unwrap(), None, T0);
+        assert_eq!(verify_access(&v, &stranger), Err(VerifyError::UnknownKey));
+
+        // No kid at all.
+        let mut header = Header::new(Algorithm::ES256);
+        header.typ = Some("at+jwt".to_owned());
+        let other = p256::SecretKey::generate_from_rng(&mut rand::rng())
+            .to_pkcs8_der()
+            .unwrap();
+        let other = EncodingKey::from_ec_der(other.as_bytes());
+        let no_kid = jsonwebtoken::encode(&header, &raw_claims(), &other).unwrap();
+        assert_eq!(verify_access(&v, &no_kid), Err(VerifyError::UnknownKey));
+
+        // A different key claiming our kid: the signature does not verify.
+        header.kid = Some(kid.clone());
+        let wrong_key = jsonwebtoken::encode(&header, &raw_claims(), &other).unwrap();
+        assert_eq!(
+            verify_access(&v, &wrong_key),
+            Err(VerifyError::BadSignature)
+        );
+
+        // Our kid published as something that is not a P-256 signature key.
+        let token = access_token(&ring, None, T0);
+        let jwk = serde_json::to_value(ring.active().jwk()).unwrap();
+        let mut variants = Vec::new();
+        for (field, value) in [
+            ("kty", json!("oct")),
+            ("crv", json!("P-384")),
+            ("use", json!("enc")),
+            ("alg", json!("ES384")),
+            ("key_ops", json!(["encrypt"])),
+            ("x", json!(b64(&[1; 32]))),
+            ("y", json!(b64(&[2; 31]))),
+        ] {
+            let mut bad = jwk.clone();
+            bad[field] = value;
+            variants.push(bad);
+        }
+        variants.push(json!({"kty": "oct", "kid": kid, "k": b64(b"secret")}));
+        variants.push(json!({"kty": "RSA", "kid": kid, "n": "AQAB", "e": "AQAB"}));
+        for bad in variants {
+            let keys = VerificationKeys::from_json(&json!({"keys": [bad]}).to_string()).unwrap();
+            v.replace_keys(keys);
+            assert_eq!(
+                verify_access(&v, &token),
+                Err(VerifyError::KeyMismatch),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn times_are_checked_with_the_leeway() {
+        let ring = KeyRing::generate().unwrap();
+        let v = verifier(&ring, API);
+        let token = access_token(&ring, None, T0);
+        let exp = T0 + TokenIssuer::DEFAULT_ACCESS_TOKEN_LIFETIME;
+        let at = |now| v.verify_access_token_at(&token, None, now).map(|_| ());
+        assert_eq!(at(exp + LEEWAY - Duration::seconds(1)), Ok(()));
+        assert_eq!(at(exp + LEEWAY), Err(VerifyError::Expired));
+
+        // iat ahead of our clock: tolerated within the leeway, rejected beyond it.
+        assert_eq!(at(T0 - LEEWAY), Ok(()));
+        assert_eq!(
+            at(T0 - LEEWAY - Duration::seconds(1)),
+            Err(VerifyError::IssuedInFuture)
+        );
+
+        let mut claims = raw_claims();
+        claims["nbf"] = json!((T0 + Duration::minutes(5)).unix_timestamp());
+        let nbf = ring.active().sign("at+jwt", &claims).unwrap();
+        assert_eq!(verify_access(&v, &nbf), Err(VerifyError::NotYetValid));
+        let later = T0 + Duration::minutes(4);
+        assert!(v.verify_access_token_at(&nbf, None, later).is_ok());
+    }
+
+    #[test]
+    fn issuer_and_audience_are_checked() {
+        let ring = KeyRing::generate().unwrap();
+        let token = access_token(&ring, None, T0);
+        assert_eq!(
+            verify_access(&verifier(&ring, "https://other.example.vn"), &token),
+            Err(VerifyError::WrongAudience)
+        );
+        let keys = VerificationKeys::from_jwk_set(&ring.jwks()).unwrap();
+        let v = TokenVerifier::new(keys, "https://evil.example", API, LEEWAY).unwrap();
+        assert_eq!(verify_access(&v, &token), Err(VerifyError::WrongIssuer));
+
+        let v = verifier(&ring, API);
+        let mut claims = raw_claims();
+        claims["aud"] = json!(["https://x.example", API]);
+        assert!(verify_access(&v, &ring.active().sign("at+jwt", &claims).unwrap()).is_ok());
+        claims["aud"] = json!([]);
+        assert_eq!(
+            verify_access(&v, &ring.active().sign("at+jwt", &claims).unwrap()),
+            Err(VerifyError::WrongAudience)
+        );
+    }
+
+    #[test]
+    fn tampering_breaks_the_signature() {
+        let ring = KeyRing::generate().unwrap();
+        let v = verifier(&ring, API);
+        let token = access_token(&ring, None, T0);
+        let parts: Vec<&str> = token.split('.').collect();
+
+        let mut claims: Value =
+            serde_json::from_slice(&Base64UrlUnpadded::decode_vec(parts[1]).unwrap()).unwrap();
+        claims["sub"] = json!("someone-else");
+        let payload = b64(claims.to_string().as_bytes());
+        let tampered = format!("{}.{payload}.{}", parts[0], parts[2]);
+        assert_eq!(verify_access(&v, &tampered), Err(VerifyError::BadSignature));
+
+        let mut sig = Base64UrlUnpadded::decode_vec(parts[2]).unwrap();
+        sig[10] ^= 1;
+        let flipped = format!("{}.{}.{}", parts[0], parts[1], b64(&sig));
+        assert_eq!(verify_access(&v, &flipped), Err(VerifyError::BadSignature));
+        let short = format!("{}.{}.{}", parts[0], parts[1], b64(&sig[..32]));
+        assert_eq!(verify_access(&v, &short), Err(VerifyError::BadSignature));
+    }
+
+    #[test]
+    fn garbage_is_malformed() {
+        // A ring whose private key the test also holds, to sign arbitrary payload bytes.
+        let der = p256::SecretKey::generate_from_rng(&mut rand::rng())
+            .to_pkcs8_der()
+            .unwrap();
+        let ring = KeyRing::new(crate::token::SigningKey::from_pkcs8_der(der.as_bytes()).unwrap());
+        let key = EncodingKey::from_ec_der(der.as_bytes());
+        let kid = ring.active().kid();
+        let header = b64(json!({"alg": "ES256", "typ": "at+jwt", "kid": kid})
+            .to_string()
+            .as_bytes());
+        let signed = |payload: &str| {
+            let input = format!("{header}.{payload}");
+            let sig = jsonwebtoken::crypto::sign(input.as_bytes(), &key, Algorithm::ES256).unwrap();
+            format!("{input}.{sig}")
+        };
+        let v = verifier(&ring, API);
+        let token = access_token(&ring, None, T0);
+        assert!(verify_access(&v, &token).is_ok());
+
+        let mut missing_jti = raw_claims();
+        missing_jti.as_object_mut().unwrap().remove("jti");
+        let mut text_exp = raw_claims();
+        text_exp["exp"] = json!("tomorrow");
+        let cases = [
+            String::new(),
+            "abc".to_owned(),
+            "a.b".to_owned(),
+            format!("{token}.x"),
+            "!!!.x.y".to_owned(),
+            format!("{}.x.y", b64(b"not json")),
+            format!("{token}{}", "A".repeat(MAX_TOKEN_LEN)),
+            with_header(
+                &token,
+                json!({"alg": "ES256", "typ": "at+jwt", "kid": kid, "crit": ["b64"]}),
+            ),
+            signed("%%%"),
+            signed(&b64(b"not json")),
+            signed(&b64(missing_jti.to_string().as_bytes())),
+            signed(&b64(text_exp.to_string().as_bytes())),
+        ];
+        for case in cases {
+            let shown = &case[..case.len().min(60)];
+            assert_eq!(
+                verify_access(&v, &case),
+                Err(VerifyError::Malformed),
+                "{shown}"
+            );
+        }
+    }
+
+    #[test]
+    fn token_kinds_are_not_interchangeable() {
+        let ring = KeyRing::generate().unwrap();
+        let access = access_token(&ring, None, T0);
+        let id = id_token(&ring, None, None);
+        assert_eq!(
+            verifier(&ring, "bank").verify_id_token_at(&access, None, None, T0),
+            Err(VerifyError::WrongType)
+        );
+        assert_eq!(
+            verify_access(&verifier(&ring, "bank"), &id),
+            Err(VerifyError::WrongType)
+        );
+        let no_typ = with_header(&access, json!({"alg": "ES256", "kid": ring.active().kid()}));
+        assert_eq!(
+            verify_access(&verifier(&ring, API), &no_typ),
+            Err(VerifyError::WrongType)
+        );
+    }
+
+    #[test]
+    fn minimum_level_of_assurance_is_enforced() {
+        let ring = KeyRing::generate().unwrap();
+        let v = verifier(&ring, API);
+        let low = access_token(&ring, Some(Loa::Low), T0);
+        let unknown = access_token(&ring, None, T0);
+        let min = |token: &str, loa| v.verify_access_token_at(token, Some(loa), T0).map(|_| ());
+        assert_eq!(min(&low, Loa::Low), Ok(()));
+        assert_eq!(
+            min(&low, Loa::Substantial),
+            Err(VerifyError::InsufficientAssurance)
+        );
+        assert_eq!(
+            min(&unknown, Loa::Low),
+            Err(VerifyError::InsufficientAssurance)
+        );
+        let mut claims = raw_claims();
+        claims["acr"] = json!("urn:unknown:acr");
+        let odd = ring.active().sign("at+jwt", &claims).unwrap();
+        assert_eq!(min(&odd, Loa::Low), Err(VerifyError::InsufficientAssurance));
+
+        // A verifier with its own table understands its own names.
+        let table = AcrTable::new(BTreeMap::from([
+            (Loa::Low, vec!["l".to_owned()]),
+            (Loa::Substantial, vec!["s".to_owned()]),
+            (
+                Loa::High,
+                vec!["h".to_owned(), "urn:unknown:acr".to_owned()],
+            ),
+        ]))
+        .unwrap();
+        let v = verifier(&ring, API).with_acr_table(table);
+        assert!(v.verify_access_token_at(&odd, Some(Loa::High), T0).is_ok());
+    }
+
+    #[test]
+    fn retired_key_verifies_until_pruned() {
+        let mut ring = KeyRing::generate().unwrap();
+        let old = access_token(&ring, None, T0);
+        ring.rotate(T0).unwrap();
+        let new = access_token(&ring, None, T0);
+        let v = verifier(&ring, API);
+        assert!(verify_access(&v, &old).is_ok());
+        assert!(verify_access(&v, &new).is_ok());
+
+        let lifetime = issuer().max_token_lifetime() + LEEWAY;
+        assert_eq!(ring.prune(T0 + lifetime, lifetime), 1);
+        v.replace_jwks(&jwks_json(&ring)).unwrap();
+        assert_eq!(verify_access(&v, &old), Err(VerifyError::UnknownKey));
+        assert!(verify_access(&v, &new).is_ok());
+    }
+
+    #[test]
+    fn settings_and_jwks_are_validated() {
+        let ring = KeyRing::generate().unwrap();
+        let keys = || VerificationKeys::from_jwk_set(&ring.jwks()).unwrap();
+        assert!(TokenVerifier::new(keys(), ISSUER, API, MAX_LEEWAY).is_ok());
+        for leeway in [MAX_LEEWAY + Duration::seconds(1), Duration::seconds(-1)] {
+            assert_eq!(
+                TokenVerifier::new(keys(), ISSUER, API, leeway).err(),
+                Some(VerifyError::InvalidLeeway)
+            );
+        }
+        let jwk = serde_json::to_value(ring.active().jwk()).unwrap();
+        for bad in [
+            "not json".to_owned(),
+            r#"{"keys":{}}"#.to_owned(),
+            json!({"keys": [jwk, jwk]}).to_string(),
+        ] {
+            assert_eq!(
+                VerificationKeys::from_json(&bad).err(),
+                Some(VerifyError::InvalidJwks),
+                "{bad}"
+            );
+        }
+        // A failed replacement keeps the old keys.
+        let v = verifier(&ring, API);
+        assert_eq!(v.replace_jwks("{}"), Err(VerifyError::InvalidJwks));
+        assert!(verify_access(&v, &access_token(&ring, None, T0)).is_ok());
+    }
+
+    #[test]
+    fn verifier_is_shared_across_threads_while_keys_are_replaced() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<TokenVerifier>();
+        let ring = KeyRing::generate().unwrap();
+        let v = verifier(&ring, API);
+        let token = access_token(&ring, None, T0);
+        let json = jwks_json(&ring);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..20 {
+                        assert!(verify_access(&v, &token).is_ok());
+                    }
+                });
+            }
+            s.spawn(|| {
+                for _ in 0..20 {
+                    v.replace_jwks(&json).unwrap();
+                }
+            });
+        });
+    }
+}
