@@ -3,3 +3,5 @@
 //! no global state.
 
 pub mod assurance;
+pub mod citizen;
+pub mod registry;
