@@ -140,7 +140,11 @@ mod tests {
                 nationality: bad.into(),
                 ..identity()
             };
-            assert_eq!(id.validate(), Err(CitizenError::InvalidNationality), "{bad}");
+            assert_eq!(
+                id.validate(),
+                Err(CitizenError::InvalidNationality),
+                "{bad}"
+            );
         }
     }
 
@@ -154,6 +158,9 @@ mod tests {
     fn birth_date_serialises_as_iso_date() {
         let json = serde_json::to_value(identity()).unwrap();
         assert_eq!(json["birth_date"], "1990-05-17");
-        assert_eq!(serde_json::from_value::<PivotIdentity>(json).unwrap(), identity());
+        assert_eq!(
+            serde_json::from_value::<PivotIdentity>(json).unwrap(),
+            identity()
+        );
     }
 }

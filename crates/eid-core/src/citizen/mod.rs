@@ -10,6 +10,7 @@ mod name;
 mod personal_id;
 mod places;
 
+pub(crate) use identity::iso_date;
 pub use identity::{PivotIdentity, Sex};
 pub use name::{NameMatch, compare_names, normalize_name};
 pub use personal_id::PersonalId;
@@ -37,7 +38,9 @@ pub enum CitizenError {
         code: u16,
     },
     /// A claimed date of birth disagrees with the number's century and year digits.
-    #[error("the birth year {claimed_year} does not match the century and year digits of the number")]
+    #[error(
+        "the birth year {claimed_year} does not match the century and year digits of the number"
+    )]
     BirthDateMismatch {
         /// Year of the claimed date of birth.
         claimed_year: i32,

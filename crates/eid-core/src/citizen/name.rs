@@ -61,9 +61,15 @@ mod tests {
 
     #[test]
     fn case_and_whitespace_are_forgiven() {
-        assert_eq!(compare_names("  NGUYỄN   văn\tAN ", "Nguyễn Văn An"), NameMatch::Normalised);
+        assert_eq!(
+            compare_names("  NGUYỄN   văn\tAN ", "Nguyễn Văn An"),
+            NameMatch::Normalised
+        );
         assert_eq!(compare_names("ĐẶNG", "đặng"), NameMatch::Normalised);
-        assert_eq!(compare_names("Nguyễn Văn An", "Nguyễn Văn An"), NameMatch::Exact);
+        assert_eq!(
+            compare_names("Nguyễn Văn An", "Nguyễn Văn An"),
+            NameMatch::Exact
+        );
     }
 
     #[test]

@@ -226,7 +226,11 @@ mod tests {
     #[test]
     fn wrong_length_is_rejected() {
         for (s, found) in [("", 0), ("00109012348", 11), ("0010901234890", 13)] {
-            assert_eq!(PersonalId::parse(s), Err(CitizenError::WrongLength { found }), "{s}");
+            assert_eq!(
+                PersonalId::parse(s),
+                Err(CitizenError::WrongLength { found }),
+                "{s}"
+            );
         }
     }
 
@@ -241,7 +245,11 @@ mod tests {
             ("00109012348ễ", 12),
             ("００1090123489", 1),
         ] {
-            assert_eq!(PersonalId::parse(s), Err(CitizenError::NotADigit { position }), "{s}");
+            assert_eq!(
+                PersonalId::parse(s),
+                Err(CitizenError::NotADigit { position }),
+                "{s}"
+            );
         }
     }
 
@@ -249,13 +257,17 @@ mod tests {
     fn unknown_place_codes_are_rejected() {
         for code in [0u16, 3, 97, 100, 999] {
             let s = format!("{code:03}090123489");
-            assert_eq!(PersonalId::parse(&s), Err(CitizenError::UnknownPlaceCode { code }));
+            assert_eq!(
+                PersonalId::parse(&s),
+                Err(CitizenError::UnknownPlaceCode { code })
+            );
         }
     }
 
     #[test]
     fn a_custom_table_admits_country_codes() {
-        let places = RegistrationPlaces::parse("code,name\n001,Hà Nội\n", "code,name\n400,Pháp\n").unwrap();
+        let places =
+            RegistrationPlaces::parse("code,name\n001,Hà Nội\n", "code,name\n400,Pháp\n").unwrap();
         let id = PersonalId::parse_in("400090123489", &places).unwrap();
         assert_eq!(id.place_code(), 400);
         assert!(PersonalId::parse("400090123489").is_err());
@@ -282,7 +294,9 @@ mod tests {
         assert_eq!(id.check_sex(Sex::Male), Ok(()));
         assert_eq!(
             id.check_sex(Sex::Female),
-            Err(CitizenError::SexMismatch { claimed: Sex::Female })
+            Err(CitizenError::SexMismatch {
+                claimed: Sex::Female
+            })
         );
     }
 

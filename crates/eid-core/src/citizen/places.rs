@@ -79,7 +79,9 @@ impl RegistrationPlaces {
             if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(bad("the code must be three digits"));
             }
-            let code: u16 = code.parse().map_err(|_| bad("the code must be three digits"))?;
+            let code: u16 = code
+                .parse()
+                .map_err(|_| bad("the code must be three digits"))?;
             let name = name.trim();
             if name.is_empty() {
                 return Err(bad("the name is empty"));
@@ -133,9 +135,11 @@ mod tests {
 
     #[test]
     fn countries_are_their_own_kind() {
-        let places =
-            RegistrationPlaces::parse(&format!("{HEADER}001,Hà Nội\n"), &format!("{HEADER}400,Pháp\n"))
-                .unwrap();
+        let places = RegistrationPlaces::parse(
+            &format!("{HEADER}001,Hà Nội\n"),
+            &format!("{HEADER}400,Pháp\n"),
+        )
+        .unwrap();
         assert_eq!(places.get(400).unwrap().kind, PlaceKind::Country);
         assert_eq!(places.get(1).unwrap().kind, PlaceKind::Province);
     }
@@ -160,8 +164,9 @@ mod tests {
 
     #[test]
     fn a_code_cannot_be_both_province_and_country() {
-        let err = RegistrationPlaces::parse(&format!("{HEADER}001,A\n"), &format!("{HEADER}001,B\n"))
-            .unwrap_err();
+        let err =
+            RegistrationPlaces::parse(&format!("{HEADER}001,A\n"), &format!("{HEADER}001,B\n"))
+                .unwrap_err();
         assert!(matches!(err, CitizenError::PlaceTable { .. }));
     }
 }
