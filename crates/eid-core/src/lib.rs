@@ -5,3 +5,5 @@
 pub mod assurance;
 pub mod credential;
 pub mod token;
+pub mod citizen;
+pub mod registry;
