@@ -3,3 +3,6 @@
 //! no global state.
 
 pub mod assurance;
+pub mod audit;
+pub mod credential;
+pub mod store;

@@ -1,0 +1,3 @@
+//! Credentials: what a citizen proves themselves with.
+
+pub mod ekyc;
