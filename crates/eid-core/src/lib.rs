@@ -3,7 +3,9 @@
 //! no global state.
 
 pub mod assurance;
-pub mod credential;
-pub mod token;
+pub mod audit;
 pub mod citizen;
+pub mod credential;
 pub mod registry;
+pub mod store;
+pub mod token;

@@ -1,3 +1,5 @@
-//! Citizen credentials: passwords (argon2id) and eKYC records.
+//! Credentials: what a citizen proves themselves with — passwords (argon2id) — and the
+//! eKYC records that say how their identity was verified.
 
+pub mod ekyc;
 pub mod password;

@@ -1,0 +1,146 @@
+//! The durable store traits.
+
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use super::{
+    Account, AccountId, AccountStatus, ClientId, Consent, EkycId, NewPasskey, PasskeyId,
+    PasskeyRecord, PasswordCredential, StoreError,
+};
+use crate::audit::{AuditEntry, AuditRecord, ChainHead, ChainVerifier};
+use crate::credential::ekyc::{EkycRecord, EkycStatus};
+
+/// Entries read per page while verifying the audit chain.
+const VERIFY_PAGE: u32 = 1000;
+
+/// Citizens' accounts.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// Creates an active account for a personal ID number (12 digits).
+    /// Fails with [`StoreError::Duplicate`]`(`[`Unique::PersonalId`](super::Unique)`)`
+    /// if the number already has an account.
+    async fn create_account(&self, personal_id: &str) -> Result<Account, StoreError>;
+    /// The account with this id, or [`StoreError::NotFound`].
+    async fn account(&self, id: AccountId) -> Result<Account, StoreError>;
+    /// The account of a personal ID number, if there is one.
+    async fn find_account(&self, personal_id: &str) -> Result<Option<Account>, StoreError>;
+    /// Changes an account's status.
+    async fn set_account_status(&self, id: AccountId, status: AccountStatus) -> Result<(), StoreError>;
+    /// Deletes an account with its credentials, consents and eKYC records (the audit log
+    /// keeps its entries).
+    async fn delete_account(&self, id: AccountId) -> Result<(), StoreError>;
+}
+
+/// Passwords and passkeys.
+#[async_trait]
+pub trait CredentialStore: Send + Sync {
+    /// Sets (or replaces) an account's password PHC string.
+    async fn set_password(&self, account: AccountId, phc: &str) -> Result<(), StoreError>;
+    /// An account's password, if it has one.
+    async fn password(&self, account: AccountId) -> Result<Option<PasswordCredential>, StoreError>;
+    /// Removes an account's password; [`StoreError::NotFound`] if it had none.
+    async fn delete_password(&self, account: AccountId) -> Result<(), StoreError>;
+    /// Stores a new passkey. Fails with `Duplicate(CredentialId)` if the credential ID is
+    /// registered already, `NotFound(Account)` if the account does not exist.
+    async fn add_passkey(&self, passkey: NewPasskey) -> Result<PasskeyRecord, StoreError>;
+    /// An account's passkeys, oldest first.
+    async fn passkeys(&self, account: AccountId) -> Result<Vec<PasskeyRecord>, StoreError>;
+    /// The passkey with this WebAuthn credential ID, if any (for authentication).
+    async fn find_passkey(&self, credential_id: &[u8]) -> Result<Option<PasskeyRecord>, StoreError>;
+    /// Renames one of an account's passkeys.
+    async fn rename_passkey(&self, account: AccountId, id: PasskeyId, label: &str) -> Result<(), StoreError>;
+    /// Replaces a passkey's serialised state after it authenticated at `used_at`.
+    async fn record_passkey_use(
+        &self,
+        id: PasskeyId,
+        passkey: &serde_json::Value,
+        used_at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// Deletes one of an account's passkeys.
+    async fn delete_passkey(&self, account: AccountId, id: PasskeyId) -> Result<(), StoreError>;
+}
+
+/// What citizens allowed relying parties to receive.
+#[async_trait]
+pub trait ConsentStore: Send + Sync {
+    /// Grants scopes and claims to a client, adding to what it already has (a revoked
+    /// consent starts afresh). Returns the consent now in force.
+    async fn grant_consent(
+        &self,
+        account: AccountId,
+        client: &ClientId,
+        scopes: &BTreeSet<String>,
+        claims: &BTreeSet<String>,
+    ) -> Result<Consent, StoreError>;
+    /// The consent of an account for a client, if one was ever granted.
+    async fn consent(&self, account: AccountId, client: &ClientId) -> Result<Option<Consent>, StoreError>;
+    /// Every consent of an account, by client.
+    async fn consents(&self, account: AccountId) -> Result<Vec<Consent>, StoreError>;
+    /// Revokes a consent; [`StoreError::NotFound`] if there is none in force.
+    async fn revoke_consent(&self, account: AccountId, client: &ClientId) -> Result<(), StoreError>;
+}
+
+/// eKYC records.
+#[async_trait]
+pub trait EkycStore: Send + Sync {
+    /// Stores a new record. `NotFound(Account)` if the account does not exist.
+    async fn insert_ekyc(&self, record: &EkycRecord) -> Result<(), StoreError>;
+    /// The record with this id, or [`StoreError::NotFound`].
+    async fn ekyc(&self, id: EkycId) -> Result<EkycRecord, StoreError>;
+    /// An account's records, newest first.
+    async fn ekyc_records(&self, account: AccountId) -> Result<Vec<EkycRecord>, StoreError>;
+    /// Moves a record to `status` at `at` following the lifecycle rules (a broken rule is
+    /// [`StoreError::Ekyc`]), atomically against concurrent changes. Returns the record.
+    async fn set_ekyc_status(
+        &self,
+        id: EkycId,
+        status: EkycStatus,
+        at: OffsetDateTime,
+    ) -> Result<EkycRecord, StoreError>;
+}
+
+/// The audit log.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Appends an entry after the current head, timestamped now; safe under concurrent
+    /// appenders, including other processes.
+    async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry, StoreError>;
+    /// Up to `limit` entries with sequence numbers above `after`, in order.
+    async fn audit_entries(&self, after: u64, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
+    /// Up to `limit` entries about an account (as subject or actor), newest first.
+    async fn audit_for_account(&self, account: AccountId, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
+    /// The stored chain head.
+    async fn audit_head(&self) -> Result<ChainHead, StoreError>;
+
+    /// Reads the whole log and checks the chain; a break is
+    /// [`StoreError::Audit`]`(`[`AuditError::ChainBroken`](crate::audit::AuditError)`)`
+    /// with the first bad sequence number. Returns the verified head.
+    async fn verify_audit_chain(&self) -> Result<ChainHead, StoreError> {
+        // Read the head first: entries appended meanwhile are simply not checked.
+        let head = self.audit_head().await?;
+        let mut verifier = ChainVerifier::new();
+        let (mut after, mut done) = (0, false);
+        while !done {
+            let page = self.audit_entries(after, VERIFY_PAGE).await?;
+            done = page.len() < VERIFY_PAGE as usize;
+            for entry in &page {
+                if entry.seq > head.seq {
+                    done = true;
+                    break;
+                }
+                verifier.push(entry)?;
+                after = entry.seq;
+            }
+        }
+        Ok(verifier.finish(head)?)
+    }
+}
+
+/// Everything the daemon keeps durably.
+#[async_trait]
+pub trait DurableStore: AccountStore + CredentialStore + ConsentStore + EkycStore + AuditStore {
+    /// A cheap round trip to the database, for readiness checks.
+    async fn ping(&self) -> Result<(), StoreError>;
+}

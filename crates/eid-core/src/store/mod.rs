@@ -1,0 +1,132 @@
+//! Stores: the durable store (accounts, credentials, consents, eKYC records, the audit
+//! log) and the ephemeral store (short-lived values with a time to live, single-use
+//! takes, counters).
+//!
+//! | trait | implementations |
+//! |---|---|
+//! | [`DurableStore`] | [`SqliteStore`] (embedded, the default; a file or in memory), [`PostgresStore`] |
+//! | [`EphemeralStore`] | [`MemoryEphemeral`] (one process, the default), [`RedisEphemeral`] (shared by instances) |
+//!
+//! Durable stores run their migrations when opened. Times are kept to the microsecond
+//! (see [`db_time`]), the precision both databases share.
+
+mod durable;
+mod ephemeral;
+mod ids;
+mod memory;
+mod model;
+mod redis;
+mod sql;
+
+use time::OffsetDateTime;
+
+use crate::audit::AuditError;
+use crate::credential::ekyc::EkycError;
+
+pub use durable::{AccountStore, AuditStore, ConsentStore, CredentialStore, DurableStore, EkycStore};
+pub use ephemeral::{EphemeralStore, SecretBytes};
+pub(crate) use ids::has_id_number;
+pub use ids::{AccountId, ClientId, EkycId, PasskeyId};
+pub use memory::MemoryEphemeral;
+pub use model::{Account, AccountStatus, Consent, NewPasskey, PasskeyRecord, PasswordCredential};
+pub use redis::RedisEphemeral;
+pub use sql::{PostgresStore, SqliteStore};
+
+/// What kind of thing was missing or duplicated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entity {
+    /// An account.
+    Account,
+    /// A password.
+    Password,
+    /// A passkey.
+    Passkey,
+    /// A consent.
+    Consent,
+    /// An eKYC record.
+    Ekyc,
+}
+
+/// Which uniqueness rule a write broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unique {
+    /// An account with this personal ID number exists.
+    PersonalId,
+    /// A passkey with this WebAuthn credential ID exists.
+    CredentialId,
+    /// A record with this identifier exists.
+    Id,
+}
+
+/// Errors of the stores.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The thing asked for does not exist.
+    #[error("{0:?} not found")]
+    NotFound(Entity),
+    /// A write would break a uniqueness rule.
+    #[error("duplicate {0:?}")]
+    Duplicate(Unique),
+    /// A personal ID number is not 12 ASCII digits.
+    #[error("invalid personal ID number")]
+    InvalidPersonalId,
+    /// A text is not a valid identifier.
+    #[error("invalid identifier")]
+    InvalidId,
+    /// A text is not a valid client identifier.
+    #[error("invalid client identifier")]
+    InvalidClientId,
+    /// A passkey label is blank, too long or has control characters.
+    #[error("invalid passkey label")]
+    InvalidLabel,
+    /// A time to live or counter window is zero.
+    #[error("time to live must be positive")]
+    InvalidTtl,
+    /// `incr` on a value that is not a counter.
+    #[error("value is not a counter")]
+    NotACounter,
+    /// A concurrent writer kept changing the same record.
+    #[error("too much contention on one record, try again")]
+    Contention,
+    /// A stored value could not be read back.
+    #[error("corrupt stored {0}")]
+    Corrupt(&'static str),
+    /// An eKYC rule was broken.
+    #[error(transparent)]
+    Ekyc(#[from] EkycError),
+    /// An audit rule was broken, or the chain does not verify.
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    /// The SQL database failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Migrations failed.
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Redis failed.
+    #[error("redis error: {0}")]
+    Redis(#[from] ::redis::RedisError),
+}
+
+/// `t` truncated to the microsecond, the precision the stores keep.
+pub fn db_time(t: OffsetDateTime) -> OffsetDateTime {
+    let micros = t.microsecond();
+    t.replace_nanosecond(micros * 1000).unwrap_or(t)
+}
+
+/// The current UTC time, to the microsecond.
+pub fn now() -> OffsetDateTime {
+    db_time(OffsetDateTime::now_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn db_time_drops_sub_microseconds() {
+        let t = OffsetDateTime::UNIX_EPOCH + time::Duration::nanoseconds(1_234_567);
+        assert_eq!(db_time(t), OffsetDateTime::UNIX_EPOCH + time::Duration::microseconds(1_234));
+        assert_eq!(now().nanosecond() % 1000, 0);
+    }
+}

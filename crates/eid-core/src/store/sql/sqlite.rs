@@ -1,0 +1,80 @@
+//! The SQLite durable store (embedded; a file or in memory).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::Sqlite;
+
+use super::SqlStore;
+use crate::store::StoreError;
+
+/// How long a writer waits for the database lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A [`DurableStore`](crate::store::DurableStore) in SQLite.
+///
+/// Writes that span statements (consents, audit appends) run in `BEGIN IMMEDIATE`
+/// transactions, which hold the database write lock, so appends from several
+/// connections or processes sharing the file never fork the audit chain.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqlStore for SqliteStore {
+    type Db = Sqlite;
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `url` — `sqlite://path/to/eid.db` or
+    /// `sqlite::memory:` — and runs the migrations.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        Self::open_with(SqliteConnectOptions::from_str(url)?).await
+    }
+
+    /// A fresh private in-memory database, migrated.
+    pub async fn in_memory() -> Result<Self, StoreError> {
+        Self::open_with(SqliteConnectOptions::new().in_memory(true)).await
+    }
+
+    /// Opens a database from explicit options (WAL journal, foreign keys and a busy
+    /// timeout are set here) and runs the migrations.
+    pub async fn open_with(options: SqliteConnectOptions) -> Result<Self, StoreError> {
+        let in_memory = options.get_filename().as_os_str() == ":memory:";
+        let options = options
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let pool = if in_memory {
+            // An in-memory database lives as long as its one connection: keep it open.
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .connect_with(options)
+                .await?
+        } else {
+            SqlitePoolOptions::new()
+                .connect_with(options.journal_mode(SqliteJournalMode::Wal))
+                .await?
+        };
+        let store = Self { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies any pending migrations (done by the constructors).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::migrate!("migrations/sqlite").run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// The connection pool, for operators' tools and tests.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+durable_impl!(SqliteStore, begin: "BEGIN IMMEDIATE", lock_head: "");

@@ -1,0 +1,459 @@
+//! One conformance suite for every store implementation: the durable stores (SQLite in
+//! memory and in a file, PostgreSQL) and the ephemeral stores (memory, Redis).
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use eid_core::assurance::{Loa, ProofingEvidence};
+use eid_core::audit::{
+    Actor, AttributeName, AuditError, AuditEvent, AuditRecord, BreakReason, ChainBreak, ChainHead,
+    Outcome,
+};
+use eid_core::credential::ekyc::{EkycError, EkycRecord, EkycStatus};
+use eid_core::store::{
+    AccountId, AccountStatus, ClientId, DurableStore, EkycId, Entity, EphemeralStore, NewPasskey,
+    PasskeyId, StoreError, Unique, now,
+};
+use serde_json::json;
+use support::Durable;
+
+const PID: &str = "001099012345";
+const PID2: &str = "079203001234";
+
+fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+fn client(id: &str) -> ClientId {
+    ClientId::new(id).unwrap()
+}
+
+/// Durable cases: each takes a fresh store.
+mod durable {
+    use super::*;
+
+    pub async fn accounts(db: &Durable) {
+        let s = &db.store;
+        let a = s.create_account(PID).await.unwrap();
+        assert_eq!(a.status, AccountStatus::Active);
+        assert_eq!(s.account(a.id).await.unwrap(), a);
+        assert_eq!(s.find_account(PID).await.unwrap(), Some(a.clone()));
+        assert_eq!(s.find_account(PID2).await.unwrap(), None);
+        assert!(matches!(s.create_account(PID).await, Err(StoreError::Duplicate(Unique::PersonalId))));
+        for bad in ["", "00109901234", "0010990123456", "00109901234x"] {
+            assert!(matches!(s.create_account(bad).await, Err(StoreError::InvalidPersonalId)), "{bad}");
+        }
+
+        s.set_account_status(a.id, AccountStatus::Locked).await.unwrap();
+        assert_eq!(s.account(a.id).await.unwrap().status, AccountStatus::Locked);
+        s.set_account_status(a.id, AccountStatus::Suspended).await.unwrap();
+        assert_eq!(s.account(a.id).await.unwrap().status, AccountStatus::Suspended);
+
+        let missing = AccountId::new();
+        assert!(matches!(s.account(missing).await, Err(StoreError::NotFound(Entity::Account))));
+        assert!(matches!(
+            s.set_account_status(missing, AccountStatus::Active).await,
+            Err(StoreError::NotFound(Entity::Account))
+        ));
+        s.delete_account(a.id).await.unwrap();
+        assert!(matches!(s.delete_account(a.id).await, Err(StoreError::NotFound(Entity::Account))));
+        assert_eq!(s.find_account(PID).await.unwrap(), None);
+        s.create_account(PID).await.unwrap();
+    }
+
+    pub async fn passwords(db: &Durable) {
+        let s = &db.store;
+        let missing = AccountId::new();
+        assert!(matches!(s.set_password(missing, "$argon2id$x").await, Err(StoreError::NotFound(Entity::Account))));
+        let a = s.create_account(PID).await.unwrap().id;
+        assert_eq!(s.password(a).await.unwrap(), None);
+        s.set_password(a, "$argon2id$first").await.unwrap();
+        let first = s.password(a).await.unwrap().unwrap();
+        assert_eq!(first.phc, "$argon2id$first");
+        s.set_password(a, "$argon2id$second").await.unwrap();
+        let second = s.password(a).await.unwrap().unwrap();
+        assert_eq!(second.phc, "$argon2id$second");
+        assert!(second.updated_at >= first.updated_at);
+        s.delete_password(a).await.unwrap();
+        assert_eq!(s.password(a).await.unwrap(), None);
+        assert!(matches!(s.delete_password(a).await, Err(StoreError::NotFound(Entity::Password))));
+    }
+
+    pub async fn passkeys(db: &Durable) {
+        let s = &db.store;
+        let a = s.create_account(PID).await.unwrap().id;
+        let b = s.create_account(PID2).await.unwrap().id;
+        let new = |account, cred: &[u8], label: &str| NewPasskey {
+            account_id: account,
+            credential_id: cred.to_vec(),
+            label: label.to_owned(),
+            passkey: json!({"cred": {"counter": 0}}),
+        };
+        let k1 = s.add_passkey(new(a, b"cred-1", "phone")).await.unwrap();
+        let k2 = s.add_passkey(new(a, b"cred-2", "laptop")).await.unwrap();
+        assert!(matches!(
+            s.add_passkey(new(b, b"cred-1", "copy")).await,
+            Err(StoreError::Duplicate(Unique::CredentialId))
+        ));
+        assert!(matches!(
+            s.add_passkey(new(AccountId::new(), b"cred-3", "x")).await,
+            Err(StoreError::NotFound(Entity::Account))
+        ));
+        assert!(matches!(s.add_passkey(new(a, b"cred-4", " ")).await, Err(StoreError::InvalidLabel)));
+
+        assert_eq!(s.passkeys(a).await.unwrap(), vec![k1.clone(), k2.clone()]);
+        assert!(s.passkeys(b).await.unwrap().is_empty());
+        assert_eq!(s.find_passkey(b"cred-2").await.unwrap(), Some(k2.clone()));
+        assert_eq!(s.find_passkey(b"nope").await.unwrap(), None);
+
+        s.rename_passkey(a, k1.id, "old phone").await.unwrap();
+        assert!(matches!(s.rename_passkey(b, k1.id, "stolen").await, Err(StoreError::NotFound(Entity::Passkey))));
+        assert!(matches!(s.rename_passkey(a, k1.id, "").await, Err(StoreError::InvalidLabel)));
+
+        let used = now();
+        s.record_passkey_use(k1.id, &json!({"cred": {"counter": 7}}), used).await.unwrap();
+        let k1_now = s.find_passkey(b"cred-1").await.unwrap().unwrap();
+        assert_eq!(k1_now.label, "old phone");
+        assert_eq!(k1_now.passkey, json!({"cred": {"counter": 7}}));
+        assert_eq!(k1_now.last_used_at, Some(used));
+        assert!(matches!(
+            s.record_passkey_use(PasskeyId::new(), &json!({}), used).await,
+            Err(StoreError::NotFound(Entity::Passkey))
+        ));
+
+        assert!(matches!(s.delete_passkey(b, k2.id).await, Err(StoreError::NotFound(Entity::Passkey))));
+        s.delete_passkey(a, k2.id).await.unwrap();
+        assert_eq!(s.passkeys(a).await.unwrap(), vec![k1_now]);
+        s.delete_account(a).await.unwrap();
+        assert_eq!(s.find_passkey(b"cred-1").await.unwrap(), None, "passkeys go with the account");
+    }
+
+    pub async fn consents(db: &Durable) {
+        let s = &db.store;
+        let (rp1, rp2) = (client("rp-one"), client("https://rp.two/saml"));
+        assert!(matches!(
+            s.grant_consent(AccountId::new(), &rp1, &set(&["openid"]), &set(&[])).await,
+            Err(StoreError::NotFound(Entity::Account))
+        ));
+        let a = s.create_account(PID).await.unwrap().id;
+        assert_eq!(s.consent(a, &rp1).await.unwrap(), None);
+
+        let c = s.grant_consent(a, &rp1, &set(&["openid", "profile"]), &set(&["birthdate"])).await.unwrap();
+        assert_eq!((c.scopes.clone(), c.claims.clone(), c.revoked_at), (set(&["openid", "profile"]), set(&["birthdate"]), None));
+        let merged = s.grant_consent(a, &rp1, &set(&["openid", "address"]), &set(&["given_name"])).await.unwrap();
+        assert_eq!(merged.scopes, set(&["address", "openid", "profile"]));
+        assert_eq!(merged.claims, set(&["birthdate", "given_name"]));
+        assert!(merged.granted_at >= c.granted_at);
+        assert_eq!(s.consent(a, &rp1).await.unwrap(), Some(merged.clone()));
+        s.grant_consent(a, &rp2, &set(&["openid"]), &set(&[])).await.unwrap();
+        let all = s.consents(a).await.unwrap();
+        let clients: Vec<&str> = all.iter().map(|c| c.client_id.as_str()).collect();
+        assert_eq!(clients, ["https://rp.two/saml", "rp-one"]);
+        assert_eq!(all[1], merged);
+
+        s.revoke_consent(a, &rp1).await.unwrap();
+        let revoked = s.consent(a, &rp1).await.unwrap().unwrap();
+        assert!(revoked.revoked_at.is_some() && revoked.scopes.is_empty() && revoked.claims.is_empty());
+        assert!(!revoked.covers(["openid"], []));
+        assert!(matches!(s.revoke_consent(a, &rp1).await, Err(StoreError::NotFound(Entity::Consent))));
+        assert!(matches!(s.revoke_consent(a, &client("never")).await, Err(StoreError::NotFound(Entity::Consent))));
+        assert_eq!(s.consent(a, &rp2).await.unwrap().unwrap().scopes, set(&["openid"]), "other consents stay");
+
+        let fresh = s.grant_consent(a, &rp1, &set(&["openid"]), &set(&[])).await.unwrap();
+        assert_eq!((fresh.scopes, fresh.claims, fresh.revoked_at), (set(&["openid"]), set(&[]), None));
+    }
+
+    pub async fn ekyc(db: &Durable) {
+        let s = &db.store;
+        let a = s.create_account(PID).await.unwrap().id;
+        let t0 = now();
+        let issue = |account, evidence, loa, at: time::OffsetDateTime| {
+            EkycRecord::issue(account, evidence, loa, json!({"register": ["birthdate", "family_name"]}), at, at + time::Duration::days(365)).unwrap()
+        };
+        let older = issue(a, ProofingEvidence::RegisterMatch, Loa::Substantial, t0);
+        let newer = issue(a, ProofingEvidence::RegisterAndChip, Loa::High, t0 + time::Duration::seconds(1));
+        s.insert_ekyc(&older).await.unwrap();
+        s.insert_ekyc(&newer).await.unwrap();
+        assert!(matches!(s.insert_ekyc(&older).await, Err(StoreError::Duplicate(Unique::Id))));
+        let orphan = issue(AccountId::new(), ProofingEvidence::InPerson, Loa::High, t0);
+        assert!(matches!(s.insert_ekyc(&orphan).await, Err(StoreError::NotFound(Entity::Account))));
+
+        assert_eq!(s.ekyc(older.id).await.unwrap(), older);
+        assert_eq!(s.ekyc_records(a).await.unwrap(), vec![newer.clone(), older.clone()]);
+        assert!(matches!(s.ekyc(EkycId::new()).await, Err(StoreError::NotFound(Entity::Ekyc))));
+
+        let t1 = t0 + time::Duration::hours(1);
+        let suspended = s.set_ekyc_status(older.id, EkycStatus::Suspended, t1).await.unwrap();
+        assert_eq!((suspended.status, suspended.status_changed_at), (EkycStatus::Suspended, t1));
+        assert_eq!(s.ekyc(older.id).await.unwrap(), suspended);
+        s.set_ekyc_status(older.id, EkycStatus::Active, t1).await.unwrap();
+        s.set_ekyc_status(older.id, EkycStatus::Revoked, t1).await.unwrap();
+        assert!(matches!(
+            s.set_ekyc_status(older.id, EkycStatus::Active, t1).await,
+            Err(StoreError::Ekyc(EkycError::InvalidTransition { from: EkycStatus::Revoked, to: EkycStatus::Active }))
+        ));
+        assert_eq!(s.ekyc(older.id).await.unwrap().status, EkycStatus::Revoked);
+        assert!(matches!(
+            s.set_ekyc_status(EkycId::new(), EkycStatus::Revoked, t1).await,
+            Err(StoreError::NotFound(Entity::Ekyc))
+        ));
+        s.delete_account(a).await.unwrap();
+        assert!(s.ekyc_records(a).await.unwrap().is_empty(), "records go with the account");
+    }
+
+    fn record(i: u32) -> AuditRecord {
+        let account = AccountId::new();
+        let mut r = AuditRecord::new(AuditEvent::DataReleased, Actor::Account(account), Outcome::Success);
+        r.subject = Some(account);
+        r.relying_party = Some(client(&format!("rp-{i}")));
+        r.attributes = ["birthdate", "given_name"].map(|n| AttributeName::new(n).unwrap()).into();
+        r.loa = Some(Loa::Substantial);
+        r
+    }
+
+    async fn append(s: &dyn DurableStore, n: u32) {
+        for i in 0..n {
+            s.append_audit(record(i)).await.unwrap();
+        }
+    }
+
+    fn broken(seq: u64, reason: BreakReason) -> ChainBreak {
+        ChainBreak { seq, reason }
+    }
+
+    async fn chain_break(s: &dyn DurableStore) -> ChainBreak {
+        match s.verify_audit_chain().await {
+            Err(StoreError::Audit(AuditError::ChainBroken(b))) => b,
+            other => panic!("expected a broken chain, got {other:?}"),
+        }
+    }
+
+    pub async fn audit_log(db: &Durable) {
+        let s = &*db.store;
+        assert_eq!(s.verify_audit_chain().await.unwrap(), ChainHead::default());
+        let first = s.append_audit(record(0)).await.unwrap();
+        assert_eq!((first.seq, first.prev_hash), (1, [0; 32]));
+        let system = AuditRecord::new(AuditEvent::TokenIssued, Actor::System, Outcome::Failure);
+        let second = s.append_audit(system).await.unwrap();
+        let client_actor = AuditRecord::new(AuditEvent::Authentication, Actor::Client(client("rp")), Outcome::Success);
+        let third = s.append_audit(client_actor).await.unwrap();
+        assert_eq!(second.prev_hash, first.hash);
+        assert_eq!(s.audit_entries(0, 10).await.unwrap(), vec![first.clone(), second.clone(), third.clone()]);
+        assert_eq!(s.audit_entries(1, 1).await.unwrap(), vec![second.clone()]);
+        assert_eq!(s.audit_head().await.unwrap(), third.head());
+        assert_eq!(s.verify_audit_chain().await.unwrap(), third.head());
+
+        let subject = first.record.subject.unwrap();
+        assert_eq!(s.audit_for_account(subject, 10).await.unwrap(), vec![first.clone()]);
+        let mut by_actor = AuditRecord::new(AuditEvent::ConsentRevoked, Actor::Account(subject), Outcome::Success);
+        by_actor.relying_party = Some(client("rp-0"));
+        let fourth = s.append_audit(by_actor).await.unwrap();
+        assert_eq!(s.audit_for_account(subject, 10).await.unwrap(), vec![fourth, first]);
+        assert!(s.audit_for_account(AccountId::new(), 10).await.unwrap().is_empty());
+        s.ping().await.unwrap();
+    }
+
+    pub async fn audit_detects_edits(db: &Durable) {
+        append(&*db.store, 5).await;
+        db.exec("UPDATE audit_log SET outcome = 'failure' WHERE seq = 3").await;
+        assert_eq!(chain_break(&*db.store).await, broken(3, BreakReason::Altered));
+    }
+
+    pub async fn audit_detects_removal(db: &Durable) {
+        append(&*db.store, 5).await;
+        db.exec("DELETE FROM audit_log WHERE seq = 2").await;
+        assert_eq!(chain_break(&*db.store).await, broken(2, BreakReason::Missing));
+    }
+
+    pub async fn audit_detects_reordering(db: &Durable) {
+        append(&*db.store, 5).await;
+        for sql in [
+            "UPDATE audit_log SET seq = -1 WHERE seq = 2",
+            "UPDATE audit_log SET seq = 2 WHERE seq = 4",
+            "UPDATE audit_log SET seq = 4 WHERE seq = -1",
+        ] {
+            db.exec(sql).await;
+        }
+        assert_eq!(chain_break(&*db.store).await, broken(2, BreakReason::Unlinked));
+    }
+
+    pub async fn audit_detects_truncation(db: &Durable) {
+        append(&*db.store, 5).await;
+        db.exec("DELETE FROM audit_log WHERE seq = 5").await;
+        assert_eq!(chain_break(&*db.store).await, broken(5, BreakReason::HeadMismatch));
+    }
+
+    pub async fn audit_concurrent_appends(db: &Durable) {
+        const TASKS: u32 = 8;
+        const EACH: u32 = 10;
+        let second = db.second().await;
+        let tasks: Vec<_> = (0..TASKS)
+            .map(|i| {
+                // Half the appenders use an independent store, like another process.
+                let store = match (&second, i % 2) {
+                    (Some(other), 1) => Arc::clone(other),
+                    _ => Arc::clone(&db.store),
+                };
+                tokio::spawn(async move { append(&*store, EACH).await })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let head = db.store.verify_audit_chain().await.unwrap();
+        assert_eq!(head.seq, u64::from(TASKS * EACH));
+    }
+}
+
+/// Ephemeral cases: each takes a fresh store (memory, or Redis under a unique prefix).
+mod ephemeral {
+    use super::*;
+
+    const TTL: Duration = Duration::from_secs(60);
+
+    pub async fn values(s: Arc<dyn EphemeralStore>) {
+        assert_eq!(s.get("k").await.unwrap(), None);
+        s.put("k", b"one", TTL).await.unwrap();
+        assert_eq!(s.get("k").await.unwrap().as_deref().map(Vec::as_slice), Some(&b"one"[..]));
+        s.put("k", b"two", TTL).await.unwrap();
+        assert_eq!(s.get("k").await.unwrap().as_deref().map(Vec::as_slice), Some(&b"two"[..]));
+        assert_eq!(s.take("k").await.unwrap().as_deref().map(Vec::as_slice), Some(&b"two"[..]));
+        assert_eq!(s.take("k").await.unwrap(), None);
+        assert_eq!(s.get("k").await.unwrap(), None);
+
+        s.put("d", b"", TTL).await.unwrap();
+        assert_eq!(s.get("d").await.unwrap().as_deref().map(Vec::len), Some(0), "empty values are values");
+        assert!(s.delete("d").await.unwrap());
+        assert!(!s.delete("d").await.unwrap());
+        s.ping().await.unwrap();
+    }
+
+    pub async fn put_if_absent(s: Arc<dyn EphemeralStore>) {
+        assert!(s.put_if_absent("jti", b"first", TTL).await.unwrap());
+        assert!(!s.put_if_absent("jti", b"second", TTL).await.unwrap());
+        assert_eq!(s.get("jti").await.unwrap().as_deref().map(Vec::as_slice), Some(&b"first"[..]));
+        s.take("jti").await.unwrap();
+        assert!(s.put_if_absent("jti", b"third", TTL).await.unwrap());
+    }
+
+    pub async fn concurrent_takes(s: Arc<dyn EphemeralStore>) {
+        s.put("code", b"secret", TTL).await.unwrap();
+        let takers: Vec<_> = (0..100)
+            .map(|_| {
+                let s = Arc::clone(&s);
+                tokio::spawn(async move { s.take("code").await.unwrap() })
+            })
+            .collect();
+        let mut got = Vec::new();
+        for t in takers {
+            if let Some(v) = t.await.unwrap() {
+                got.push(v.to_vec());
+            }
+        }
+        assert_eq!(got, vec![b"secret".to_vec()]);
+    }
+
+    pub async fn counters(s: Arc<dyn EphemeralStore>) {
+        for n in 1..=3 {
+            assert_eq!(s.incr("hits", TTL).await.unwrap(), n);
+        }
+        assert_eq!(s.incr("other", TTL).await.unwrap(), 1);
+        assert_eq!(s.get("hits").await.unwrap().as_deref().map(Vec::as_slice), Some(&b"3"[..]));
+        s.put("text", b"abc", TTL).await.unwrap();
+        assert!(matches!(s.incr("text", TTL).await, Err(StoreError::NotACounter)));
+    }
+
+    pub async fn concurrent_counters(s: Arc<dyn EphemeralStore>) {
+        let tasks: Vec<_> = (0..100)
+            .map(|_| {
+                let s = Arc::clone(&s);
+                tokio::spawn(async move { s.incr("n", TTL).await.unwrap() })
+            })
+            .collect();
+        let mut counts = Vec::new();
+        for t in tasks {
+            counts.push(t.await.unwrap());
+        }
+        counts.sort_unstable();
+        assert_eq!(counts, (1..=100).collect::<Vec<u64>>());
+    }
+
+    pub async fn zero_ttl_is_refused(s: Arc<dyn EphemeralStore>) {
+        let zero = Duration::ZERO;
+        assert!(matches!(s.put("k", b"v", zero).await, Err(StoreError::InvalidTtl)));
+        assert!(matches!(s.put_if_absent("k", b"v", zero).await, Err(StoreError::InvalidTtl)));
+        assert!(matches!(s.incr("k", zero).await, Err(StoreError::InvalidTtl)));
+        assert_eq!(s.get("k").await.unwrap(), None);
+    }
+
+    /// Values, replay marks and counters expire; `pass` lets time go by.
+    pub async fn expiry(s: Arc<dyn EphemeralStore>, pass: impl AsyncFn(Duration)) {
+        let short = Duration::from_millis(200);
+        s.put("short", b"v", short).await.unwrap();
+        s.put("long", b"v", TTL).await.unwrap();
+        assert!(s.put_if_absent("jti", b"v", short).await.unwrap());
+        assert_eq!(s.incr("window", short).await.unwrap(), 1);
+        assert_eq!(s.incr("window", short).await.unwrap(), 2, "a second hit keeps the window");
+        pass(Duration::from_millis(500)).await;
+        assert_eq!(s.get("short").await.unwrap(), None);
+        assert_eq!(s.take("short").await.unwrap(), None);
+        assert!(s.get("long").await.unwrap().is_some());
+        assert!(s.put_if_absent("jti", b"v", short).await.unwrap(), "expired replay mark");
+        assert_eq!(s.incr("window", short).await.unwrap(), 1, "a new window");
+    }
+}
+
+macro_rules! durable_suite {
+    ($($backend:ident),*) => {$(
+        mod $backend {
+            durable_suite!(@cases $backend: accounts, passwords, passkeys, consents, ekyc, audit_log,
+                audit_detects_edits, audit_detects_removal, audit_detects_reordering,
+                audit_detects_truncation, audit_concurrent_appends);
+        }
+    )*};
+    (@cases $backend:ident: $($case:ident),*) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $case() {
+            let Some(db) = crate::support::$backend().await else { return };
+            crate::durable::$case(&db).await;
+            db.finish().await;
+        }
+    )*};
+}
+
+durable_suite!(sqlite_memory, sqlite_file, postgres);
+
+macro_rules! ephemeral_suite {
+    ($($backend:ident),*) => {$(
+        mod $backend {
+            ephemeral_suite!(@cases $backend: values, put_if_absent, concurrent_takes, counters,
+                concurrent_counters, zero_ttl_is_refused);
+        }
+    )*};
+    (@cases $backend:ident: $($case:ident),*) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $case() {
+            let Some(store) = crate::support::$backend().await else { return };
+            crate::ephemeral::$case(store).await;
+        }
+    )*};
+}
+
+ephemeral_suite!(memory, redis);
+
+/// The memory store follows Tokio's clock: pause it and jump ahead.
+#[tokio::test(start_paused = true)]
+async fn memory_expiry() {
+    let store = support::memory().await.unwrap();
+    ephemeral::expiry(store, async |d| tokio::time::advance(d).await).await;
+}
+
+/// Redis expires in real time: wait out a short TTL.
+#[tokio::test]
+async fn redis_expiry() {
+    let Some(store) = support::redis().await else { return };
+    ephemeral::expiry(store, async |d| tokio::time::sleep(d).await).await;
+}
