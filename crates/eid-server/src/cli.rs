@@ -46,7 +46,7 @@ pub struct DemoArgs {
     pub port: u16,
     /// Number of synthetic citizens in the demo register.
     #[arg(long, default_value_t = 10_000)]
-    pub citizens: u32,
+    pub citizens: u64,
     /// Seed of the synthetic register (the same seed gives the same citizens).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -68,7 +68,7 @@ pub enum RegistryCommand {
 pub struct GenerateArgs {
     /// Number of citizens.
     #[arg(long)]
-    pub citizens: u32,
+    pub citizens: u64,
     /// Seed (the same seed gives the same citizens).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context as _;
-use eid_core::registry::EmbeddedRegistry;
+use eid_core::registry::{EmbeddedRegistry, RegisterLocation};
 use eid_core::store::SqliteStore;
 
 use crate::cli::DemoArgs;
@@ -32,7 +32,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let citizens = registry.count().await?;
     let load_time = started.elapsed();
 
-    let durable = SqliteStore::open(&data_dir.join("eid.sqlite"))
+    let durable = SqliteStore::open(&format!("sqlite://{}", data_dir.join("eid.sqlite").display()))
         .await
         .context("cannot open the demo's durable store")?;
 
@@ -72,16 +72,16 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
 /// earlier run with other settings is replaced.
 async fn open_demo_registry(
     dir: &Path,
-    citizens: u32,
+    citizens: u64,
     seed: u64,
 ) -> anyhow::Result<EmbeddedRegistry> {
     let path = dir.join(format!("register-{citizens}-{seed}.sqlite"));
     if path.exists() {
-        return EmbeddedRegistry::open(&path)
+        return EmbeddedRegistry::open(RegisterLocation::File(path.clone()))
             .await
             .context("cannot open the demo register");
     }
-    let registry = EmbeddedRegistry::open(&path)
+    let registry = EmbeddedRegistry::open(RegisterLocation::File(path.clone()))
         .await
         .context("cannot create the demo register")?;
     registry

@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use anyhow::{Context as _, bail};
-use eid_core::registry::EmbeddedRegistry;
+use eid_core::registry::{EmbeddedRegistry, RegisterLocation};
 
 use crate::cli::GenerateArgs;
 
@@ -16,7 +16,7 @@ pub async fn generate(args: GenerateArgs) -> anyhow::Result<()> {
         );
     }
     let started = Instant::now();
-    let registry = EmbeddedRegistry::open(&args.out)
+    let registry = EmbeddedRegistry::open(RegisterLocation::File(args.out.clone()))
         .await
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     registry
