@@ -22,7 +22,9 @@ fn argon2id(c: &mut Criterion) {
     group.bench_function("verify", |b| {
         b.iter(|| {
             let pw = Password::new("correct horse battery staple").expect("pw");
-            runtime.block_on(hasher.verify(pw, &stored)).expect("verify")
+            runtime
+                .block_on(hasher.verify(pw, &stored))
+                .expect("verify")
         })
     });
     group.finish();

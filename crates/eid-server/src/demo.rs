@@ -32,9 +32,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let citizens = registry.count().await?;
     let load_time = started.elapsed();
 
-    let durable = SqliteStore::open(&format!("sqlite://{}", data_dir.join("eid.sqlite").display()))
-        .await
-        .context("cannot open the demo's durable store")?;
+    let durable = SqliteStore::open(&format!(
+        "sqlite://{}",
+        data_dir.join("eid.sqlite").display()
+    ))
+    .await
+    .context("cannot open the demo's durable store")?;
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
         .await

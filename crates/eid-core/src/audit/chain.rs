@@ -91,8 +91,15 @@ impl ChainVerifier {
         if stored == self.head {
             return Ok(stored);
         }
-        let seq = if stored.seq > self.head.seq { self.head.seq + 1 } else { stored.seq.max(1) };
-        Err(AuditError::ChainBroken(ChainBreak { seq, reason: BreakReason::HeadMismatch }))
+        let seq = if stored.seq > self.head.seq {
+            self.head.seq + 1
+        } else {
+            stored.seq.max(1)
+        };
+        Err(AuditError::ChainBroken(ChainBreak {
+            seq,
+            reason: BreakReason::HeadMismatch,
+        }))
     }
 }
 
@@ -115,7 +122,13 @@ pub(super) fn entry_hash(
     h.bytes(record.event.as_str().as_bytes());
     h.bytes(record.actor.kind().as_bytes());
     h.opt(record.actor.id().as_deref().map(str::as_bytes));
-    h.opt(record.subject.map(|s| s.as_uuid().into_bytes()).as_ref().map(|b| &b[..]));
+    h.opt(
+        record
+            .subject
+            .map(|s| s.as_uuid().into_bytes())
+            .as_ref()
+            .map(|b| &b[..]),
+    );
     h.opt(record.relying_party.as_ref().map(|c| c.as_str().as_bytes()));
     h.len(record.attributes.len());
     for a in &record.attributes {
@@ -165,9 +178,14 @@ mod tests {
     use crate::store::{AccountId, ClientId};
 
     fn record(n: u8) -> AuditRecord {
-        let mut r = AuditRecord::new(AuditEvent::DataReleased, Actor::Account(AccountId::new()), Outcome::Success);
+        let mut r = AuditRecord::new(
+            AuditEvent::DataReleased,
+            Actor::Account(AccountId::new()),
+            Outcome::Success,
+        );
         r.relying_party = Some(ClientId::new(format!("rp{n}")).unwrap());
-        r.attributes.insert(AttributeName::new("birthdate").unwrap());
+        r.attributes
+            .insert(AttributeName::new("birthdate").unwrap());
         r.loa = Some(Loa::Substantial);
         r
     }
@@ -221,8 +239,14 @@ mod tests {
         assert_eq!(verify(&swapped, head), broken(2, BreakReason::Unlinked));
 
         let truncated = &c[..4];
-        assert_eq!(verify(truncated, head), broken(5, BreakReason::HeadMismatch));
-        assert_eq!(verify(&c, c[2].head()), broken(3, BreakReason::HeadMismatch));
+        assert_eq!(
+            verify(truncated, head),
+            broken(5, BreakReason::HeadMismatch)
+        );
+        assert_eq!(
+            verify(&c, c[2].head()),
+            broken(3, BreakReason::HeadMismatch)
+        );
     }
 
     #[test]
@@ -257,6 +281,9 @@ mod tests {
         let mut b = base.record.clone();
         b.attributes = ["a", "bc"].map(|s| AttributeName::new(s).unwrap()).into();
         let z = [0; HASH_LEN];
-        assert_ne!(entry_hash(1, base.at, &a, &z), entry_hash(1, base.at, &b, &z));
+        assert_ne!(
+            entry_hash(1, base.at, &a, &z),
+            entry_hash(1, base.at, &b, &z)
+        );
     }
 }

@@ -138,7 +138,11 @@ impl fmt::Debug for PasswordHasher {
 impl PasswordHasher {
     /// A hasher with `params`, running at most `workers` hashes at once with at most
     /// `queue` more waiting.
-    pub fn new(params: PasswordParams, workers: usize, queue: usize) -> Result<Self, PasswordError> {
+    pub fn new(
+        params: PasswordParams,
+        workers: usize,
+        queue: usize,
+    ) -> Result<Self, PasswordError> {
         if workers == 0 {
             return Err(PasswordError::Params("workers must be at least 1".into()));
         }

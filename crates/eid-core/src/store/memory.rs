@@ -62,7 +62,8 @@ impl Inner {
             self.entries.retain(|_, e| e.expires_at > now);
             self.sweep_at = self.entries.len() * 2;
         }
-        self.entries.insert(key.to_owned(), Entry { value, expires_at });
+        self.entries
+            .insert(key.to_owned(), Entry { value, expires_at });
     }
 }
 
@@ -71,11 +72,17 @@ impl EphemeralStore for MemoryEphemeral {
     async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
         let ttl = check_ttl(ttl)?;
         let now = Instant::now();
-        self.lock().insert(key, Zeroizing::new(value.to_vec()), now + ttl, now);
+        self.lock()
+            .insert(key, Zeroizing::new(value.to_vec()), now + ttl, now);
         Ok(())
     }
 
-    async fn put_if_absent(&self, key: &str, value: &[u8], ttl: Duration) -> Result<bool, StoreError> {
+    async fn put_if_absent(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
         let ttl = check_ttl(ttl)?;
         let now = Instant::now();
         let mut inner = self.lock();
@@ -87,7 +94,10 @@ impl EphemeralStore for MemoryEphemeral {
     }
 
     async fn get(&self, key: &str) -> Result<Option<SecretBytes>, StoreError> {
-        Ok(self.lock().live(key, Instant::now()).map(|e| e.value.clone()))
+        Ok(self
+            .lock()
+            .live(key, Instant::now())
+            .map(|e| e.value.clone()))
     }
 
     async fn take(&self, key: &str) -> Result<Option<SecretBytes>, StoreError> {
@@ -132,7 +142,10 @@ mod tests {
     async fn incr_on_a_non_counter_fails() {
         let s = MemoryEphemeral::new();
         s.put("k", b"abc", TTL).await.unwrap();
-        assert!(matches!(s.incr("k", TTL).await, Err(StoreError::NotACounter)));
+        assert!(matches!(
+            s.incr("k", TTL).await,
+            Err(StoreError::NotACounter)
+        ));
         s.put("n", b"41", TTL).await.unwrap();
         assert_eq!(s.incr("n", TTL).await.unwrap(), 42);
     }
@@ -141,7 +154,9 @@ mod tests {
     async fn expired_entries_are_swept_as_the_map_grows() {
         let s = MemoryEphemeral::new();
         for i in 0..FIRST_SWEEP {
-            s.put(&format!("old{i}"), b"v", Duration::from_secs(1)).await.unwrap();
+            s.put(&format!("old{i}"), b"v", Duration::from_secs(1))
+                .await
+                .unwrap();
         }
         tokio::time::advance(Duration::from_secs(2)).await;
         s.put("new", b"v", TTL).await.unwrap();

@@ -23,7 +23,9 @@ use time::OffsetDateTime;
 use crate::audit::AuditError;
 use crate::credential::ekyc::EkycError;
 
-pub use durable::{AccountStore, AuditStore, ConsentStore, CredentialStore, DurableStore, EkycStore};
+pub use durable::{
+    AccountStore, AuditStore, ConsentStore, CredentialStore, DurableStore, EkycStore,
+};
 pub use ephemeral::{EphemeralStore, SecretBytes};
 pub(crate) use ids::has_id_number;
 pub use ids::{AccountId, ClientId, EkycId, PasskeyId};
@@ -126,7 +128,10 @@ mod tests {
     #[test]
     fn db_time_drops_sub_microseconds() {
         let t = OffsetDateTime::UNIX_EPOCH + time::Duration::nanoseconds(1_234_567);
-        assert_eq!(db_time(t), OffsetDateTime::UNIX_EPOCH + time::Duration::microseconds(1_234));
+        assert_eq!(
+            db_time(t),
+            OffsetDateTime::UNIX_EPOCH + time::Duration::microseconds(1_234)
+        );
         assert_eq!(now().nanosecond() % 1000, 0);
     }
 }
