@@ -42,24 +42,46 @@ mod durable {
         assert_eq!(s.account(a.id).await.unwrap(), a);
         assert_eq!(s.find_account(PID).await.unwrap(), Some(a.clone()));
         assert_eq!(s.find_account(PID2).await.unwrap(), None);
-        assert!(matches!(s.create_account(PID).await, Err(StoreError::Duplicate(Unique::PersonalId))));
+        assert!(matches!(
+            s.create_account(PID).await,
+            Err(StoreError::Duplicate(Unique::PersonalId))
+        ));
         for bad in ["", "00109901234", "0010990123456", "00109901234x"] {
-            assert!(matches!(s.create_account(bad).await, Err(StoreError::InvalidPersonalId)), "{bad}");
+            assert!(
+                matches!(
+                    s.create_account(bad).await,
+                    Err(StoreError::InvalidPersonalId)
+                ),
+                "{bad}"
+            );
         }
 
-        s.set_account_status(a.id, AccountStatus::Locked).await.unwrap();
+        s.set_account_status(a.id, AccountStatus::Locked)
+            .await
+            .unwrap();
         assert_eq!(s.account(a.id).await.unwrap().status, AccountStatus::Locked);
-        s.set_account_status(a.id, AccountStatus::Suspended).await.unwrap();
-        assert_eq!(s.account(a.id).await.unwrap().status, AccountStatus::Suspended);
+        s.set_account_status(a.id, AccountStatus::Suspended)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.account(a.id).await.unwrap().status,
+            AccountStatus::Suspended
+        );
 
         let missing = AccountId::new();
-        assert!(matches!(s.account(missing).await, Err(StoreError::NotFound(Entity::Account))));
+        assert!(matches!(
+            s.account(missing).await,
+            Err(StoreError::NotFound(Entity::Account))
+        ));
         assert!(matches!(
             s.set_account_status(missing, AccountStatus::Active).await,
             Err(StoreError::NotFound(Entity::Account))
         ));
         s.delete_account(a.id).await.unwrap();
-        assert!(matches!(s.delete_account(a.id).await, Err(StoreError::NotFound(Entity::Account))));
+        assert!(matches!(
+            s.delete_account(a.id).await,
+            Err(StoreError::NotFound(Entity::Account))
+        ));
         assert_eq!(s.find_account(PID).await.unwrap(), None);
         s.create_account(PID).await.unwrap();
     }
@@ -67,7 +89,10 @@ mod durable {
     pub async fn passwords(db: &Durable) {
         let s = &db.store;
         let missing = AccountId::new();
-        assert!(matches!(s.set_password(missing, "$argon2id$x").await, Err(StoreError::NotFound(Entity::Account))));
+        assert!(matches!(
+            s.set_password(missing, "$argon2id$x").await,
+            Err(StoreError::NotFound(Entity::Account))
+        ));
         let a = s.create_account(PID).await.unwrap().id;
         assert_eq!(s.password(a).await.unwrap(), None);
         s.set_password(a, "$argon2id$first").await.unwrap();
@@ -79,7 +104,10 @@ mod durable {
         assert!(second.updated_at >= first.updated_at);
         s.delete_password(a).await.unwrap();
         assert_eq!(s.password(a).await.unwrap(), None);
-        assert!(matches!(s.delete_password(a).await, Err(StoreError::NotFound(Entity::Password))));
+        assert!(matches!(
+            s.delete_password(a).await,
+            Err(StoreError::NotFound(Entity::Password))
+        ));
     }
 
     pub async fn passkeys(db: &Durable) {
@@ -102,7 +130,10 @@ mod durable {
             s.add_passkey(new(AccountId::new(), b"cred-3", "x")).await,
             Err(StoreError::NotFound(Entity::Account))
         ));
-        assert!(matches!(s.add_passkey(new(a, b"cred-4", " ")).await, Err(StoreError::InvalidLabel)));
+        assert!(matches!(
+            s.add_passkey(new(a, b"cred-4", " ")).await,
+            Err(StoreError::InvalidLabel)
+        ));
 
         assert_eq!(s.passkeys(a).await.unwrap(), vec![k1.clone(), k2.clone()]);
         assert!(s.passkeys(b).await.unwrap().is_empty());
@@ -110,45 +141,73 @@ mod durable {
         assert_eq!(s.find_passkey(b"nope").await.unwrap(), None);
 
         s.rename_passkey(a, k1.id, "old phone").await.unwrap();
-        assert!(matches!(s.rename_passkey(b, k1.id, "stolen").await, Err(StoreError::NotFound(Entity::Passkey))));
-        assert!(matches!(s.rename_passkey(a, k1.id, "").await, Err(StoreError::InvalidLabel)));
+        assert!(matches!(
+            s.rename_passkey(b, k1.id, "stolen").await,
+            Err(StoreError::NotFound(Entity::Passkey))
+        ));
+        assert!(matches!(
+            s.rename_passkey(a, k1.id, "").await,
+            Err(StoreError::InvalidLabel)
+        ));
 
         let used = now();
-        s.record_passkey_use(k1.id, &json!({"cred": {"counter": 7}}), used).await.unwrap();
+        s.record_passkey_use(k1.id, &json!({"cred": {"counter": 7}}), used)
+            .await
+            .unwrap();
         let k1_now = s.find_passkey(b"cred-1").await.unwrap().unwrap();
         assert_eq!(k1_now.label, "old phone");
         assert_eq!(k1_now.passkey, json!({"cred": {"counter": 7}}));
         assert_eq!(k1_now.last_used_at, Some(used));
         assert!(matches!(
-            s.record_passkey_use(PasskeyId::new(), &json!({}), used).await,
+            s.record_passkey_use(PasskeyId::new(), &json!({}), used)
+                .await,
             Err(StoreError::NotFound(Entity::Passkey))
         ));
 
-        assert!(matches!(s.delete_passkey(b, k2.id).await, Err(StoreError::NotFound(Entity::Passkey))));
+        assert!(matches!(
+            s.delete_passkey(b, k2.id).await,
+            Err(StoreError::NotFound(Entity::Passkey))
+        ));
         s.delete_passkey(a, k2.id).await.unwrap();
         assert_eq!(s.passkeys(a).await.unwrap(), vec![k1_now]);
         s.delete_account(a).await.unwrap();
-        assert_eq!(s.find_passkey(b"cred-1").await.unwrap(), None, "passkeys go with the account");
+        assert_eq!(
+            s.find_passkey(b"cred-1").await.unwrap(),
+            None,
+            "passkeys go with the account"
+        );
     }
 
     pub async fn consents(db: &Durable) {
         let s = &db.store;
         let (rp1, rp2) = (client("rp-one"), client("https://rp.two/saml"));
         assert!(matches!(
-            s.grant_consent(AccountId::new(), &rp1, &set(&["openid"]), &set(&[])).await,
+            s.grant_consent(AccountId::new(), &rp1, &set(&["openid"]), &set(&[]))
+                .await,
             Err(StoreError::NotFound(Entity::Account))
         ));
         let a = s.create_account(PID).await.unwrap().id;
         assert_eq!(s.consent(a, &rp1).await.unwrap(), None);
 
-        let c = s.grant_consent(a, &rp1, &set(&["openid", "profile"]), &set(&["birthdate"])).await.unwrap();
-        assert_eq!((c.scopes.clone(), c.claims.clone(), c.revoked_at), (set(&["openid", "profile"]), set(&["birthdate"]), None));
-        let merged = s.grant_consent(a, &rp1, &set(&["openid", "address"]), &set(&["given_name"])).await.unwrap();
+        let c = s
+            .grant_consent(a, &rp1, &set(&["openid", "profile"]), &set(&["birthdate"]))
+            .await
+            .unwrap();
+        assert_eq!(
+            (c.scopes.clone(), c.claims.clone(), c.revoked_at),
+            (set(&["openid", "profile"]), set(&["birthdate"]), None)
+        );
+        let merged = s
+            .grant_consent(a, &rp1, &set(&["openid", "address"]), &set(&["given_name"]))
+            .await
+            .unwrap();
         assert_eq!(merged.scopes, set(&["address", "openid", "profile"]));
         assert_eq!(merged.claims, set(&["birthdate", "given_name"]));
         assert!(merged.granted_at >= c.granted_at);
         assert_eq!(s.consent(a, &rp1).await.unwrap(), Some(merged.clone()));
-        s.grant_consent(a, &rp2, &set(&["openid"]), &set(&[])).await.unwrap();
+        s.grant_consent(a, &rp2, &set(&["openid"]), &set(&[]))
+            .await
+            .unwrap();
         let all = s.consents(a).await.unwrap();
         let clients: Vec<&str> = all.iter().map(|c| c.client_id.as_str()).collect();
         assert_eq!(clients, ["https://rp.two/saml", "rp-one"]);
@@ -156,14 +215,32 @@ mod durable {
 
         s.revoke_consent(a, &rp1).await.unwrap();
         let revoked = s.consent(a, &rp1).await.unwrap().unwrap();
-        assert!(revoked.revoked_at.is_some() && revoked.scopes.is_empty() && revoked.claims.is_empty());
+        assert!(
+            revoked.revoked_at.is_some() && revoked.scopes.is_empty() && revoked.claims.is_empty()
+        );
         assert!(!revoked.covers(["openid"], []));
-        assert!(matches!(s.revoke_consent(a, &rp1).await, Err(StoreError::NotFound(Entity::Consent))));
-        assert!(matches!(s.revoke_consent(a, &client("never")).await, Err(StoreError::NotFound(Entity::Consent))));
-        assert_eq!(s.consent(a, &rp2).await.unwrap().unwrap().scopes, set(&["openid"]), "other consents stay");
+        assert!(matches!(
+            s.revoke_consent(a, &rp1).await,
+            Err(StoreError::NotFound(Entity::Consent))
+        ));
+        assert!(matches!(
+            s.revoke_consent(a, &client("never")).await,
+            Err(StoreError::NotFound(Entity::Consent))
+        ));
+        assert_eq!(
+            s.consent(a, &rp2).await.unwrap().unwrap().scopes,
+            set(&["openid"]),
+            "other consents stay"
+        );
 
-        let fresh = s.grant_consent(a, &rp1, &set(&["openid"]), &set(&[])).await.unwrap();
-        assert_eq!((fresh.scopes, fresh.claims, fresh.revoked_at), (set(&["openid"]), set(&[]), None));
+        let fresh = s
+            .grant_consent(a, &rp1, &set(&["openid"]), &set(&[]))
+            .await
+            .unwrap();
+        assert_eq!(
+            (fresh.scopes, fresh.claims, fresh.revoked_at),
+            (set(&["openid"]), set(&[]), None)
+        );
     }
 
     pub async fn ekyc(db: &Durable) {
@@ -171,45 +248,93 @@ mod durable {
         let a = s.create_account(PID).await.unwrap().id;
         let t0 = now();
         let issue = |account, evidence, loa, at: time::OffsetDateTime| {
-            EkycRecord::issue(account, evidence, loa, json!({"register": ["birthdate", "family_name"]}), at, at + time::Duration::days(365)).unwrap()
+            EkycRecord::issue(
+                account,
+                evidence,
+                loa,
+                json!({"register": ["birthdate", "family_name"]}),
+                at,
+                at + time::Duration::days(365),
+            )
+            .unwrap()
         };
         let older = issue(a, ProofingEvidence::RegisterMatch, Loa::Substantial, t0);
-        let newer = issue(a, ProofingEvidence::RegisterAndChip, Loa::High, t0 + time::Duration::seconds(1));
+        let newer = issue(
+            a,
+            ProofingEvidence::RegisterAndChip,
+            Loa::High,
+            t0 + time::Duration::seconds(1),
+        );
         s.insert_ekyc(&older).await.unwrap();
         s.insert_ekyc(&newer).await.unwrap();
-        assert!(matches!(s.insert_ekyc(&older).await, Err(StoreError::Duplicate(Unique::Id))));
+        assert!(matches!(
+            s.insert_ekyc(&older).await,
+            Err(StoreError::Duplicate(Unique::Id))
+        ));
         let orphan = issue(AccountId::new(), ProofingEvidence::InPerson, Loa::High, t0);
-        assert!(matches!(s.insert_ekyc(&orphan).await, Err(StoreError::NotFound(Entity::Account))));
+        assert!(matches!(
+            s.insert_ekyc(&orphan).await,
+            Err(StoreError::NotFound(Entity::Account))
+        ));
 
         assert_eq!(s.ekyc(older.id).await.unwrap(), older);
-        assert_eq!(s.ekyc_records(a).await.unwrap(), vec![newer.clone(), older.clone()]);
-        assert!(matches!(s.ekyc(EkycId::new()).await, Err(StoreError::NotFound(Entity::Ekyc))));
+        assert_eq!(
+            s.ekyc_records(a).await.unwrap(),
+            vec![newer.clone(), older.clone()]
+        );
+        assert!(matches!(
+            s.ekyc(EkycId::new()).await,
+            Err(StoreError::NotFound(Entity::Ekyc))
+        ));
 
         let t1 = t0 + time::Duration::hours(1);
-        let suspended = s.set_ekyc_status(older.id, EkycStatus::Suspended, t1).await.unwrap();
-        assert_eq!((suspended.status, suspended.status_changed_at), (EkycStatus::Suspended, t1));
+        let suspended = s
+            .set_ekyc_status(older.id, EkycStatus::Suspended, t1)
+            .await
+            .unwrap();
+        assert_eq!(
+            (suspended.status, suspended.status_changed_at),
+            (EkycStatus::Suspended, t1)
+        );
         assert_eq!(s.ekyc(older.id).await.unwrap(), suspended);
-        s.set_ekyc_status(older.id, EkycStatus::Active, t1).await.unwrap();
-        s.set_ekyc_status(older.id, EkycStatus::Revoked, t1).await.unwrap();
+        s.set_ekyc_status(older.id, EkycStatus::Active, t1)
+            .await
+            .unwrap();
+        s.set_ekyc_status(older.id, EkycStatus::Revoked, t1)
+            .await
+            .unwrap();
         assert!(matches!(
             s.set_ekyc_status(older.id, EkycStatus::Active, t1).await,
-            Err(StoreError::Ekyc(EkycError::InvalidTransition { from: EkycStatus::Revoked, to: EkycStatus::Active }))
+            Err(StoreError::Ekyc(EkycError::InvalidTransition {
+                from: EkycStatus::Revoked,
+                to: EkycStatus::Active
+            }))
         ));
         assert_eq!(s.ekyc(older.id).await.unwrap().status, EkycStatus::Revoked);
         assert!(matches!(
-            s.set_ekyc_status(EkycId::new(), EkycStatus::Revoked, t1).await,
+            s.set_ekyc_status(EkycId::new(), EkycStatus::Revoked, t1)
+                .await,
             Err(StoreError::NotFound(Entity::Ekyc))
         ));
         s.delete_account(a).await.unwrap();
-        assert!(s.ekyc_records(a).await.unwrap().is_empty(), "records go with the account");
+        assert!(
+            s.ekyc_records(a).await.unwrap().is_empty(),
+            "records go with the account"
+        );
     }
 
     fn record(i: u32) -> AuditRecord {
         let account = AccountId::new();
-        let mut r = AuditRecord::new(AuditEvent::DataReleased, Actor::Account(account), Outcome::Success);
+        let mut r = AuditRecord::new(
+            AuditEvent::DataReleased,
+            Actor::Account(account),
+            Outcome::Success,
+        );
         r.subject = Some(account);
         r.relying_party = Some(client(&format!("rp-{i}")));
-        r.attributes = ["birthdate", "given_name"].map(|n| AttributeName::new(n).unwrap()).into();
+        r.attributes = ["birthdate", "given_name"]
+            .map(|n| AttributeName::new(n).unwrap())
+            .into();
         r.loa = Some(Loa::Substantial);
         r
     }
@@ -238,34 +363,63 @@ mod durable {
         assert_eq!((first.seq, first.prev_hash), (1, [0; 32]));
         let system = AuditRecord::new(AuditEvent::TokenIssued, Actor::System, Outcome::Failure);
         let second = s.append_audit(system).await.unwrap();
-        let client_actor = AuditRecord::new(AuditEvent::Authentication, Actor::Client(client("rp")), Outcome::Success);
+        let client_actor = AuditRecord::new(
+            AuditEvent::Authentication,
+            Actor::Client(client("rp")),
+            Outcome::Success,
+        );
         let third = s.append_audit(client_actor).await.unwrap();
         assert_eq!(second.prev_hash, first.hash);
-        assert_eq!(s.audit_entries(0, 10).await.unwrap(), vec![first.clone(), second.clone(), third.clone()]);
+        assert_eq!(
+            s.audit_entries(0, 10).await.unwrap(),
+            vec![first.clone(), second.clone(), third.clone()]
+        );
         assert_eq!(s.audit_entries(1, 1).await.unwrap(), vec![second.clone()]);
         assert_eq!(s.audit_head().await.unwrap(), third.head());
         assert_eq!(s.verify_audit_chain().await.unwrap(), third.head());
 
         let subject = first.record.subject.unwrap();
-        assert_eq!(s.audit_for_account(subject, 10).await.unwrap(), vec![first.clone()]);
-        let mut by_actor = AuditRecord::new(AuditEvent::ConsentRevoked, Actor::Account(subject), Outcome::Success);
+        assert_eq!(
+            s.audit_for_account(subject, 10).await.unwrap(),
+            vec![first.clone()]
+        );
+        let mut by_actor = AuditRecord::new(
+            AuditEvent::ConsentRevoked,
+            Actor::Account(subject),
+            Outcome::Success,
+        );
         by_actor.relying_party = Some(client("rp-0"));
         let fourth = s.append_audit(by_actor).await.unwrap();
-        assert_eq!(s.audit_for_account(subject, 10).await.unwrap(), vec![fourth, first]);
-        assert!(s.audit_for_account(AccountId::new(), 10).await.unwrap().is_empty());
+        assert_eq!(
+            s.audit_for_account(subject, 10).await.unwrap(),
+            vec![fourth, first]
+        );
+        assert!(
+            s.audit_for_account(AccountId::new(), 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         s.ping().await.unwrap();
     }
 
     pub async fn audit_detects_edits(db: &Durable) {
         append(&*db.store, 5).await;
-        db.exec("UPDATE audit_log SET outcome = 'failure' WHERE seq = 3").await;
-        assert_eq!(chain_break(&*db.store).await, broken(3, BreakReason::Altered));
+        db.exec("UPDATE audit_log SET outcome = 'failure' WHERE seq = 3")
+            .await;
+        assert_eq!(
+            chain_break(&*db.store).await,
+            broken(3, BreakReason::Altered)
+        );
     }
 
     pub async fn audit_detects_removal(db: &Durable) {
         append(&*db.store, 5).await;
         db.exec("DELETE FROM audit_log WHERE seq = 2").await;
-        assert_eq!(chain_break(&*db.store).await, broken(2, BreakReason::Missing));
+        assert_eq!(
+            chain_break(&*db.store).await,
+            broken(2, BreakReason::Missing)
+        );
     }
 
     pub async fn audit_detects_reordering(db: &Durable) {
@@ -277,13 +431,19 @@ mod durable {
         ] {
             db.exec(sql).await;
         }
-        assert_eq!(chain_break(&*db.store).await, broken(2, BreakReason::Unlinked));
+        assert_eq!(
+            chain_break(&*db.store).await,
+            broken(2, BreakReason::Unlinked)
+        );
     }
 
     pub async fn audit_detects_truncation(db: &Durable) {
         append(&*db.store, 5).await;
         db.exec("DELETE FROM audit_log WHERE seq = 5").await;
-        assert_eq!(chain_break(&*db.store).await, broken(5, BreakReason::HeadMismatch));
+        assert_eq!(
+            chain_break(&*db.store).await,
+            broken(5, BreakReason::HeadMismatch)
+        );
     }
 
     pub async fn audit_concurrent_appends(db: &Durable) {
@@ -317,15 +477,28 @@ mod ephemeral {
     pub async fn values(s: Arc<dyn EphemeralStore>) {
         assert_eq!(s.get("k").await.unwrap(), None);
         s.put("k", b"one", TTL).await.unwrap();
-        assert_eq!(s.get("k").await.unwrap().as_deref().map(Vec::as_slice), Some(&b"one"[..]));
+        assert_eq!(
+            s.get("k").await.unwrap().as_deref().map(Vec::as_slice),
+            Some(&b"one"[..])
+        );
         s.put("k", b"two", TTL).await.unwrap();
-        assert_eq!(s.get("k").await.unwrap().as_deref().map(Vec::as_slice), Some(&b"two"[..]));
-        assert_eq!(s.take("k").await.unwrap().as_deref().map(Vec::as_slice), Some(&b"two"[..]));
+        assert_eq!(
+            s.get("k").await.unwrap().as_deref().map(Vec::as_slice),
+            Some(&b"two"[..])
+        );
+        assert_eq!(
+            s.take("k").await.unwrap().as_deref().map(Vec::as_slice),
+            Some(&b"two"[..])
+        );
         assert_eq!(s.take("k").await.unwrap(), None);
         assert_eq!(s.get("k").await.unwrap(), None);
 
         s.put("d", b"", TTL).await.unwrap();
-        assert_eq!(s.get("d").await.unwrap().as_deref().map(Vec::len), Some(0), "empty values are values");
+        assert_eq!(
+            s.get("d").await.unwrap().as_deref().map(Vec::len),
+            Some(0),
+            "empty values are values"
+        );
         assert!(s.delete("d").await.unwrap());
         assert!(!s.delete("d").await.unwrap());
         s.ping().await.unwrap();
@@ -334,7 +507,10 @@ mod ephemeral {
     pub async fn put_if_absent(s: Arc<dyn EphemeralStore>) {
         assert!(s.put_if_absent("jti", b"first", TTL).await.unwrap());
         assert!(!s.put_if_absent("jti", b"second", TTL).await.unwrap());
-        assert_eq!(s.get("jti").await.unwrap().as_deref().map(Vec::as_slice), Some(&b"first"[..]));
+        assert_eq!(
+            s.get("jti").await.unwrap().as_deref().map(Vec::as_slice),
+            Some(&b"first"[..])
+        );
         s.take("jti").await.unwrap();
         assert!(s.put_if_absent("jti", b"third", TTL).await.unwrap());
     }
@@ -361,9 +537,15 @@ mod ephemeral {
             assert_eq!(s.incr("hits", TTL).await.unwrap(), n);
         }
         assert_eq!(s.incr("other", TTL).await.unwrap(), 1);
-        assert_eq!(s.get("hits").await.unwrap().as_deref().map(Vec::as_slice), Some(&b"3"[..]));
+        assert_eq!(
+            s.get("hits").await.unwrap().as_deref().map(Vec::as_slice),
+            Some(&b"3"[..])
+        );
         s.put("text", b"abc", TTL).await.unwrap();
-        assert!(matches!(s.incr("text", TTL).await, Err(StoreError::NotACounter)));
+        assert!(matches!(
+            s.incr("text", TTL).await,
+            Err(StoreError::NotACounter)
+        ));
     }
 
     pub async fn concurrent_counters(s: Arc<dyn EphemeralStore>) {
@@ -383,9 +565,18 @@ mod ephemeral {
 
     pub async fn zero_ttl_is_refused(s: Arc<dyn EphemeralStore>) {
         let zero = Duration::ZERO;
-        assert!(matches!(s.put("k", b"v", zero).await, Err(StoreError::InvalidTtl)));
-        assert!(matches!(s.put_if_absent("k", b"v", zero).await, Err(StoreError::InvalidTtl)));
-        assert!(matches!(s.incr("k", zero).await, Err(StoreError::InvalidTtl)));
+        assert!(matches!(
+            s.put("k", b"v", zero).await,
+            Err(StoreError::InvalidTtl)
+        ));
+        assert!(matches!(
+            s.put_if_absent("k", b"v", zero).await,
+            Err(StoreError::InvalidTtl)
+        ));
+        assert!(matches!(
+            s.incr("k", zero).await,
+            Err(StoreError::InvalidTtl)
+        ));
         assert_eq!(s.get("k").await.unwrap(), None);
     }
 
@@ -396,12 +587,19 @@ mod ephemeral {
         s.put("long", b"v", TTL).await.unwrap();
         assert!(s.put_if_absent("jti", b"v", short).await.unwrap());
         assert_eq!(s.incr("window", short).await.unwrap(), 1);
-        assert_eq!(s.incr("window", short).await.unwrap(), 2, "a second hit keeps the window");
+        assert_eq!(
+            s.incr("window", short).await.unwrap(),
+            2,
+            "a second hit keeps the window"
+        );
         pass(Duration::from_millis(500)).await;
         assert_eq!(s.get("short").await.unwrap(), None);
         assert_eq!(s.take("short").await.unwrap(), None);
         assert!(s.get("long").await.unwrap().is_some());
-        assert!(s.put_if_absent("jti", b"v", short).await.unwrap(), "expired replay mark");
+        assert!(
+            s.put_if_absent("jti", b"v", short).await.unwrap(),
+            "expired replay mark"
+        );
         assert_eq!(s.incr("window", short).await.unwrap(), 1, "a new window");
     }
 }
@@ -454,6 +652,8 @@ async fn memory_expiry() {
 /// Redis expires in real time: wait out a short TTL.
 #[tokio::test]
 async fn redis_expiry() {
-    let Some(store) = support::redis().await else { return };
+    let Some(store) = support::redis().await else {
+        return;
+    };
     ephemeral::expiry(store, async |d| tokio::time::sleep(d).await).await;
 }

@@ -153,7 +153,10 @@ impl Actor {
 
     /// Rebuilds an actor from its stored kind and identifier.
     pub fn from_parts(kind: &str, id: Option<&str>) -> Result<Self, AuditError> {
-        let bad = || AuditError::UnknownName { what: "actor", value: kind.to_owned() };
+        let bad = || AuditError::UnknownName {
+            what: "actor",
+            value: kind.to_owned(),
+        };
         match (kind, id) {
             ("account", Some(id)) => id.parse().map(Actor::Account).map_err(|_| bad()),
             ("client", Some(id)) => ClientId::new(id).map(Actor::Client).map_err(|_| bad()),
@@ -257,12 +260,21 @@ impl AuditEntry {
     pub fn seal(head: &ChainHead, at: OffsetDateTime, record: AuditRecord) -> Self {
         let seq = head.seq + 1;
         let hash = chain::entry_hash(seq, at, &record, &head.hash);
-        Self { seq, at, record, prev_hash: head.hash, hash }
+        Self {
+            seq,
+            at,
+            record,
+            prev_hash: head.hash,
+            hash,
+        }
     }
 
     /// The chain head once this entry is appended.
     pub fn head(&self) -> ChainHead {
-        ChainHead { seq: self.seq, hash: self.hash }
+        ChainHead {
+            seq: self.seq,
+            hash: self.hash,
+        }
     }
 }
 
@@ -272,11 +284,21 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for e in [AuditEvent::AccountCreated, AuditEvent::DataReleased, AuditEvent::TokenIssued] {
+        for e in [
+            AuditEvent::AccountCreated,
+            AuditEvent::DataReleased,
+            AuditEvent::TokenIssued,
+        ] {
             assert_eq!(e.as_str().parse::<AuditEvent>(), Ok(e));
         }
         assert_eq!("failure".parse::<Outcome>(), Ok(Outcome::Failure));
-        assert!(matches!("x".parse::<Outcome>(), Err(AuditError::UnknownName { what: "outcome", .. })));
+        assert!(matches!(
+            "x".parse::<Outcome>(),
+            Err(AuditError::UnknownName {
+                what: "outcome",
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -308,11 +330,25 @@ mod tests {
     #[test]
     fn attribute_names_are_checked() {
         for ok in ["birthdate", "given_name", "urn:vn:eid:1.0/place-of-birth"] {
-            assert_eq!(AttributeName::new(ok).map(|a| a.to_string()), Ok(ok.to_owned()));
+            assert_eq!(
+                AttributeName::new(ok).map(|a| a.to_string()),
+                Ok(ok.to_owned())
+            );
         }
         let long = "a".repeat(ATTRIBUTE_MAX + 1);
-        for bad in ["", "has space", "tên", "001099012345", "pid=001099012345", long.as_str()] {
-            assert_eq!(AttributeName::new(bad), Err(AuditError::InvalidAttributeName), "{bad:?}");
+        for bad in [
+            "",
+            "has space",
+            "tên",
+            "001099012345",
+            "pid=001099012345",
+            long.as_str(),
+        ] {
+            assert_eq!(
+                AttributeName::new(bad),
+                Err(AuditError::InvalidAttributeName),
+                "{bad:?}"
+            );
         }
         assert!(serde_json::from_str::<AttributeName>("\"001099012345\"").is_err());
     }

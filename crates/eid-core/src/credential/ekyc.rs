@@ -190,7 +190,10 @@ mod tests {
             for to in all {
                 let allowed = matches!(
                     (from, to),
-                    (Active, Suspended) | (Suspended, Active) | (Active, Revoked) | (Suspended, Revoked)
+                    (Active, Suspended)
+                        | (Suspended, Active)
+                        | (Active, Revoked)
+                        | (Suspended, Revoked)
                 );
                 assert_eq!(from.transition(to).is_ok(), allowed, "{from} -> {to}");
             }
@@ -202,12 +205,19 @@ mod tests {
         let mut r = record();
         let later = r.issued_at + Duration::hours(1);
         r.set_status(EkycStatus::Suspended, later).unwrap();
-        assert_eq!((r.status, r.status_changed_at), (EkycStatus::Suspended, later));
-        r.set_status(EkycStatus::Revoked, later + Duration::hours(1)).unwrap();
+        assert_eq!(
+            (r.status, r.status_changed_at),
+            (EkycStatus::Suspended, later)
+        );
+        r.set_status(EkycStatus::Revoked, later + Duration::hours(1))
+            .unwrap();
         let err = r.set_status(EkycStatus::Active, later + Duration::hours(2));
         assert_eq!(
             err,
-            Err(EkycError::InvalidTransition { from: EkycStatus::Revoked, to: EkycStatus::Active })
+            Err(EkycError::InvalidTransition {
+                from: EkycStatus::Revoked,
+                to: EkycStatus::Active
+            })
         );
         assert_eq!(r.status_changed_at, later + Duration::hours(1));
     }
@@ -218,8 +228,18 @@ mod tests {
         let a = AccountId::new();
         let details = serde_json::Value::Null;
         assert_eq!(
-            EkycRecord::issue(a, ProofingEvidence::RegisterMatch, Loa::High, details.clone(), now, now + Duration::DAY),
-            Err(EkycError::LoaAboveEvidence { evidence: ProofingEvidence::RegisterMatch, loa: Loa::High })
+            EkycRecord::issue(
+                a,
+                ProofingEvidence::RegisterMatch,
+                Loa::High,
+                details.clone(),
+                now,
+                now + Duration::DAY
+            ),
+            Err(EkycError::LoaAboveEvidence {
+                evidence: ProofingEvidence::RegisterMatch,
+                loa: Loa::High
+            })
         );
         assert_eq!(
             EkycRecord::issue(a, ProofingEvidence::InPerson, Loa::High, details, now, now),
@@ -238,9 +258,16 @@ mod tests {
 
     #[test]
     fn status_names_round_trip() {
-        for s in [EkycStatus::Active, EkycStatus::Suspended, EkycStatus::Revoked] {
+        for s in [
+            EkycStatus::Active,
+            EkycStatus::Suspended,
+            EkycStatus::Revoked,
+        ] {
             assert_eq!(s.as_str().parse::<EkycStatus>(), Ok(s));
         }
-        assert_eq!("gone".parse::<EkycStatus>(), Err(EkycError::UnknownStatus("gone".into())));
+        assert_eq!(
+            "gone".parse::<EkycStatus>(),
+            Err(EkycError::UnknownStatus("gone".into()))
+        );
     }
 }

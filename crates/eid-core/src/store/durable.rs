@@ -27,7 +27,11 @@ pub trait AccountStore: Send + Sync {
     /// The account of a personal ID number, if there is one.
     async fn find_account(&self, personal_id: &str) -> Result<Option<Account>, StoreError>;
     /// Changes an account's status.
-    async fn set_account_status(&self, id: AccountId, status: AccountStatus) -> Result<(), StoreError>;
+    async fn set_account_status(
+        &self,
+        id: AccountId,
+        status: AccountStatus,
+    ) -> Result<(), StoreError>;
     /// Deletes an account with its credentials, consents and eKYC records (the audit log
     /// keeps its entries).
     async fn delete_account(&self, id: AccountId) -> Result<(), StoreError>;
@@ -48,9 +52,15 @@ pub trait CredentialStore: Send + Sync {
     /// An account's passkeys, oldest first.
     async fn passkeys(&self, account: AccountId) -> Result<Vec<PasskeyRecord>, StoreError>;
     /// The passkey with this WebAuthn credential ID, if any (for authentication).
-    async fn find_passkey(&self, credential_id: &[u8]) -> Result<Option<PasskeyRecord>, StoreError>;
+    async fn find_passkey(&self, credential_id: &[u8])
+    -> Result<Option<PasskeyRecord>, StoreError>;
     /// Renames one of an account's passkeys.
-    async fn rename_passkey(&self, account: AccountId, id: PasskeyId, label: &str) -> Result<(), StoreError>;
+    async fn rename_passkey(
+        &self,
+        account: AccountId,
+        id: PasskeyId,
+        label: &str,
+    ) -> Result<(), StoreError>;
     /// Replaces a passkey's serialised state after it authenticated at `used_at`.
     async fn record_passkey_use(
         &self,
@@ -75,11 +85,16 @@ pub trait ConsentStore: Send + Sync {
         claims: &BTreeSet<String>,
     ) -> Result<Consent, StoreError>;
     /// The consent of an account for a client, if one was ever granted.
-    async fn consent(&self, account: AccountId, client: &ClientId) -> Result<Option<Consent>, StoreError>;
+    async fn consent(
+        &self,
+        account: AccountId,
+        client: &ClientId,
+    ) -> Result<Option<Consent>, StoreError>;
     /// Every consent of an account, by client.
     async fn consents(&self, account: AccountId) -> Result<Vec<Consent>, StoreError>;
     /// Revokes a consent; [`StoreError::NotFound`] if there is none in force.
-    async fn revoke_consent(&self, account: AccountId, client: &ClientId) -> Result<(), StoreError>;
+    async fn revoke_consent(&self, account: AccountId, client: &ClientId)
+    -> Result<(), StoreError>;
 }
 
 /// eKYC records.
@@ -110,7 +125,11 @@ pub trait AuditStore: Send + Sync {
     /// Up to `limit` entries with sequence numbers above `after`, in order.
     async fn audit_entries(&self, after: u64, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
     /// Up to `limit` entries about an account (as subject or actor), newest first.
-    async fn audit_for_account(&self, account: AccountId, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
+    async fn audit_for_account(
+        &self,
+        account: AccountId,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
     /// The stored chain head.
     async fn audit_head(&self) -> Result<ChainHead, StoreError>;
 
@@ -140,7 +159,9 @@ pub trait AuditStore: Send + Sync {
 
 /// Everything the daemon keeps durably.
 #[async_trait]
-pub trait DurableStore: AccountStore + CredentialStore + ConsentStore + EkycStore + AuditStore {
+pub trait DurableStore:
+    AccountStore + CredentialStore + ConsentStore + EkycStore + AuditStore
+{
     /// A cheap round trip to the database, for readiness checks.
     async fn ping(&self) -> Result<(), StoreError>;
 }

@@ -21,7 +21,12 @@ pub trait EphemeralStore: Send + Sync {
     async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError>;
     /// Stores `value` under `key` for `ttl` only if the key is absent; `true` if stored.
     /// This is the replay check for one-time identifiers such as a JWT `jti`.
-    async fn put_if_absent(&self, key: &str, value: &[u8], ttl: Duration) -> Result<bool, StoreError>;
+    async fn put_if_absent(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<bool, StoreError>;
     /// The value under `key`, if present and not expired.
     async fn get(&self, key: &str) -> Result<Option<SecretBytes>, StoreError>;
     /// Removes and returns the value under `key`, atomically: of any number of concurrent
@@ -38,5 +43,9 @@ pub trait EphemeralStore: Send + Sync {
 
 /// Checks that a time to live is positive.
 pub(super) fn check_ttl(ttl: Duration) -> Result<Duration, StoreError> {
-    if ttl.is_zero() { Err(StoreError::InvalidTtl) } else { Ok(ttl) }
+    if ttl.is_zero() {
+        Err(StoreError::InvalidTtl)
+    } else {
+        Ok(ttl)
+    }
 }

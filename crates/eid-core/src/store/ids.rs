@@ -137,24 +137,49 @@ mod tests {
     fn uuid_ids_round_trip_through_text() {
         let id = AccountId::new();
         assert_eq!(id.to_string().parse::<AccountId>().ok(), Some(id));
-        assert!(matches!("nope".parse::<AccountId>(), Err(StoreError::InvalidId)));
+        assert!(matches!(
+            "nope".parse::<AccountId>(),
+            Err(StoreError::InvalidId)
+        ));
         assert_ne!(PasskeyId::new(), PasskeyId::new());
     }
 
     #[test]
     fn client_ids_accept_urls_and_names() {
-        for ok in ["demo-rp", "https://rp.example.gov.vn/saml", "a", "tax_portal:2024"] {
-            assert_eq!(ClientId::new(ok).map(|c| c.to_string()).ok(), Some(ok.to_owned()));
+        for ok in [
+            "demo-rp",
+            "https://rp.example.gov.vn/saml",
+            "a",
+            "tax_portal:2024",
+        ] {
+            assert_eq!(
+                ClientId::new(ok).map(|c| c.to_string()).ok(),
+                Some(ok.to_owned())
+            );
         }
     }
 
     #[test]
     fn client_ids_reject_bad_input() {
         let long = "a".repeat(CLIENT_ID_MAX + 1);
-        for bad in ["", "with space", "tab\t", "ümlaut", long.as_str(), "001099012345", "rp-079203001234-x"] {
-            assert!(matches!(ClientId::new(bad), Err(StoreError::InvalidClientId)), "{bad:?}");
+        for bad in [
+            "",
+            "with space",
+            "tab\t",
+            "ümlaut",
+            long.as_str(),
+            "001099012345",
+            "rp-079203001234-x",
+        ] {
+            assert!(
+                matches!(ClientId::new(bad), Err(StoreError::InvalidClientId)),
+                "{bad:?}"
+            );
         }
-        assert!(ClientId::new("rp-07920300123").is_ok(), "11 digits are fine");
+        assert!(
+            ClientId::new("rp-07920300123").is_ok(),
+            "11 digits are fine"
+        );
         assert!(serde_json::from_str::<ClientId>("\"001099012345\"").is_err());
         assert!(serde_json::from_str::<ClientId>("\"rp\"").is_ok());
     }

@@ -23,7 +23,9 @@ use time::OffsetDateTime;
 use crate::audit::AuditError;
 use crate::credential::ekyc::EkycError;
 
-pub use durable::{AccountStore, AuditStore, ConsentStore, CredentialStore, DurableStore, EkycStore};
+pub use durable::{
+    AccountStore, AuditStore, ConsentStore, CredentialStore, DurableStore, EkycStore,
+};
 pub use ephemeral::{EphemeralStore, SecretBytes};
 pub(crate) use ids::has_id_number;
 pub use ids::{AccountId, ClientId, EkycId, PasskeyId};
@@ -114,6 +116,12 @@ pub fn db_time(t: OffsetDateTime) -> OffsetDateTime {
     t.replace_nanosecond(micros * 1000).unwrap_or(t)
 }
 
+/// `t` as whole Unix microseconds, the stored form of times (and the audit hash's).
+pub(crate) fn unix_micros(t: OffsetDateTime) -> i64 {
+    // `OffsetDateTime` spans ±9999 years; i64 microseconds cover ±292,000 years.
+    (t.unix_timestamp_nanos() / 1000) as i64
+}
+
 /// The current UTC time, to the microsecond.
 pub fn now() -> OffsetDateTime {
     db_time(OffsetDateTime::now_utc())
@@ -126,7 +134,10 @@ mod tests {
     #[test]
     fn db_time_drops_sub_microseconds() {
         let t = OffsetDateTime::UNIX_EPOCH + time::Duration::nanoseconds(1_234_567);
-        assert_eq!(db_time(t), OffsetDateTime::UNIX_EPOCH + time::Duration::microseconds(1_234));
+        assert_eq!(
+            db_time(t),
+            OffsetDateTime::UNIX_EPOCH + time::Duration::microseconds(1_234)
+        );
         assert_eq!(now().nanosecond() % 1000, 0);
     }
 }

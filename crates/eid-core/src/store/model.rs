@@ -126,7 +126,11 @@ pub(crate) fn check_label(label: &str) -> Result<(), StoreError> {
     let ok = !label.trim().is_empty()
         && label.chars().count() <= LABEL_MAX
         && !label.chars().any(char::is_control);
-    if ok { Ok(()) } else { Err(StoreError::InvalidLabel) }
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::InvalidLabel)
+    }
 }
 
 /// What a citizen allowed a relying party to receive.
@@ -165,10 +169,17 @@ mod tests {
 
     #[test]
     fn account_status_round_trips() {
-        for s in [AccountStatus::Active, AccountStatus::Suspended, AccountStatus::Locked] {
+        for s in [
+            AccountStatus::Active,
+            AccountStatus::Suspended,
+            AccountStatus::Locked,
+        ] {
             assert_eq!(s.as_str().parse::<AccountStatus>().ok(), Some(s));
         }
-        assert!(matches!("gone".parse::<AccountStatus>(), Err(StoreError::Corrupt(_))));
+        assert!(matches!(
+            "gone".parse::<AccountStatus>(),
+            Err(StoreError::Corrupt(_))
+        ));
     }
 
     #[test]
@@ -192,7 +203,10 @@ mod tests {
         assert!(check_label("phone").is_ok());
         assert!(check_label(&"é".repeat(LABEL_MAX)).is_ok());
         for bad in ["", "   ", "a\nb", &"x".repeat(LABEL_MAX + 1)] {
-            assert!(matches!(check_label(bad), Err(StoreError::InvalidLabel)), "{bad:?}");
+            assert!(
+                matches!(check_label(bad), Err(StoreError::InvalidLabel)),
+                "{bad:?}"
+            );
         }
     }
 

@@ -38,7 +38,9 @@ pub struct RedisEphemeral {
 
 impl fmt::Debug for RedisEphemeral {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisEphemeral").field("prefix", &self.prefix).finish_non_exhaustive()
+        f.debug_struct("RedisEphemeral")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
     }
 }
 
@@ -50,7 +52,11 @@ impl RedisEphemeral {
             .set_number_of_retries(RETRIES)
             .set_connection_timeout(Some(CONNECT_TIMEOUT));
         let conn = ConnectionManager::new_with_config(Client::open(url)?, config).await?;
-        Ok(Self { conn, prefix: key_prefix.to_owned(), incr: Script::new(INCR_SCRIPT) })
+        Ok(Self {
+            conn,
+            prefix: key_prefix.to_owned(),
+            incr: Script::new(INCR_SCRIPT),
+        })
     }
 
     fn key(&self, key: &str) -> String {
@@ -83,7 +89,12 @@ impl EphemeralStore for RedisEphemeral {
         Ok(())
     }
 
-    async fn put_if_absent(&self, key: &str, value: &[u8], ttl: Duration) -> Result<bool, StoreError> {
+    async fn put_if_absent(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
         let ms = Self::millis(ttl)?;
         let reply: Value = ::redis::cmd("SET")
             .arg(self.key(key))
@@ -105,7 +116,10 @@ impl EphemeralStore for RedisEphemeral {
     }
 
     async fn delete(&self, key: &str) -> Result<bool, StoreError> {
-        let n: u64 = ::redis::cmd("DEL").arg(self.key(key)).query_async(&mut self.conn.clone()).await?;
+        let n: u64 = ::redis::cmd("DEL")
+            .arg(self.key(key))
+            .query_async(&mut self.conn.clone())
+            .await?;
         Ok(n > 0)
     }
 
@@ -119,13 +133,19 @@ impl EphemeralStore for RedisEphemeral {
             .await
             .map_err(|e| {
                 let not_integer = e.detail().is_some_and(|d| d.contains("not an integer"));
-                if not_integer { StoreError::NotACounter } else { e.into() }
+                if not_integer {
+                    StoreError::NotACounter
+                } else {
+                    e.into()
+                }
             })?;
         u64::try_from(n).map_err(|_| StoreError::NotACounter)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        ::redis::cmd("PING").query_async::<()>(&mut self.conn.clone()).await?;
+        ::redis::cmd("PING")
+            .query_async::<()>(&mut self.conn.clone())
+            .await?;
         Ok(())
     }
 }
@@ -136,8 +156,17 @@ mod tests {
 
     #[test]
     fn ttls_round_up_to_whole_milliseconds() {
-        assert_eq!(RedisEphemeral::millis(Duration::from_micros(1)).ok(), Some(1));
-        assert_eq!(RedisEphemeral::millis(Duration::from_millis(1500)).ok(), Some(1500));
-        assert!(matches!(RedisEphemeral::millis(Duration::ZERO), Err(StoreError::InvalidTtl)));
+        assert_eq!(
+            RedisEphemeral::millis(Duration::from_micros(1)).ok(),
+            Some(1)
+        );
+        assert_eq!(
+            RedisEphemeral::millis(Duration::from_millis(1500)).ok(),
+            Some(1500)
+        );
+        assert!(matches!(
+            RedisEphemeral::millis(Duration::ZERO),
+            Err(StoreError::InvalidTtl)
+        ));
     }
 }

@@ -8,7 +8,9 @@ use std::fmt::Display;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use eid_core::store::{DurableStore, EphemeralStore, MemoryEphemeral, PostgresStore, RedisEphemeral, SqliteStore};
+use eid_core::store::{
+    DurableStore, EphemeralStore, MemoryEphemeral, PostgresStore, RedisEphemeral, SqliteStore,
+};
 use sqlx::postgres::{PgConnectOptions, PgPool};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 use sqlx::{Connection, PgConnection};
@@ -42,8 +44,15 @@ enum Raw {
 
 enum Reopen {
     None,
-    Sqlite(SqliteConnectOptions),
-    Postgres { options: PgConnectOptions, admin: PgConnectOptions, schema: String },
+    Sqlite(Box<SqliteConnectOptions>),
+    Postgres(Box<PgSchema>),
+}
+
+/// A test's PostgreSQL schema: how to connect inside it, and as whom to drop it.
+struct PgSchema {
+    options: PgConnectOptions,
+    admin: PgConnectOptions,
+    schema: String,
 }
 
 impl Durable {
@@ -60,22 +69,31 @@ impl Durable {
     pub async fn second(&self) -> Option<Arc<dyn DurableStore>> {
         match &self.reopen {
             Reopen::None => None,
-            Reopen::Sqlite(o) => Some(Arc::new(SqliteStore::open_with(o.clone()).await.expect("reopen"))),
-            Reopen::Postgres { options, .. } => {
-                Some(Arc::new(PostgresStore::connect_with(options.clone()).await.expect("reconnect")))
-            }
+            Reopen::Sqlite(o) => Some(Arc::new(
+                SqliteStore::open_with((**o).clone()).await.expect("reopen"),
+            )),
+            Reopen::Postgres(pg) => Some(Arc::new(
+                PostgresStore::connect_with(pg.options.clone())
+                    .await
+                    .expect("reconnect"),
+            )),
         }
     }
 
     /// Drops the test's PostgreSQL schema.
     pub async fn finish(self) {
-        if let Reopen::Postgres { admin, schema, .. } = &self.reopen {
+        if let Reopen::Postgres(pg) = &self.reopen {
             if let Raw::Postgres(p) = &self.raw {
                 p.close().await;
             }
-            let mut conn = PgConnection::connect_with(admin).await.expect("admin connection");
-            let drop = format!("DROP SCHEMA {schema} CASCADE");
-            sqlx::query(sqlx::AssertSqlSafe(drop)).execute(&mut conn).await.expect("drop schema");
+            let mut conn = PgConnection::connect_with(&pg.admin)
+                .await
+                .expect("admin connection");
+            let drop = format!("DROP SCHEMA {} CASCADE", pg.schema);
+            sqlx::query(sqlx::AssertSqlSafe(drop))
+                .execute(&mut conn)
+                .await
+                .expect("drop schema");
         }
     }
 }
@@ -84,21 +102,34 @@ impl Durable {
 pub async fn sqlite_memory() -> Option<Durable> {
     let store = SqliteStore::in_memory().await.expect("in-memory sqlite");
     let raw = Raw::Sqlite(store.pool().clone());
-    Some(Durable { store: Arc::new(store), raw, reopen: Reopen::None, _dir: None })
+    Some(Durable {
+        store: Arc::new(store),
+        raw,
+        reopen: Reopen::None,
+        _dir: None,
+    })
 }
 
 /// A fresh SQLite database file in a temporary directory.
 pub async fn sqlite_file() -> Option<Durable> {
     let dir = tempfile::tempdir().expect("temp dir");
     let options = SqliteConnectOptions::new().filename(dir.path().join("eid.db"));
-    let store = SqliteStore::open_with(options.clone()).await.expect("sqlite file");
+    let store = SqliteStore::open_with(options.clone())
+        .await
+        .expect("sqlite file");
     let raw = Raw::Sqlite(store.pool().clone());
-    Some(Durable { store: Arc::new(store), raw, reopen: Reopen::Sqlite(options), _dir: Some(dir) })
+    Some(Durable {
+        store: Arc::new(store),
+        raw,
+        reopen: Reopen::Sqlite(Box::new(options)),
+        _dir: Some(dir),
+    })
 }
 
 /// A PostgreSQL store in a fresh schema `t_<uuid>`, or `None` (skip) if unreachable.
 pub async fn postgres() -> Option<Durable> {
-    let url = std::env::var("EID_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES.to_owned());
+    let url =
+        std::env::var("EID_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES.to_owned());
     let admin = PgConnectOptions::from_str(&url).expect("postgres url");
     let mut conn = match PgConnection::connect_with(&admin).await {
         Ok(c) => c,
@@ -109,12 +140,26 @@ pub async fn postgres() -> Option<Durable> {
     };
     let schema = format!("t_{}", Uuid::new_v4().simple());
     let create = format!("CREATE SCHEMA {schema}");
-    sqlx::query(sqlx::AssertSqlSafe(create)).execute(&mut conn).await.expect("create schema");
+    sqlx::query(sqlx::AssertSqlSafe(create))
+        .execute(&mut conn)
+        .await
+        .expect("create schema");
     let options = admin.clone().options([("search_path", schema.as_str())]);
-    let store = PostgresStore::connect_with(options.clone()).await.expect("postgres store");
+    let store = PostgresStore::connect_with(options.clone())
+        .await
+        .expect("postgres store");
     let raw = Raw::Postgres(store.pool().clone());
-    let reopen = Reopen::Postgres { options, admin, schema };
-    Some(Durable { store: Arc::new(store), raw, reopen, _dir: None })
+    let reopen = Reopen::Postgres(Box::new(PgSchema {
+        options,
+        admin,
+        schema,
+    }));
+    Some(Durable {
+        store: Arc::new(store),
+        raw,
+        reopen,
+        _dir: None,
+    })
 }
 
 /// An in-memory ephemeral store.

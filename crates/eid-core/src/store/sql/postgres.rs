@@ -2,8 +2,8 @@
 
 use std::str::FromStr;
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::Postgres;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use super::SqlStore;
 use crate::store::StoreError;
@@ -30,14 +30,18 @@ impl PostgresStore {
 
     /// Connects with explicit options (e.g. a `search_path`) and runs the migrations.
     pub async fn connect_with(options: PgConnectOptions) -> Result<Self, StoreError> {
-        let store = Self { pool: PgPoolOptions::new().connect_with(options).await? };
+        let store = Self {
+            pool: PgPoolOptions::new().connect_with(options).await?,
+        };
         store.migrate().await?;
         Ok(store)
     }
 
     /// Applies any pending migrations (done by the constructors).
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        sqlx::migrate!("migrations/postgres").run(&self.pool).await?;
+        sqlx::migrate!("migrations/postgres")
+            .run(&self.pool)
+            .await?;
         Ok(())
     }
 

@@ -15,12 +15,6 @@ use crate::store::{
     StoreError,
 };
 
-/// A time as stored: Unix microseconds.
-pub(super) fn micros(t: OffsetDateTime) -> i64 {
-    // ±292,000 years fit in i64 microseconds; `OffsetDateTime` spans ±9999 years.
-    (t.unix_timestamp_nanos() / 1000) as i64
-}
-
 fn time(us: i64) -> Result<OffsetDateTime, StoreError> {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1000)
         .map_err(|_| StoreError::Corrupt("time"))
@@ -49,14 +43,19 @@ pub(super) fn evidence_name(e: ProofingEvidence) -> &'static str {
 }
 
 fn evidence(name: &str) -> Result<ProofingEvidence, StoreError> {
-    [ProofingEvidence::RegisterMatch, ProofingEvidence::RegisterAndChip, ProofingEvidence::InPerson]
-        .into_iter()
-        .find(|e| evidence_name(*e) == name)
-        .ok_or(StoreError::Corrupt("proofing evidence"))
+    [
+        ProofingEvidence::RegisterMatch,
+        ProofingEvidence::RegisterAndChip,
+        ProofingEvidence::InPerson,
+    ]
+    .into_iter()
+    .find(|e| evidence_name(*e) == name)
+    .ok_or(StoreError::Corrupt("proofing evidence"))
 }
 
 fn loa(name: &str) -> Result<Loa, StoreError> {
-    name.parse().map_err(|_| StoreError::Corrupt("level of assurance"))
+    name.parse()
+        .map_err(|_| StoreError::Corrupt("level of assurance"))
 }
 
 #[derive(sqlx::FromRow)]
@@ -88,7 +87,10 @@ pub(super) struct PasswordRow {
 impl TryFrom<PasswordRow> for PasswordCredential {
     type Error = StoreError;
     fn try_from(r: PasswordRow) -> Result<Self, StoreError> {
-        Ok(PasswordCredential { phc: r.phc, updated_at: time(r.updated_at)? })
+        Ok(PasswordCredential {
+            phc: r.phc,
+            updated_at: time(r.updated_at)?,
+        })
     }
 }
 
@@ -143,7 +145,8 @@ pub(super) fn consents(
         .map(|r| {
             Ok(Consent {
                 account_id,
-                client_id: ClientId::new(r.client_id).map_err(|_| StoreError::Corrupt("client id"))?,
+                client_id: ClientId::new(r.client_id)
+                    .map_err(|_| StoreError::Corrupt("client id"))?,
                 scopes: BTreeSet::new(),
                 claims: BTreeSet::new(),
                 granted_at: time(r.granted_at)?,
@@ -252,13 +255,20 @@ pub(super) struct HeadRow {
 impl TryFrom<HeadRow> for ChainHead {
     type Error = StoreError;
     fn try_from(r: HeadRow) -> Result<Self, StoreError> {
-        Ok(ChainHead { seq: seq(r.seq)?, hash: hash(r.hash)? })
+        Ok(ChainHead {
+            seq: seq(r.seq)?,
+            hash: hash(r.hash)?,
+        })
     }
 }
 
 /// Maps a failed write: a uniqueness violation to `Duplicate(unique)`, a foreign key
 /// violation to `NotFound(missing)`.
-pub(super) fn write_error(e: sqlx::Error, unique: crate::store::Unique, missing: crate::store::Entity) -> StoreError {
+pub(super) fn write_error(
+    e: sqlx::Error,
+    unique: crate::store::Unique,
+    missing: crate::store::Entity,
+) -> StoreError {
     if let sqlx::Error::Database(db) = &e {
         if db.is_unique_violation() {
             return StoreError::Duplicate(unique);
@@ -277,13 +287,17 @@ mod tests {
     #[test]
     fn times_round_trip_at_microsecond_precision() {
         let t = crate::store::now();
-        assert_eq!(time(micros(t)).ok(), Some(t));
+        assert_eq!(time(crate::store::unix_micros(t)).ok(), Some(t));
         assert!(time(i64::MAX).is_err());
     }
 
     #[test]
     fn names_round_trip_and_reject_unknown() {
-        for e in [ProofingEvidence::RegisterMatch, ProofingEvidence::RegisterAndChip, ProofingEvidence::InPerson] {
+        for e in [
+            ProofingEvidence::RegisterMatch,
+            ProofingEvidence::RegisterAndChip,
+            ProofingEvidence::InPerson,
+        ] {
             assert_eq!(evidence(evidence_name(e)).ok(), Some(e));
         }
         assert!(evidence("hearsay").is_err());
@@ -295,9 +309,22 @@ mod tests {
     #[test]
     fn consent_items_must_belong_to_a_known_consent_and_kind() {
         let a = AccountId::new();
-        let row = || ConsentRow { client_id: "rp".into(), granted_at: 0, revoked_at: None };
-        let item = |client: &str, kind: &str| ConsentItemRow { client_id: client.into(), kind: kind.into(), name: "openid".into() };
-        let ok = consents(a, vec![row()], vec![item("rp", "scope"), item("rp", "claim")]).unwrap();
+        let row = || ConsentRow {
+            client_id: "rp".into(),
+            granted_at: 0,
+            revoked_at: None,
+        };
+        let item = |client: &str, kind: &str| ConsentItemRow {
+            client_id: client.into(),
+            kind: kind.into(),
+            name: "openid".into(),
+        };
+        let ok = consents(
+            a,
+            vec![row()],
+            vec![item("rp", "scope"), item("rp", "claim")],
+        )
+        .unwrap();
         assert!(ok[0].scopes.contains("openid") && ok[0].claims.contains("openid"));
         assert!(consents(a, vec![row()], vec![item("other", "scope")]).is_err());
         assert!(consents(a, vec![row()], vec![item("rp", "secret")]).is_err());
