@@ -79,21 +79,34 @@ impl Durable {
             )),
         }
     }
+}
 
-    /// Drops the test's PostgreSQL schema.
-    pub async fn finish(self) {
-        if let Reopen::Postgres(pg) = &self.reopen {
-            if let Raw::Postgres(p) = &self.raw {
-                p.close().await;
-            }
-            let mut conn = PgConnection::connect_with(&pg.admin)
-                .await
-                .expect("admin connection");
-            let drop = format!("DROP SCHEMA {} CASCADE", pg.schema);
-            sqlx::query(sqlx::AssertSqlSafe(drop))
-                .execute(&mut conn)
-                .await
-                .expect("drop schema");
+impl Drop for Durable {
+    /// Drops the test's PostgreSQL schema, even when the test panicked. Runs on its own
+    /// thread and runtime, since `drop` is neither async nor necessarily inside one.
+    fn drop(&mut self) {
+        let Reopen::Postgres(pg) = &self.reopen else {
+            return;
+        };
+        let (admin, sql) = (
+            pg.admin.clone(),
+            format!("DROP SCHEMA {} CASCADE", pg.schema),
+        );
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let mut conn = PgConnection::connect_with(&admin).await?;
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut conn)
+                    .await?;
+                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop the test schema {}", pg.schema);
         }
     }
 }
