@@ -617,7 +617,6 @@ macro_rules! durable_suite {
         async fn $case() {
             let Some(db) = crate::support::$backend().await else { return };
             crate::durable::$case(&db).await;
-            db.finish().await;
         }
     )*};
 }

@@ -6,6 +6,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use super::{AuditEntry, AuditError, AuditRecord};
+use crate::store::unix_micros;
 
 /// Length of an entry hash (SHA-256).
 pub const HASH_LEN: usize = 32;
@@ -116,9 +117,7 @@ pub(super) fn entry_hash(
     let mut h = Encoder(Sha256::new());
     h.raw(DOMAIN);
     h.raw(&seq.to_be_bytes());
-    // Times are stored to the microsecond; i64 microseconds cover ±292,000 years.
-    let micros = (at.unix_timestamp_nanos() / 1000) as i64;
-    h.raw(&micros.to_be_bytes());
+    h.raw(&unix_micros(at).to_be_bytes());
     h.bytes(record.event.as_str().as_bytes());
     h.bytes(record.actor.kind().as_bytes());
     h.opt(record.actor.id().as_deref().map(str::as_bytes));
@@ -254,17 +253,17 @@ mod tests {
         let base = chain(1).remove(0);
         let same = |e: &AuditEntry| entry_hash(e.seq, e.at, &e.record, &e.prev_hash) == base.hash;
         assert!(same(&base));
-        let mutations: Vec<Box<dyn Fn(&mut AuditEntry)>> = vec![
-            Box::new(|e| e.seq = 2),
-            Box::new(|e| e.at += time::Duration::microseconds(1)),
-            Box::new(|e| e.prev_hash[0] = 1),
-            Box::new(|e| e.record.event = AuditEvent::TokenIssued),
-            Box::new(|e| e.record.actor = Actor::System),
-            Box::new(|e| e.record.subject = Some(AccountId::new())),
-            Box::new(|e| e.record.relying_party = None),
-            Box::new(|e| e.record.attributes.clear()),
-            Box::new(|e| e.record.loa = None),
-            Box::new(|e| e.record.outcome = Outcome::Failure),
+        let mutations: [fn(&mut AuditEntry); 10] = [
+            |e| e.seq = 2,
+            |e| e.at += time::Duration::microseconds(1),
+            |e| e.prev_hash[0] = 1,
+            |e| e.record.event = AuditEvent::TokenIssued,
+            |e| e.record.actor = Actor::System,
+            |e| e.record.subject = Some(AccountId::new()),
+            |e| e.record.relying_party = None,
+            |e| e.record.attributes.clear(),
+            |e| e.record.loa = None,
+            |e| e.record.outcome = Outcome::Failure,
         ];
         for m in mutations {
             let mut e = base.clone();

@@ -116,6 +116,12 @@ pub fn db_time(t: OffsetDateTime) -> OffsetDateTime {
     t.replace_nanosecond(micros * 1000).unwrap_or(t)
 }
 
+/// `t` as whole Unix microseconds, the stored form of times (and the audit hash's).
+pub(crate) fn unix_micros(t: OffsetDateTime) -> i64 {
+    // `OffsetDateTime` spans ±9999 years; i64 microseconds cover ±292,000 years.
+    (t.unix_timestamp_nanos() / 1000) as i64
+}
+
 /// The current UTC time, to the microsecond.
 pub fn now() -> OffsetDateTime {
     db_time(OffsetDateTime::now_utc())

@@ -44,12 +44,15 @@ enum Raw {
 
 enum Reopen {
     None,
-    Sqlite(SqliteConnectOptions),
-    Postgres {
-        options: PgConnectOptions,
-        admin: PgConnectOptions,
-        schema: String,
-    },
+    Sqlite(Box<SqliteConnectOptions>),
+    Postgres(Box<PgSchema>),
+}
+
+/// A test's PostgreSQL schema: how to connect inside it, and as whom to drop it.
+struct PgSchema {
+    options: PgConnectOptions,
+    admin: PgConnectOptions,
+    schema: String,
 }
 
 impl Durable {
@@ -67,30 +70,43 @@ impl Durable {
         match &self.reopen {
             Reopen::None => None,
             Reopen::Sqlite(o) => Some(Arc::new(
-                SqliteStore::open_with(o.clone()).await.expect("reopen"),
+                SqliteStore::open_with((**o).clone()).await.expect("reopen"),
             )),
-            Reopen::Postgres { options, .. } => Some(Arc::new(
-                PostgresStore::connect_with(options.clone())
+            Reopen::Postgres(pg) => Some(Arc::new(
+                PostgresStore::connect_with(pg.options.clone())
                     .await
                     .expect("reconnect"),
             )),
         }
     }
+}
 
-    /// Drops the test's PostgreSQL schema.
-    pub async fn finish(self) {
-        if let Reopen::Postgres { admin, schema, .. } = &self.reopen {
-            if let Raw::Postgres(p) = &self.raw {
-                p.close().await;
-            }
-            let mut conn = PgConnection::connect_with(admin)
-                .await
-                .expect("admin connection");
-            let drop = format!("DROP SCHEMA {schema} CASCADE");
-            sqlx::query(sqlx::AssertSqlSafe(drop))
-                .execute(&mut conn)
-                .await
-                .expect("drop schema");
+impl Drop for Durable {
+    /// Drops the test's PostgreSQL schema, even when the test panicked. Runs on its own
+    /// thread and runtime, since `drop` is neither async nor necessarily inside one.
+    fn drop(&mut self) {
+        let Reopen::Postgres(pg) = &self.reopen else {
+            return;
+        };
+        let (admin, sql) = (
+            pg.admin.clone(),
+            format!("DROP SCHEMA {} CASCADE", pg.schema),
+        );
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let mut conn = PgConnection::connect_with(&admin).await?;
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut conn)
+                    .await?;
+                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop the test schema {}", pg.schema);
         }
     }
 }
@@ -118,7 +134,7 @@ pub async fn sqlite_file() -> Option<Durable> {
     Some(Durable {
         store: Arc::new(store),
         raw,
-        reopen: Reopen::Sqlite(options),
+        reopen: Reopen::Sqlite(Box::new(options)),
         _dir: Some(dir),
     })
 }
@@ -146,11 +162,11 @@ pub async fn postgres() -> Option<Durable> {
         .await
         .expect("postgres store");
     let raw = Raw::Postgres(store.pool().clone());
-    let reopen = Reopen::Postgres {
+    let reopen = Reopen::Postgres(Box::new(PgSchema {
         options,
         admin,
         schema,
-    };
+    }));
     Some(Durable {
         store: Arc::new(store),
         raw,

@@ -42,7 +42,8 @@ macro_rules! ekyc_columns {
 /// Columns read into `rows::AuditRow`.
 macro_rules! audit_columns {
     () => {
-        "seq, at, event, actor_kind, actor_id, subject, relying_party, attributes, loa, outcome, prev_hash, hash"
+        "seq, at, event, actor_kind, actor_id, subject, relying_party, attributes, loa, outcome, \
+         prev_hash, hash"
     };
 }
 
@@ -59,18 +60,23 @@ macro_rules! durable_impl {
 
             use $crate::audit::{AuditEntry, AuditRecord, ChainHead};
             use $crate::credential::ekyc::{EkycRecord, EkycStatus};
-            use $crate::store::sql::rows::{self, write_error};
-            use $crate::store::sql::{CAS_ATTEMPTS, check_personal_id};
             use $crate::store::model::check_label;
+            use $crate::store::sql::rows::{self, write_error};
+            use $crate::store::unix_micros as micros;
+            use $crate::store::sql::{CAS_ATTEMPTS, check_personal_id};
             use $crate::store::{
                 Account, AccountId, AccountStatus, AccountStore, AuditStore, ClientId, Consent,
-                ConsentStore, CredentialStore, DurableStore, EkycId, EkycStore, Entity,
-                NewPasskey, PasskeyId, PasskeyRecord, PasswordCredential, StoreError, Unique, now,
+                ConsentStore, CredentialStore, DurableStore, EkycId, EkycStore, Entity, NewPasskey,
+                PasskeyId, PasskeyRecord, PasswordCredential, StoreError, Unique, now,
             };
 
             /// `Ok` if a statement changed a row, else `NotFound(entity)`.
             fn changed(affected: u64, entity: Entity) -> Result<(), StoreError> {
-                if affected == 0 { Err(StoreError::NotFound(entity)) } else { Ok(()) }
+                if affected == 0 {
+                    Err(StoreError::NotFound(entity))
+                } else {
+                    Ok(())
+                }
             }
 
             #[async_trait]
@@ -83,11 +89,14 @@ macro_rules! durable_impl {
                         status: AccountStatus::Active,
                         created_at: now(),
                     };
-                    sqlx::query("INSERT INTO accounts (id, personal_id, status, created_at) VALUES ($1, $2, $3, $4)")
+                    sqlx::query(
+                        "INSERT INTO accounts (id, personal_id, status, created_at) \
+                         VALUES ($1, $2, $3, $4)",
+                    )
                         .bind(account.id.as_uuid())
                         .bind(personal_id)
                         .bind(account.status.as_str())
-                        .bind(rows::micros(account.created_at))
+                        .bind(micros(account.created_at))
                         .execute(&self.pool)
                         .await
                         .map_err(|e| write_error(e, Unique::PersonalId, Entity::Account))?;
@@ -95,7 +104,11 @@ macro_rules! durable_impl {
                 }
 
                 async fn account(&self, id: AccountId) -> Result<Account, StoreError> {
-                    let sql = concat!("SELECT ", account_columns!(), " FROM accounts WHERE id = $1");
+                    let sql = concat!(
+                        "SELECT ",
+                        account_columns!(),
+                        " FROM accounts WHERE id = $1"
+                    );
                     sqlx::query_as::<_, rows::AccountRow>(sql)
                         .bind(id.as_uuid())
                         .fetch_optional(&self.pool)
@@ -104,8 +117,15 @@ macro_rules! durable_impl {
                         .try_into()
                 }
 
-                async fn find_account(&self, personal_id: &str) -> Result<Option<Account>, StoreError> {
-                    let sql = concat!("SELECT ", account_columns!(), " FROM accounts WHERE personal_id = $1");
+                async fn find_account(
+                    &self,
+                    personal_id: &str,
+                ) -> Result<Option<Account>, StoreError> {
+                    let sql = concat!(
+                        "SELECT ",
+                        account_columns!(),
+                        " FROM accounts WHERE personal_id = $1"
+                    );
                     sqlx::query_as::<_, rows::AccountRow>(sql)
                         .bind(personal_id)
                         .fetch_optional(&self.pool)
@@ -114,7 +134,11 @@ macro_rules! durable_impl {
                         .transpose()
                 }
 
-                async fn set_account_status(&self, id: AccountId, status: AccountStatus) -> Result<(), StoreError> {
+                async fn set_account_status(
+                    &self,
+                    id: AccountId,
+                    status: AccountStatus,
+                ) -> Result<(), StoreError> {
                     let done = sqlx::query("UPDATE accounts SET status = $2 WHERE id = $1")
                         .bind(id.as_uuid())
                         .bind(status.as_str())
@@ -134,27 +158,37 @@ macro_rules! durable_impl {
 
             #[async_trait]
             impl CredentialStore for $store {
-                async fn set_password(&self, account: AccountId, phc: &str) -> Result<(), StoreError> {
+                async fn set_password(
+                    &self,
+                    account: AccountId,
+                    phc: &str,
+                ) -> Result<(), StoreError> {
                     sqlx::query(
                         "INSERT INTO passwords (account_id, phc, updated_at) VALUES ($1, $2, $3) \
-                         ON CONFLICT (account_id) DO UPDATE SET phc = excluded.phc, updated_at = excluded.updated_at",
+                         ON CONFLICT (account_id) \
+                         DO UPDATE SET phc = excluded.phc, updated_at = excluded.updated_at",
                     )
                     .bind(account.as_uuid())
                     .bind(phc)
-                    .bind(rows::micros(now()))
+                    .bind(micros(now()))
                     .execute(&self.pool)
                     .await
                     .map_err(|e| write_error(e, Unique::Id, Entity::Account))?;
                     Ok(())
                 }
 
-                async fn password(&self, account: AccountId) -> Result<Option<PasswordCredential>, StoreError> {
-                    sqlx::query_as::<_, rows::PasswordRow>("SELECT phc, updated_at FROM passwords WHERE account_id = $1")
-                        .bind(account.as_uuid())
-                        .fetch_optional(&self.pool)
-                        .await?
-                        .map(TryInto::try_into)
-                        .transpose()
+                async fn password(
+                    &self,
+                    account: AccountId,
+                ) -> Result<Option<PasswordCredential>, StoreError> {
+                    sqlx::query_as::<_, rows::PasswordRow>(
+                        "SELECT phc, updated_at FROM passwords WHERE account_id = $1",
+                    )
+                    .bind(account.as_uuid())
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(TryInto::try_into)
+                    .transpose()
                 }
 
                 async fn delete_password(&self, account: AccountId) -> Result<(), StoreError> {
@@ -176,22 +210,33 @@ macro_rules! durable_impl {
                         created_at: now(),
                         last_used_at: None,
                     };
-                    let sql = concat!("INSERT INTO passkeys (", passkey_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, NULL)");
+                    let sql = concat!(
+                        "INSERT INTO passkeys (",
+                        passkey_columns!(),
+                        ") VALUES ($1, $2, $3, $4, $5, $6, NULL)"
+                    );
                     sqlx::query(sql)
                         .bind(record.id.as_uuid())
                         .bind(record.account_id.as_uuid())
                         .bind(&record.credential_id)
                         .bind(&record.label)
                         .bind(Json(&record.passkey))
-                        .bind(rows::micros(record.created_at))
+                        .bind(micros(record.created_at))
                         .execute(&self.pool)
                         .await
                         .map_err(|e| write_error(e, Unique::CredentialId, Entity::Account))?;
                     Ok(record)
                 }
 
-                async fn passkeys(&self, account: AccountId) -> Result<Vec<PasskeyRecord>, StoreError> {
-                    let sql = concat!("SELECT ", passkey_columns!(), " FROM passkeys WHERE account_id = $1 ORDER BY created_at, id");
+                async fn passkeys(
+                    &self,
+                    account: AccountId,
+                ) -> Result<Vec<PasskeyRecord>, StoreError> {
+                    let sql = concat!(
+                        "SELECT ",
+                        passkey_columns!(),
+                        " FROM passkeys WHERE account_id = $1 ORDER BY created_at, id"
+                    );
                     sqlx::query_as::<_, rows::PasskeyRow>(sql)
                         .bind(account.as_uuid())
                         .fetch_all(&self.pool)
@@ -201,8 +246,15 @@ macro_rules! durable_impl {
                         .collect()
                 }
 
-                async fn find_passkey(&self, credential_id: &[u8]) -> Result<Option<PasskeyRecord>, StoreError> {
-                    let sql = concat!("SELECT ", passkey_columns!(), " FROM passkeys WHERE credential_id = $1");
+                async fn find_passkey(
+                    &self,
+                    credential_id: &[u8],
+                ) -> Result<Option<PasskeyRecord>, StoreError> {
+                    let sql = concat!(
+                        "SELECT ",
+                        passkey_columns!(),
+                        " FROM passkeys WHERE credential_id = $1"
+                    );
                     sqlx::query_as::<_, rows::PasskeyRow>(sql)
                         .bind(credential_id)
                         .fetch_optional(&self.pool)
@@ -211,14 +263,21 @@ macro_rules! durable_impl {
                         .transpose()
                 }
 
-                async fn rename_passkey(&self, account: AccountId, id: PasskeyId, label: &str) -> Result<(), StoreError> {
+                async fn rename_passkey(
+                    &self,
+                    account: AccountId,
+                    id: PasskeyId,
+                    label: &str,
+                ) -> Result<(), StoreError> {
                     check_label(label)?;
-                    let done = sqlx::query("UPDATE passkeys SET label = $3 WHERE id = $1 AND account_id = $2")
-                        .bind(id.as_uuid())
-                        .bind(account.as_uuid())
-                        .bind(label)
-                        .execute(&self.pool)
-                        .await?;
+                    let done = sqlx::query(
+                        "UPDATE passkeys SET label = $3 WHERE id = $1 AND account_id = $2",
+                    )
+                    .bind(id.as_uuid())
+                    .bind(account.as_uuid())
+                    .bind(label)
+                    .execute(&self.pool)
+                    .await?;
                     changed(done.rows_affected(), Entity::Passkey)
                 }
 
@@ -228,21 +287,28 @@ macro_rules! durable_impl {
                     passkey: &serde_json::Value,
                     used_at: OffsetDateTime,
                 ) -> Result<(), StoreError> {
-                    let done = sqlx::query("UPDATE passkeys SET passkey = $2, last_used_at = $3 WHERE id = $1")
-                        .bind(id.as_uuid())
-                        .bind(Json(passkey))
-                        .bind(rows::micros(used_at))
-                        .execute(&self.pool)
-                        .await?;
+                    let done = sqlx::query(
+                        "UPDATE passkeys SET passkey = $2, last_used_at = $3 WHERE id = $1",
+                    )
+                    .bind(id.as_uuid())
+                    .bind(Json(passkey))
+                    .bind(micros(used_at))
+                    .execute(&self.pool)
+                    .await?;
                     changed(done.rows_affected(), Entity::Passkey)
                 }
 
-                async fn delete_passkey(&self, account: AccountId, id: PasskeyId) -> Result<(), StoreError> {
-                    let done = sqlx::query("DELETE FROM passkeys WHERE id = $1 AND account_id = $2")
-                        .bind(id.as_uuid())
-                        .bind(account.as_uuid())
-                        .execute(&self.pool)
-                        .await?;
+                async fn delete_passkey(
+                    &self,
+                    account: AccountId,
+                    id: PasskeyId,
+                ) -> Result<(), StoreError> {
+                    let done =
+                        sqlx::query("DELETE FROM passkeys WHERE id = $1 AND account_id = $2")
+                            .bind(id.as_uuid())
+                            .bind(account.as_uuid())
+                            .execute(&self.pool)
+                            .await?;
                     changed(done.rows_affected(), Entity::Passkey)
                 }
             }
@@ -258,19 +324,24 @@ macro_rules! durable_impl {
                 ) -> Result<Consent, StoreError> {
                     let mut tx = self.pool.begin_with($begin).await?;
                     sqlx::query(
-                        "INSERT INTO consents (account_id, client_id, granted_at, revoked_at) VALUES ($1, $2, $3, NULL) \
-                         ON CONFLICT (account_id, client_id) DO UPDATE SET granted_at = excluded.granted_at, revoked_at = NULL",
+                        "INSERT INTO consents (account_id, client_id, granted_at, revoked_at) \
+                         VALUES ($1, $2, $3, NULL) ON CONFLICT (account_id, client_id) \
+                         DO UPDATE SET granted_at = excluded.granted_at, revoked_at = NULL",
                     )
                     .bind(account.as_uuid())
                     .bind(client.as_str())
-                    .bind(rows::micros(now()))
+                    .bind(micros(now()))
                     .execute(&mut *tx)
                     .await
                     .map_err(|e| write_error(e, Unique::Id, Entity::Account))?;
-                    let items = scopes.iter().map(|s| ("scope", s)).chain(claims.iter().map(|c| ("claim", c)));
+                    let items = scopes
+                        .iter()
+                        .map(|s| ("scope", s))
+                        .chain(claims.iter().map(|c| ("claim", c)));
                     for (kind, name) in items {
                         sqlx::query(
-                            "INSERT INTO consent_items (account_id, client_id, kind, name) VALUES ($1, $2, $3, $4) \
+                            "INSERT INTO consent_items (account_id, client_id, kind, name) \
+                             VALUES ($1, $2, $3, $4) \
                              ON CONFLICT DO NOTHING",
                         )
                         .bind(account.as_uuid())
@@ -280,14 +351,22 @@ macro_rules! durable_impl {
                         .execute(&mut *tx)
                         .await?;
                     }
-                    let consent = Self::load_consents(&mut *tx, account, Some(client)).await?.pop();
+                    let consent = Self::load_consents(&mut *tx, account, Some(client))
+                        .await?
+                        .pop();
                     tx.commit().await?;
                     consent.ok_or(StoreError::NotFound(Entity::Consent))
                 }
 
-                async fn consent(&self, account: AccountId, client: &ClientId) -> Result<Option<Consent>, StoreError> {
+                async fn consent(
+                    &self,
+                    account: AccountId,
+                    client: &ClientId,
+                ) -> Result<Option<Consent>, StoreError> {
                     let mut conn = self.pool.acquire().await?;
-                    Ok(Self::load_consents(&mut *conn, account, Some(client)).await?.pop())
+                    Ok(Self::load_consents(&mut *conn, account, Some(client))
+                        .await?
+                        .pop())
                 }
 
                 async fn consents(&self, account: AccountId) -> Result<Vec<Consent>, StoreError> {
@@ -295,22 +374,29 @@ macro_rules! durable_impl {
                     Self::load_consents(&mut *conn, account, None).await
                 }
 
-                async fn revoke_consent(&self, account: AccountId, client: &ClientId) -> Result<(), StoreError> {
+                async fn revoke_consent(
+                    &self,
+                    account: AccountId,
+                    client: &ClientId,
+                ) -> Result<(), StoreError> {
                     let mut tx = self.pool.begin_with($begin).await?;
                     let done = sqlx::query(
-                        "UPDATE consents SET revoked_at = $3 WHERE account_id = $1 AND client_id = $2 AND revoked_at IS NULL",
+                        "UPDATE consents SET revoked_at = $3 \
+                         WHERE account_id = $1 AND client_id = $2 AND revoked_at IS NULL",
                     )
                     .bind(account.as_uuid())
                     .bind(client.as_str())
-                    .bind(rows::micros(now()))
+                    .bind(micros(now()))
                     .execute(&mut *tx)
                     .await?;
                     changed(done.rows_affected(), Entity::Consent)?;
-                    sqlx::query("DELETE FROM consent_items WHERE account_id = $1 AND client_id = $2")
-                        .bind(account.as_uuid())
-                        .bind(client.as_str())
-                        .execute(&mut *tx)
-                        .await?;
+                    sqlx::query(
+                        "DELETE FROM consent_items WHERE account_id = $1 AND client_id = $2",
+                    )
+                    .bind(account.as_uuid())
+                    .bind(client.as_str())
+                    .execute(&mut *tx)
+                    .await?;
                     tx.commit().await?;
                     Ok(())
                 }
@@ -326,7 +412,8 @@ macro_rules! durable_impl {
                     let client = client.map(ClientId::as_str);
                     let consents = sqlx::query_as::<_, rows::ConsentRow>(
                         "SELECT client_id, granted_at, revoked_at FROM consents \
-                         WHERE account_id = $1 AND ($2 IS NULL OR client_id = $2) ORDER BY client_id",
+                         WHERE account_id = $1 AND ($2 IS NULL OR client_id = $2) \
+                         ORDER BY client_id",
                     )
                     .bind(account.as_uuid())
                     .bind(client)
@@ -347,17 +434,24 @@ macro_rules! durable_impl {
                 async fn read_head(
                     conn: &mut <<$store as SqlStore>::Db as sqlx::Database>::Connection,
                 ) -> Result<ChainHead, StoreError> {
-                    sqlx::query_as::<_, rows::HeadRow>(concat!("SELECT seq, hash FROM audit_head WHERE id = 1", $lock_head))
-                        .fetch_one(conn)
-                        .await?
-                        .try_into()
+                    sqlx::query_as::<_, rows::HeadRow>(concat!(
+                        "SELECT seq, hash FROM audit_head WHERE id = 1",
+                        $lock_head
+                    ))
+                    .fetch_one(conn)
+                    .await?
+                    .try_into()
                 }
             }
 
             #[async_trait]
             impl EkycStore for $store {
                 async fn insert_ekyc(&self, r: &EkycRecord) -> Result<(), StoreError> {
-                    let sql = concat!("INSERT INTO ekyc_records (", ekyc_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)");
+                    let sql = concat!(
+                        "INSERT INTO ekyc_records (",
+                        ekyc_columns!(),
+                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                    );
                     sqlx::query(sql)
                         .bind(r.id.as_uuid())
                         .bind(r.account_id.as_uuid())
@@ -365,9 +459,9 @@ macro_rules! durable_impl {
                         .bind(r.loa.as_str())
                         .bind(Json(&r.details))
                         .bind(r.status.as_str())
-                        .bind(rows::micros(r.issued_at))
-                        .bind(rows::micros(r.expires_at))
-                        .bind(rows::micros(r.status_changed_at))
+                        .bind(micros(r.issued_at))
+                        .bind(micros(r.expires_at))
+                        .bind(micros(r.status_changed_at))
                         .execute(&self.pool)
                         .await
                         .map_err(|e| write_error(e, Unique::Id, Entity::Account))?;
@@ -375,7 +469,11 @@ macro_rules! durable_impl {
                 }
 
                 async fn ekyc(&self, id: EkycId) -> Result<EkycRecord, StoreError> {
-                    let sql = concat!("SELECT ", ekyc_columns!(), " FROM ekyc_records WHERE id = $1");
+                    let sql = concat!(
+                        "SELECT ",
+                        ekyc_columns!(),
+                        " FROM ekyc_records WHERE id = $1"
+                    );
                     sqlx::query_as::<_, rows::EkycRow>(sql)
                         .bind(id.as_uuid())
                         .fetch_optional(&self.pool)
@@ -384,8 +482,15 @@ macro_rules! durable_impl {
                         .try_into()
                 }
 
-                async fn ekyc_records(&self, account: AccountId) -> Result<Vec<EkycRecord>, StoreError> {
-                    let sql = concat!("SELECT ", ekyc_columns!(), " FROM ekyc_records WHERE account_id = $1 ORDER BY issued_at DESC, id");
+                async fn ekyc_records(
+                    &self,
+                    account: AccountId,
+                ) -> Result<Vec<EkycRecord>, StoreError> {
+                    let sql = concat!(
+                        "SELECT ",
+                        ekyc_columns!(),
+                        " FROM ekyc_records WHERE account_id = $1 ORDER BY issued_at DESC, id"
+                    );
                     sqlx::query_as::<_, rows::EkycRow>(sql)
                         .bind(account.as_uuid())
                         .fetch_all(&self.pool)
@@ -406,11 +511,12 @@ macro_rules! durable_impl {
                         let from = record.status;
                         record.set_status(status, at)?;
                         let done = sqlx::query(
-                            "UPDATE ekyc_records SET status = $2, status_changed_at = $3 WHERE id = $1 AND status = $4",
+                            "UPDATE ekyc_records SET status = $2, status_changed_at = $3 \
+                             WHERE id = $1 AND status = $4",
                         )
                         .bind(id.as_uuid())
                         .bind(record.status.as_str())
-                        .bind(rows::micros(record.status_changed_at))
+                        .bind(micros(record.status_changed_at))
                         .bind(from.as_str())
                         .execute(&self.pool)
                         .await?;
@@ -424,16 +530,23 @@ macro_rules! durable_impl {
 
             #[async_trait]
             impl AuditStore for $store {
-                async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry, StoreError> {
+                async fn append_audit(
+                    &self,
+                    record: AuditRecord,
+                ) -> Result<AuditEntry, StoreError> {
                     let mut tx = self.pool.begin_with($begin).await?;
                     let head = Self::read_head(&mut *tx).await?;
                     let entry = AuditEntry::seal(&head, now(), record);
                     let r = &entry.record;
                     let attributes: Vec<&str> = r.attributes.iter().map(|a| a.as_str()).collect();
-                    let sql = concat!("INSERT INTO audit_log (", audit_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)");
+                    let sql = concat!(
+                        "INSERT INTO audit_log (",
+                        audit_columns!(),
+                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                    );
                     sqlx::query(sql)
                         .bind(rows::seq_value(entry.seq)?)
-                        .bind(rows::micros(entry.at))
+                        .bind(micros(entry.at))
                         .bind(r.event.as_str())
                         .bind(r.actor.kind())
                         .bind(r.actor.id())
@@ -455,8 +568,16 @@ macro_rules! durable_impl {
                     Ok(entry)
                 }
 
-                async fn audit_entries(&self, after: u64, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
-                    let sql = concat!("SELECT ", audit_columns!(), " FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2");
+                async fn audit_entries(
+                    &self,
+                    after: u64,
+                    limit: u32,
+                ) -> Result<Vec<AuditEntry>, StoreError> {
+                    let sql = concat!(
+                        "SELECT ",
+                        audit_columns!(),
+                        " FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2"
+                    );
                     sqlx::query_as::<_, rows::AuditRow>(sql)
                         .bind(rows::seq_value(after)?)
                         .bind(i64::from(limit))
@@ -467,9 +588,18 @@ macro_rules! durable_impl {
                         .collect()
                 }
 
-                async fn audit_for_account(&self, account: AccountId, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
-                    let sql = concat!("SELECT ", audit_columns!(), " FROM audit_log WHERE subject = $1 OR (actor_kind = 'account' AND actor_id = $2) \
-                         ORDER BY seq DESC LIMIT $3");
+                async fn audit_for_account(
+                    &self,
+                    account: AccountId,
+                    limit: u32,
+                ) -> Result<Vec<AuditEntry>, StoreError> {
+                    let sql = concat!(
+                        "SELECT ",
+                        audit_columns!(),
+                        " FROM audit_log \
+                         WHERE subject = $1 OR (actor_kind = 'account' AND actor_id = $2) \
+                         ORDER BY seq DESC LIMIT $3"
+                    );
                     sqlx::query_as::<_, rows::AuditRow>(sql)
                         .bind(account.as_uuid())
                         .bind(account.to_string())
@@ -482,10 +612,12 @@ macro_rules! durable_impl {
                 }
 
                 async fn audit_head(&self) -> Result<ChainHead, StoreError> {
-                    sqlx::query_as::<_, rows::HeadRow>("SELECT seq, hash FROM audit_head WHERE id = 1")
-                        .fetch_one(&self.pool)
-                        .await?
-                        .try_into()
+                    sqlx::query_as::<_, rows::HeadRow>(
+                        "SELECT seq, hash FROM audit_head WHERE id = 1",
+                    )
+                    .fetch_one(&self.pool)
+                    .await?
+                    .try_into()
                 }
             }
 

@@ -15,12 +15,6 @@ use crate::store::{
     StoreError,
 };
 
-/// A time as stored: Unix microseconds.
-pub(super) fn micros(t: OffsetDateTime) -> i64 {
-    // ±292,000 years fit in i64 microseconds; `OffsetDateTime` spans ±9999 years.
-    (t.unix_timestamp_nanos() / 1000) as i64
-}
-
 fn time(us: i64) -> Result<OffsetDateTime, StoreError> {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1000)
         .map_err(|_| StoreError::Corrupt("time"))
@@ -293,7 +287,7 @@ mod tests {
     #[test]
     fn times_round_trip_at_microsecond_precision() {
         let t = crate::store::now();
-        assert_eq!(time(micros(t)).ok(), Some(t));
+        assert_eq!(time(crate::store::unix_micros(t)).ok(), Some(t));
         assert!(time(i64::MAX).is_err());
     }
 

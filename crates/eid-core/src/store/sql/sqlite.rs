@@ -3,8 +3,10 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::Sqlite;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+};
+use sqlx::{Connection, Sqlite};
 
 use super::SqlStore;
 use crate::store::StoreError;
@@ -41,12 +43,11 @@ impl SqliteStore {
     /// Opens a database from explicit options (WAL journal, foreign keys and a busy
     /// timeout are set here) and runs the migrations.
     pub async fn open_with(options: SqliteConnectOptions) -> Result<Self, StoreError> {
-        let in_memory = options.get_filename().as_os_str() == ":memory:";
         let options = options
             .create_if_missing(true)
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
-        let pool = if in_memory {
+        let pool = if is_in_memory(&options).await? {
             // An in-memory database lives as long as its one connection: keep it open.
             SqlitePoolOptions::new()
                 .max_connections(1)
@@ -77,4 +78,53 @@ impl SqliteStore {
     }
 }
 
+/// Whether `options` open an in-memory database (SQLite reports no file for it).
+async fn is_in_memory(options: &SqliteConnectOptions) -> Result<bool, StoreError> {
+    let mut conn = SqliteConnection::connect_with(options).await?;
+    let file: String =
+        sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+            .fetch_one(&mut conn)
+            .await?;
+    conn.close().await?;
+    Ok(file.is_empty())
+}
+
 durable_impl!(SqliteStore, begin: "BEGIN IMMEDIATE", lock_head: "");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::AccountStore;
+
+    #[tokio::test]
+    async fn in_memory_databases_are_recognised() {
+        let memory = SqliteConnectOptions::from_str("sqlite::memory:").unwrap();
+        assert!(is_in_memory(&memory).await.unwrap());
+        assert!(
+            is_in_memory(&SqliteConnectOptions::new().in_memory(true))
+                .await
+                .unwrap()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = SqliteConnectOptions::new()
+            .filename(dir.path().join("x.db"))
+            .create_if_missing(true);
+        assert!(!is_in_memory(&file).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn open_accepts_urls() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("eid.db").display());
+        for url in ["sqlite::memory:", url.as_str()] {
+            let store = SqliteStore::open(url).await.unwrap();
+            let a = store.create_account("001099012345").await.unwrap();
+            assert_eq!(store.account(a.id).await.unwrap(), a);
+        }
+        assert!(
+            SqliteStore::open("sqlite:///nonexistent-dir/x/eid.db")
+                .await
+                .is_err()
+        );
+    }
+}
