@@ -26,8 +26,8 @@ pub enum KeyRingError {
     /// The bytes are not a PKCS#8 P-256 private key.
     #[error("not a PKCS#8 P-256 private key")]
     InvalidKey,
-    /// A generated key could not be encoded.
-    #[error("could not encode a generated key")]
+    /// A key could not be encoded (PKCS#8 or the sealed layout).
+    #[error("could not encode a key")]
     Encoding,
     /// The sealed envelope could not be opened or written.
     #[error(transparent)]
@@ -177,7 +177,7 @@ impl KeyRing {
 
     /// Serializes the whole ring (private keys included) and encrypts it under `kek`.
     pub fn seal(&self, kek: &KeyEncryptionKey) -> Result<Vec<u8>, KeyRingError> {
-        Ok(sealed::seal(kek, &self.encode())?)
+        Ok(sealed::seal(kek, &self.encode()?)?)
     }
 
     /// Decrypts and loads a ring written by [`KeyRing::seal`].
@@ -188,7 +188,7 @@ impl KeyRing {
 
     /// Plaintext layout: entries of `retired_at` (i64 BE unix seconds, `i64::MIN` for
     /// the active key, which comes first) ‖ DER length (u16 BE) ‖ PKCS#8 DER.
-    fn encode(&self) -> Zeroizing<Vec<u8>> {
+    fn encode(&self) -> Result<Zeroizing<Vec<u8>>, KeyRingError> {
         let entries = std::iter::once((i64::MIN, &self.active)).chain(
             self.retiring
                 .iter()
@@ -198,12 +198,12 @@ impl KeyRing {
         let mut out = Zeroizing::new(Vec::with_capacity(size));
         for (retired_at, key) in entries {
             let der = key.pkcs8_der();
+            let len = u16::try_from(der.len()).map_err(|_| KeyRingError::Encoding)?;
             out.extend_from_slice(&retired_at.to_be_bytes());
-            // A P-256 PKCS#8 document is ~138 bytes; the length always fits.
-            out.extend_from_slice(&(der.len() as u16).to_be_bytes());
+            out.extend_from_slice(&len.to_be_bytes());
             out.extend_from_slice(der);
         }
-        out
+        Ok(out)
     }
 
     fn decode(mut input: &[u8]) -> Result<Self, KeyRingError> {
@@ -366,7 +366,7 @@ mod tests {
     #[test]
     fn malformed_plaintext_is_rejected() {
         let ring = KeyRing::generate().unwrap();
-        let good = ring.encode();
+        let good = ring.encode().unwrap();
         let mut two_active = good.to_vec();
         two_active.extend_from_slice(&good);
         let mut no_active = good.to_vec();

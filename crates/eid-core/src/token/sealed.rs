@@ -10,7 +10,7 @@ use std::fmt;
 use aws_lc_rs::aead::{AES_256_GCM, Aad, NONCE_LEN, Nonce, RandomizedNonceKey};
 use zeroize::Zeroizing;
 
-/// Format version written by [`seal`].
+/// Format version of the sealed blobs written by [`KeyRing::seal`](super::KeyRing::seal).
 pub const FORMAT_VERSION: u8 = 1;
 /// Length of a key-encryption key in bytes.
 pub const KEK_LEN: usize = 32;

@@ -72,7 +72,7 @@ pub enum VerifyError {
     #[error("invalid JWKS document")]
     InvalidJwks,
     /// The leeway is negative or above [`MAX_LEEWAY`].
-    #[error("clock leeway must be between 0 and 300 seconds")]
+    #[error("clock leeway must be between 0 and {} seconds", MAX_LEEWAY.whole_seconds())]
     InvalidLeeway,
 }
 
