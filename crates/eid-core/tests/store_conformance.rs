@@ -12,6 +12,7 @@ use eid_core::audit::{
     Actor, AttributeName, AuditError, AuditEvent, AuditRecord, BreakReason, ChainBreak, ChainHead,
     Outcome,
 };
+use eid_core::citizen::PersonalId;
 use eid_core::credential::ekyc::{EkycError, EkycRecord, EkycStatus};
 use eid_core::store::{
     AccountId, AccountStatus, ClientId, DurableStore, EkycId, Entity, EphemeralStore, NewPasskey,
@@ -22,6 +23,10 @@ use support::Durable;
 
 const PID: &str = "001099012345";
 const PID2: &str = "079203001234";
+
+fn pid(digits: &str) -> PersonalId {
+    digits.parse().expect("valid test number")
+}
 
 fn set(items: &[&str]) -> BTreeSet<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
@@ -37,24 +42,15 @@ mod durable {
 
     pub async fn accounts(db: &Durable) {
         let s = &db.store;
-        let a = s.create_account(PID).await.unwrap();
+        let a = s.create_account(&pid(PID)).await.unwrap();
         assert_eq!(a.status, AccountStatus::Active);
         assert_eq!(s.account(a.id).await.unwrap(), a);
-        assert_eq!(s.find_account(PID).await.unwrap(), Some(a.clone()));
-        assert_eq!(s.find_account(PID2).await.unwrap(), None);
+        assert_eq!(s.find_account(&pid(PID)).await.unwrap(), Some(a.clone()));
+        assert_eq!(s.find_account(&pid(PID2)).await.unwrap(), None);
         assert!(matches!(
-            s.create_account(PID).await,
+            s.create_account(&pid(PID)).await,
             Err(StoreError::Duplicate(Unique::PersonalId))
         ));
-        for bad in ["", "00109901234", "0010990123456", "00109901234x"] {
-            assert!(
-                matches!(
-                    s.create_account(bad).await,
-                    Err(StoreError::InvalidPersonalId)
-                ),
-                "{bad}"
-            );
-        }
 
         s.set_account_status(a.id, AccountStatus::Locked)
             .await
@@ -82,8 +78,8 @@ mod durable {
             s.delete_account(a.id).await,
             Err(StoreError::NotFound(Entity::Account))
         ));
-        assert_eq!(s.find_account(PID).await.unwrap(), None);
-        s.create_account(PID).await.unwrap();
+        assert_eq!(s.find_account(&pid(PID)).await.unwrap(), None);
+        s.create_account(&pid(PID)).await.unwrap();
     }
 
     pub async fn passwords(db: &Durable) {
@@ -93,7 +89,7 @@ mod durable {
             s.set_password(missing, "$argon2id$x").await,
             Err(StoreError::NotFound(Entity::Account))
         ));
-        let a = s.create_account(PID).await.unwrap().id;
+        let a = s.create_account(&pid(PID)).await.unwrap().id;
         assert_eq!(s.password(a).await.unwrap(), None);
         s.set_password(a, "$argon2id$first").await.unwrap();
         let first = s.password(a).await.unwrap().unwrap();
@@ -112,8 +108,8 @@ mod durable {
 
     pub async fn passkeys(db: &Durable) {
         let s = &db.store;
-        let a = s.create_account(PID).await.unwrap().id;
-        let b = s.create_account(PID2).await.unwrap().id;
+        let a = s.create_account(&pid(PID)).await.unwrap().id;
+        let b = s.create_account(&pid(PID2)).await.unwrap().id;
         let new = |account, cred: &[u8], label: &str| NewPasskey {
             account_id: account,
             credential_id: cred.to_vec(),
@@ -186,7 +182,7 @@ mod durable {
                 .await,
             Err(StoreError::NotFound(Entity::Account))
         ));
-        let a = s.create_account(PID).await.unwrap().id;
+        let a = s.create_account(&pid(PID)).await.unwrap().id;
         assert_eq!(s.consent(a, &rp1).await.unwrap(), None);
 
         let c = s
@@ -245,7 +241,7 @@ mod durable {
 
     pub async fn ekyc(db: &Durable) {
         let s = &db.store;
-        let a = s.create_account(PID).await.unwrap().id;
+        let a = s.create_account(&pid(PID)).await.unwrap().id;
         let t0 = now();
         let issue = |account, evidence, loa, at: time::OffsetDateTime| {
             EkycRecord::issue(

@@ -5,6 +5,8 @@ use std::collections::BTreeSet;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use crate::citizen::PersonalId;
+
 use super::{
     Account, AccountId, AccountStatus, ClientId, Consent, EkycId, NewPasskey, PasskeyId,
     PasskeyRecord, PasswordCredential, StoreError,
@@ -21,11 +23,11 @@ pub trait AccountStore: Send + Sync {
     /// Creates an active account for a personal ID number (12 digits).
     /// Fails with [`StoreError::Duplicate`]`(`[`Unique::PersonalId`](super::Unique)`)`
     /// if the number already has an account.
-    async fn create_account(&self, personal_id: &str) -> Result<Account, StoreError>;
+    async fn create_account(&self, personal_id: &PersonalId) -> Result<Account, StoreError>;
     /// The account with this id, or [`StoreError::NotFound`].
     async fn account(&self, id: AccountId) -> Result<Account, StoreError>;
     /// The account of a personal ID number, if there is one.
-    async fn find_account(&self, personal_id: &str) -> Result<Option<Account>, StoreError>;
+    async fn find_account(&self, personal_id: &PersonalId) -> Result<Option<Account>, StoreError>;
     /// Changes an account's status.
     async fn set_account_status(
         &self,

@@ -69,9 +69,6 @@ pub enum StoreError {
     /// A write would break a uniqueness rule.
     #[error("duplicate {0:?}")]
     Duplicate(Unique),
-    /// A personal ID number is not 12 ASCII digits.
-    #[error("invalid personal ID number")]
-    InvalidPersonalId,
     /// A text is not a valid identifier.
     #[error("invalid identifier")]
     InvalidId,

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::{AccountId, ClientId, PasskeyId, StoreError};
+use crate::citizen::PersonalId;
 
 /// Whether an account may be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -49,8 +50,8 @@ impl FromStr for AccountStatus {
 pub struct Account {
     /// Stable identifier.
     pub id: AccountId,
-    /// The 12-digit personal identification number (unique). Never log it.
-    pub personal_id: String,
+    /// The citizen's personal identification number (unique; prints masked).
+    pub personal_id: PersonalId,
     /// Whether the account may be used.
     pub status: AccountStatus,
     /// When the account was created.
@@ -61,7 +62,7 @@ impl fmt::Debug for Account {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Account")
             .field("id", &self.id)
-            .field("personal_id", &"<redacted>")
+            .field("personal_id", &self.personal_id)
             .field("status", &self.status)
             .field("created_at", &self.created_at)
             .finish()
@@ -186,7 +187,7 @@ mod tests {
     fn debug_hides_personal_id_and_hash() {
         let account = Account {
             id: AccountId::new(),
-            personal_id: "001099012345".to_owned(),
+            personal_id: "001099012345".parse().unwrap(),
             status: AccountStatus::Active,
             created_at: OffsetDateTime::UNIX_EPOCH,
         };

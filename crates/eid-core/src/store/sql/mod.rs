@@ -9,15 +9,6 @@
 /// Attempts of a compare-and-set status change before giving up.
 const CAS_ATTEMPTS: usize = 8;
 
-/// Checks a personal ID number's shape: 12 ASCII digits.
-fn check_personal_id(personal_id: &str) -> Result<(), super::StoreError> {
-    if personal_id.len() == 12 && personal_id.bytes().all(|b| b.is_ascii_digit()) {
-        Ok(())
-    } else {
-        Err(super::StoreError::InvalidPersonalId)
-    }
-}
-
 /// Columns read into `rows::AccountRow`.
 macro_rules! account_columns {
     () => {
@@ -59,11 +50,12 @@ macro_rules! durable_impl {
             use time::OffsetDateTime;
 
             use $crate::audit::{AuditEntry, AuditRecord, ChainHead};
+            use $crate::citizen::PersonalId;
             use $crate::credential::ekyc::{EkycRecord, EkycStatus};
             use $crate::store::model::check_label;
             use $crate::store::sql::rows::{self, write_error};
             use $crate::store::unix_micros as micros;
-            use $crate::store::sql::{CAS_ATTEMPTS, check_personal_id};
+            use $crate::store::sql::CAS_ATTEMPTS;
             use $crate::store::{
                 Account, AccountId, AccountStatus, AccountStore, AuditStore, ClientId, Consent,
                 ConsentStore, CredentialStore, DurableStore, EkycId, EkycStore, Entity, NewPasskey,
@@ -81,11 +73,13 @@ macro_rules! durable_impl {
 
             #[async_trait]
             impl AccountStore for $store {
-                async fn create_account(&self, personal_id: &str) -> Result<Account, StoreError> {
-                    check_personal_id(personal_id)?;
+                async fn create_account(
+                    &self,
+                    personal_id: &PersonalId,
+                ) -> Result<Account, StoreError> {
                     let account = Account {
                         id: AccountId::new(),
-                        personal_id: personal_id.to_owned(),
+                        personal_id: personal_id.clone(),
                         status: AccountStatus::Active,
                         created_at: now(),
                     };
@@ -94,7 +88,7 @@ macro_rules! durable_impl {
                          VALUES ($1, $2, $3, $4)",
                     )
                         .bind(account.id.as_uuid())
-                        .bind(personal_id)
+                        .bind(personal_id.expose())
                         .bind(account.status.as_str())
                         .bind(micros(account.created_at))
                         .execute(&self.pool)
@@ -119,7 +113,7 @@ macro_rules! durable_impl {
 
                 async fn find_account(
                     &self,
-                    personal_id: &str,
+                    personal_id: &PersonalId,
                 ) -> Result<Option<Account>, StoreError> {
                     let sql = concat!(
                         "SELECT ",
@@ -127,7 +121,7 @@ macro_rules! durable_impl {
                         " FROM accounts WHERE personal_id = $1"
                     );
                     sqlx::query_as::<_, rows::AccountRow>(sql)
-                        .bind(personal_id)
+                        .bind(personal_id.expose())
                         .fetch_optional(&self.pool)
                         .await?
                         .map(TryInto::try_into)

@@ -71,7 +71,10 @@ impl TryFrom<AccountRow> for Account {
     fn try_from(r: AccountRow) -> Result<Self, StoreError> {
         Ok(Account {
             id: AccountId::from_uuid(r.id),
-            personal_id: r.personal_id,
+            personal_id: r
+                .personal_id
+                .parse()
+                .map_err(|_| StoreError::Corrupt("personal ID number"))?,
             status: r.status.parse()?,
             created_at: time(r.created_at)?,
         })

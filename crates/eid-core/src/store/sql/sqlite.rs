@@ -118,7 +118,10 @@ mod tests {
         let url = format!("sqlite://{}", dir.path().join("eid.db").display());
         for url in ["sqlite::memory:", url.as_str()] {
             let store = SqliteStore::open(url).await.unwrap();
-            let a = store.create_account("001099012345").await.unwrap();
+            let a = store
+                .create_account(&"001099012345".parse().unwrap())
+                .await
+                .unwrap();
             assert_eq!(store.account(a.id).await.unwrap(), a);
         }
         assert!(
