@@ -121,7 +121,8 @@ mod tests {
 
     #[test]
     fn blank_required_fields_are_rejected() {
-        let cases: [(fn(&mut PivotIdentity), &str); 3] = [
+        type Spoiler = fn(&mut PivotIdentity);
+        let cases: [(Spoiler, &str); 3] = [
             (|i| i.family_name = " ".into(), "family name"),
             (|i| i.given_name = String::new(), "given name"),
             (|i| i.place_of_birth = "\t".into(), "place of birth"),

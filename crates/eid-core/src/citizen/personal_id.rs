@@ -104,7 +104,7 @@ impl PersonalId {
 
     /// The sex encoded by the `G` digit (even: male, odd: female).
     pub fn sex(&self) -> Sex {
-        if self.gender_digit() % 2 == 0 {
+        if self.gender_digit().is_multiple_of(2) {
             Sex::Male
         } else {
             Sex::Female

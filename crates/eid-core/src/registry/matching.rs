@@ -306,7 +306,8 @@ mod tests {
 
     #[test]
     fn each_attribute_mismatch_is_reported_alone() {
-        let spoilers: [(Attribute, fn(&mut IdentityClaims)); 7] = [
+        type Spoiler = fn(&mut IdentityClaims);
+        let spoilers: [(Attribute, Spoiler); 7] = [
             (Attribute::FamilyName, |c| {
                 c.family_name = Some("Nguyen".into())
             }),

@@ -104,6 +104,13 @@ pub enum RegistryError {
         /// 1-based row number.
         row: u64,
     },
+    /// The database refused a row of the batch starting at `first_row` for no known reason
+    /// (the load was rolled back).
+    #[error("the register refused a row of the batch starting at row {first_row}")]
+    RowRejected {
+        /// 1-based row number of the batch's first record.
+        first_row: u64,
+    },
     /// A JSON import file is not an array of objects.
     #[error("the JSON register file is not an array of records: {0}")]
     JsonDocument(#[source] serde_json::Error),
