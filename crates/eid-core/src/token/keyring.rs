@@ -10,6 +10,9 @@
 
 use std::fmt;
 
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+use base64ct::{Base64UrlUnpadded, Encoding as _};
 use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse, ThumbprintHash};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use p256::elliptic_curve::Generate;
@@ -35,9 +38,9 @@ pub enum KeyRingError {
     /// The envelope opened but its content is not a key ring.
     #[error("sealed key ring content is malformed")]
     Malformed,
-    /// jsonwebtoken refused to sign.
+    /// The header or claims could not be serialised, or the backend refused to sign.
     #[error("signing failed: {0}")]
-    Signing(#[from] jsonwebtoken::errors::Error),
+    Signing(String),
 }
 
 /// One ES256 private key with its public JWK; the private part is wiped on drop.
@@ -49,6 +52,9 @@ pub struct SigningKey {
     jwk: Jwk,
     /// PKCS#8 DER of the private key (jsonwebtoken wipes it on drop too).
     encoding: EncodingKey,
+    /// The same key parsed once by aws-lc-rs for signing (AWS-LC cleanses it when freed).
+    #[zeroize(skip)]
+    signer: EcdsaKeyPair,
 }
 
 impl SigningKey {
@@ -71,7 +77,14 @@ impl SigningKey {
             .map_err(|_| KeyRingError::InvalidKey)?;
         jwk.common.key_id = Some(kid.clone());
         jwk.common.public_key_use = Some(PublicKeyUse::Signature);
-        Ok(Self { kid, jwk, encoding })
+        let signer = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
+            .map_err(|_| KeyRingError::InvalidKey)?;
+        Ok(Self {
+            kid,
+            jwk,
+            encoding,
+            signer,
+        })
     }
 
     /// The key id: the RFC 7638 SHA-256 thumbprint of the public key, base64url.
@@ -89,12 +102,30 @@ impl SigningKey {
         let mut header = Header::new(Algorithm::ES256);
         header.typ = Some(typ.to_owned());
         header.kid = Some(self.kid.clone());
-        Ok(jsonwebtoken::encode(&header, claims, &self.encoding)?)
+        // The JWS Compact Serialization (RFC 7515 section 7.1), as `jsonwebtoken::encode`
+        // builds it, but with the key pair parsed once: jsonwebtoken's signer factory parses
+        // the PKCS#8 key again on every call, which doubled the cost of issuing a token
+        // (docs/performance.md). ES256 signatures are the fixed-size R || S of RFC 7518
+        // section 3.4.
+        let mut jws = format!("{}.{}", b64_json(&header)?, b64_json(claims)?);
+        let signature = self
+            .signer
+            .sign(&SystemRandom::new(), jws.as_bytes())
+            .map_err(|_| KeyRingError::Signing("the ECDSA backend refused to sign".into()))?;
+        jws.push('.');
+        jws.push_str(&Base64UrlUnpadded::encode_string(signature.as_ref()));
+        Ok(jws)
     }
 
     fn pkcs8_der(&self) -> &[u8] {
         self.encoding.as_bytes()
     }
+}
+
+/// base64url (unpadded) of the JSON serialisation of `value`.
+fn b64_json<T: Serialize>(value: &T) -> Result<String, KeyRingError> {
+    let json = serde_json::to_vec(value).map_err(|e| KeyRingError::Signing(e.to_string()))?;
+    Ok(Base64UrlUnpadded::encode_string(&json))
 }
 
 impl fmt::Debug for SigningKey {
