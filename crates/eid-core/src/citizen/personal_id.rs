@@ -174,10 +174,39 @@ impl Serialize for PersonalId {
 
 impl<'de> Deserialize<'de> for PersonalId {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        Self::parse(&s).map_err(serde::de::Error::custom)
+        deserializer.deserialize_any(PersonalIdVisitor)
     }
 }
+
+/// Reads a personal ID number from a string. Anything else is refused without quoting it
+/// (serde's default message would print a number written as a JSON integer in full).
+struct PersonalIdVisitor;
+
+impl serde::de::Visitor<'_> for PersonalIdVisitor {
+    type Value = PersonalId;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a personal ID number as a string of 12 digits")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<PersonalId, E> {
+        PersonalId::parse(s).map_err(E::custom)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<PersonalId, E> {
+        Err(E::custom(NOT_A_STRING))
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<PersonalId, E> {
+        Err(E::custom(NOT_A_STRING))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<PersonalId, E> {
+        Err(E::custom(NOT_A_STRING))
+    }
+}
+
+const NOT_A_STRING: &str = "a personal ID number must be a string of 12 digits";
 
 #[cfg(test)]
 mod tests {
@@ -186,6 +215,14 @@ mod tests {
     use super::*;
 
     const HANOI_MALE_1990: &str = "001090123489";
+
+    #[test]
+    fn a_number_given_as_a_json_integer_is_refused_without_echo() {
+        let err = serde_json::from_str::<PersonalId>("79203001234").unwrap_err();
+        assert!(!err.to_string().contains("79203001234"), "{err}");
+        let id: PersonalId = serde_json::from_str(&format!("\"{HANOI_MALE_1990}\"")).unwrap();
+        assert_eq!(id.expose(), HANOI_MALE_1990);
+    }
 
     #[test]
     fn parses_and_exposes_its_parts() {

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use argon2::password_hash::PasswordVerifier;
 use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, Version};
 use tokio::sync::Semaphore;
+use unicode_normalization::{UnicodeNormalization as _, is_nfc};
 use zeroize::Zeroizing;
 
 /// Longest password accepted, in bytes (UTF-8).
@@ -45,12 +46,21 @@ pub enum PasswordError {
 }
 
 /// A password given by a citizen: zeroized on drop, never printed.
+///
+/// Passwords are hashed in Unicode NFC (NIST SP 800-63B section 5.1.1.2), so the same
+/// Vietnamese password typed on a system whose keyboard produces decomposed characters
+/// (NFD, e.g. macOS) still matches.
 pub struct Password(Zeroizing<String>);
 
 impl Password {
-    /// Wraps a password, rejecting empty and over-long input.
+    /// Wraps a password in NFC, rejecting empty and over-long input.
     pub fn new(password: impl Into<String>) -> Result<Self, PasswordError> {
-        let password = Zeroizing::new(password.into());
+        let raw = Zeroizing::new(password.into());
+        let password = if is_nfc(&raw) {
+            raw
+        } else {
+            Zeroizing::new(raw.nfc().collect())
+        };
         if password.is_empty() {
             return Err(PasswordError::Empty);
         }
@@ -199,20 +209,26 @@ impl PasswordHasher {
         &self,
         work: impl FnOnce() -> Result<T, PasswordError> + Send + 'static,
     ) -> Result<T, PasswordError> {
-        let _admitted = self
+        let admitted = self
             .admitted
             .clone()
             .try_acquire_owned()
             .map_err(|_| PasswordError::Overloaded)?;
-        let _worker = self
+        let worker = self
             .workers
             .clone()
             .acquire_owned()
             .await
             .map_err(|e| PasswordError::Internal(e.to_string()))?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|e| PasswordError::Internal(e.to_string()))?
+        // The permits move into the blocking task: if the caller gives up (a client that
+        // disconnects drops the request future), the hash still holds them until it ends,
+        // so dropped requests cannot pile up hashes beyond the bound.
+        tokio::task::spawn_blocking(move || {
+            let _permits = (admitted, worker);
+            work()
+        })
+        .await
+        .map_err(|e| PasswordError::Internal(e.to_string()))?
     }
 }
 
@@ -290,6 +306,21 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn decomposed_input_matches_its_composed_form() {
+        let hasher = PasswordHasher::new(fast(), 1, 1).unwrap();
+        let phc = hasher.hash(pw("m\u{1EAD}t kh\u{1EA9}u")).await.unwrap(); // "mật khẩu", NFC
+        let nfd = "ma\u{323}\u{302}t kha\u{302}\u{309}u";
+        assert_eq!(
+            hasher.verify(pw(nfd), &phc).await.unwrap(),
+            Verification::Valid { rehash: None }
+        );
+        assert_eq!(
+            hasher.verify(pw("mat khau"), &phc).await.unwrap(),
+            Verification::Invalid
+        );
+    }
+
+    #[tokio::test]
     async fn defaults_are_owasp() {
         let hasher = PasswordHasher::new(PasswordParams::default(), 1, 1).unwrap();
         let phc = hasher.hash(pw("s3cret")).await.unwrap();
@@ -358,21 +389,54 @@ mod tests {
         assert!(PasswordHasher::new(fast(), 0, 1).is_err());
     }
 
-    #[tokio::test]
-    async fn flood_beyond_the_queue_is_refused() {
-        // One worker and no queue: while a hash runs, a second request is refused at once.
-        let hasher = PasswordHasher::new(PasswordParams::default(), 1, 0).unwrap();
+    /// Occupies the hasher's only permit with work that ends when the returned sender is
+    /// used or dropped, and waits until the permit is taken.
+    async fn occupy(hasher: &PasswordHasher) -> (std::sync::mpsc::Sender<()>, JoinHandle) {
+        let (release, gate) = std::sync::mpsc::channel::<()>();
         let busy = hasher.clone();
-        let first = tokio::spawn(async move { busy.hash(pw("one")).await });
-        // Wait until the first request holds the only admission permit.
+        let request = tokio::spawn(async move {
+            busy.run(move || {
+                let _ = gate.recv();
+                Ok(())
+            })
+            .await
+        });
         while hasher.admitted.available_permits() > 0 {
             tokio::task::yield_now().await;
         }
+        (release, request)
+    }
+
+    type JoinHandle = tokio::task::JoinHandle<Result<(), PasswordError>>;
+
+    #[tokio::test]
+    async fn flood_beyond_the_queue_is_refused() {
+        // One worker and no queue: while a hash runs, a second request is refused at once.
+        let hasher = PasswordHasher::new(fast(), 1, 0).unwrap();
+        let (release, request) = occupy(&hasher).await;
         assert!(matches!(
             hasher.hash(pw("two")).await,
             Err(PasswordError::Overloaded)
         ));
-        assert!(first.await.unwrap().is_ok());
+        release.send(()).unwrap();
+        assert!(request.await.unwrap().is_ok());
         assert!(hasher.hash(pw("three")).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn abandoned_requests_keep_their_permits_until_the_work_ends() {
+        let hasher = PasswordHasher::new(fast(), 1, 0).unwrap();
+        let (release, request) = occupy(&hasher).await;
+        // The caller gives up, as when a client disconnects; its work still runs.
+        request.abort();
+        assert!(matches!(
+            hasher.hash(pw("next")).await,
+            Err(PasswordError::Overloaded)
+        ));
+        drop(release);
+        while hasher.admitted.available_permits() == 0 {
+            tokio::task::yield_now().await;
+        }
+        assert!(hasher.hash(pw("after")).await.is_ok());
     }
 }

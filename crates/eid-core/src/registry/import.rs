@@ -84,6 +84,29 @@ fn csv_reason(e: &csv::Error) -> String {
     }
 }
 
+/// serde's messages quote the offending value (`invalid type: integer 79203001234`); a
+/// personal ID number must never reach an error message or a log, so runs of 9 or more
+/// digits are masked.
+fn mask_digit_runs(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut run = String::new();
+    for c in message.chars().chain(std::iter::once(' ')) {
+        if c.is_ascii_digit() {
+            run.push(c);
+            continue;
+        }
+        if run.len() >= 9 {
+            out.push_str("<number>");
+        } else {
+            out.push_str(&run);
+        }
+        run.clear();
+        out.push(c);
+    }
+    out.pop();
+    out
+}
+
 /// Records of a JSON array of objects; rows are numbered from 1 in array order.
 pub(super) fn json_records<R: Read>(
     reader: R,
@@ -94,7 +117,7 @@ pub(super) fn json_records<R: Read>(
         serde_json::from_value::<Row>(value)
             .map_err(|e| RegistryError::MalformedRow {
                 row: n,
-                reason: e.to_string(),
+                reason: mask_digit_runs(&e.to_string()),
             })?
             .into_record(n)
     }))
@@ -103,6 +126,28 @@ pub(super) fn json_records<R: Read>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_in_error_messages_are_masked() {
+        assert_eq!(
+            mask_digit_runs("invalid type: integer `79203001234`, expected a string"),
+            "invalid type: integer `<number>`, expected a string"
+        );
+        assert_eq!(mask_digit_runs("row 12: 3 columns"), "row 12: 3 columns");
+        assert_eq!(mask_digit_runs("079203001234"), "<number>");
+    }
+
+    #[test]
+    fn a_number_written_as_a_json_number_is_not_echoed() {
+        let json = r#"[{"personal_id": 79203001234, "family_name": "Lê"}]"#;
+        let errors: Vec<String> = json_records(json.as_bytes())
+            .unwrap()
+            .filter_map(Result::err)
+            .map(|e| e.to_string())
+            .collect();
+        assert_eq!(errors.len(), 1);
+        assert!(!errors[0].contains("79203001234"), "{}", errors[0]);
+    }
     use crate::citizen::CitizenError;
 
     const HEADER: &str = "personal_id,family_name,middle_names,given_name,birth_date,sex,place_of_birth,nationality,status\n";
