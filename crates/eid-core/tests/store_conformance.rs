@@ -15,8 +15,8 @@ use eid_core::audit::{
 use eid_core::citizen::PersonalId;
 use eid_core::credential::ekyc::{EkycError, EkycRecord, EkycStatus};
 use eid_core::store::{
-    AccountId, AccountStatus, ClientId, DurableStore, EkycId, Entity, EphemeralStore, NewPasskey,
-    PasskeyId, StoreError, Unique, now,
+    AccountId, AccountStatus, ClientId, DurableStore, EkycId, Entity, EphemeralStore, MAX_TTL,
+    NewPasskey, PasskeyId, StoreError, Unique, now,
 };
 use serde_json::json;
 use support::Durable;
@@ -559,21 +559,28 @@ mod ephemeral {
         assert_eq!(counts, (1..=100).collect::<Vec<u64>>());
     }
 
-    pub async fn zero_ttl_is_refused(s: Arc<dyn EphemeralStore>) {
-        let zero = Duration::ZERO;
-        assert!(matches!(
-            s.put("k", b"v", zero).await,
-            Err(StoreError::InvalidTtl)
-        ));
-        assert!(matches!(
-            s.put_if_absent("k", b"v", zero).await,
-            Err(StoreError::InvalidTtl)
-        ));
-        assert!(matches!(
-            s.incr("k", zero).await,
-            Err(StoreError::InvalidTtl)
-        ));
+    pub async fn zero_and_huge_ttls_are_refused(s: Arc<dyn EphemeralStore>) {
+        let too_long = MAX_TTL + Duration::from_secs(1);
+        for ttl in [Duration::ZERO, too_long, Duration::MAX] {
+            assert!(matches!(
+                s.put("k", b"v", ttl).await,
+                Err(StoreError::InvalidTtl)
+            ));
+            assert!(matches!(
+                s.put_if_absent("k", b"v", ttl).await,
+                Err(StoreError::InvalidTtl)
+            ));
+            assert!(matches!(
+                s.incr("k", ttl).await,
+                Err(StoreError::InvalidTtl)
+            ));
+        }
         assert_eq!(s.get("k").await.unwrap(), None);
+        s.put("k", b"v", MAX_TTL).await.unwrap();
+        assert_eq!(
+            s.get("k").await.unwrap().as_deref().map(Vec::as_slice),
+            Some(&b"v"[..])
+        );
     }
 
     /// Values, replay marks and counters expire; `pass` lets time go by.
@@ -623,7 +630,7 @@ macro_rules! ephemeral_suite {
     ($($backend:ident),*) => {$(
         mod $backend {
             ephemeral_suite!(@cases $backend: values, put_if_absent, concurrent_takes, counters,
-                concurrent_counters, zero_ttl_is_refused);
+                concurrent_counters, zero_and_huge_ttls_are_refused);
         }
     )*};
     (@cases $backend:ident: $($case:ident),*) => {$(

@@ -41,9 +41,14 @@ pub trait EphemeralStore: Send + Sync {
     async fn ping(&self) -> Result<(), StoreError>;
 }
 
-/// Checks that a time to live is positive.
+/// The longest time to live: ephemeral values (sessions, codes, counters, replay-cache
+/// entries) live minutes to days; a longer one is a caller's bug (or an attacker-chosen
+/// `exp`), and would overflow the memory store's clock.
+pub const MAX_TTL: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// Checks that a time to live is positive and at most [`MAX_TTL`].
 pub(super) fn check_ttl(ttl: Duration) -> Result<Duration, StoreError> {
-    if ttl.is_zero() {
+    if ttl.is_zero() || ttl > MAX_TTL {
         Err(StoreError::InvalidTtl)
     } else {
         Ok(ttl)

@@ -26,7 +26,7 @@ use crate::credential::ekyc::EkycError;
 pub use durable::{
     AccountStore, AuditStore, ConsentStore, CredentialStore, DurableStore, EkycStore,
 };
-pub use ephemeral::{EphemeralStore, SecretBytes};
+pub use ephemeral::{EphemeralStore, MAX_TTL, SecretBytes};
 pub(crate) use ids::has_id_number;
 pub use ids::{AccountId, ClientId, EkycId, PasskeyId};
 pub use memory::MemoryEphemeral;
@@ -78,8 +78,8 @@ pub enum StoreError {
     /// A passkey label is blank, too long or has control characters.
     #[error("invalid passkey label")]
     InvalidLabel,
-    /// A time to live or counter window is zero.
-    #[error("time to live must be positive")]
+    /// A time to live or counter window is zero or longer than `ephemeral::MAX_TTL`.
+    #[error("time to live must be positive and at most a year")]
     InvalidTtl,
     /// `incr` on a value that is not a counter.
     #[error("value is not a counter")]

@@ -38,6 +38,10 @@ pub struct IdTokenClaims {
     pub sub: String,
     /// The client id(s) the token is for.
     pub aud: Audience,
+    /// Authorized party: the client the token was issued to, when `aud` names several
+    /// (never issued here: tokens have one audience; checked when present).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub azp: Option<String>,
     /// Expiry, unix seconds.
     pub exp: i64,
     /// Issue time, unix seconds.

@@ -70,8 +70,8 @@ pub struct Authentication {
     pub amr: Vec<String>,
 }
 
-/// Inputs of an ID token.
-#[derive(Debug, Clone, Copy)]
+/// Inputs of an ID token. `Debug` leaves out the access token.
+#[derive(Clone, Copy)]
 pub struct IdTokenRequest<'a> {
     /// The authentication being asserted.
     pub auth: &'a Authentication,
@@ -81,6 +81,17 @@ pub struct IdTokenRequest<'a> {
     pub nonce: Option<&'a str>,
     /// The access token issued alongside, bound by `at_hash`.
     pub access_token: Option<&'a str>,
+}
+
+impl std::fmt::Debug for IdTokenRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdTokenRequest")
+            .field("auth", &self.auth)
+            .field("client", &self.client)
+            .field("nonce", &self.nonce)
+            .field("access_token", &self.access_token.map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// Inputs of an access token.
@@ -184,6 +195,7 @@ impl TokenIssuer {
             iss: self.issuer.clone(),
             sub: self.subject(req.client, req.auth.account),
             aud: Audience::One(req.client.client_id.clone()),
+            azp: None,
             exp: (now + self.id_token_lifetime).unix_timestamp(),
             iat: now.unix_timestamp(),
             nbf: None,

@@ -66,16 +66,18 @@ impl fmt::Debug for PairwiseSalt {
 pub struct SectorId(String);
 
 impl SectorId {
-    /// A non-empty sector identifier.
+    /// A non-empty sector identifier: the host of the client's redirect URIs or of its
+    /// `sector_identifier_uri` (OIDC Core 8.1). Host names are case-insensitive, so it is
+    /// trimmed and ASCII-lowercased: `Bank.example.vn` and `bank.example.vn` are one sector.
     pub fn new(sector: impl Into<String>) -> Result<Self, SubjectError> {
-        let sector = sector.into();
-        if sector.trim().is_empty() {
+        let sector = sector.into().trim().to_ascii_lowercase();
+        if sector.is_empty() {
             return Err(SubjectError::EmptySector);
         }
         Ok(Self(sector))
     }
 
-    /// The identifier as given.
+    /// The normalised identifier.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -127,6 +129,14 @@ mod tests {
         assert_eq!(
             salt(7).subject(&pairwise("rp1"), ACCOUNT),
             Base64UrlUnpadded::encode_string(tag.as_ref())
+        );
+    }
+
+    #[test]
+    fn sector_hosts_are_case_insensitive() {
+        assert_eq!(
+            salt(1).subject(&pairwise(" Bank.Example.VN "), ACCOUNT),
+            salt(1).subject(&pairwise("bank.example.vn"), ACCOUNT)
         );
     }
 

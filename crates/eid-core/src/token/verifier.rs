@@ -18,7 +18,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use time::{Duration, OffsetDateTime};
 
-use super::claims::{AccessTokenClaims, CheckedClaims, IdTokenClaims};
+use super::claims::{AccessTokenClaims, Audience, CheckedClaims, IdTokenClaims};
 use crate::assurance::{AcrTable, Loa};
 
 /// The largest clock leeway a verifier accepts.
@@ -202,6 +202,7 @@ impl TokenKind {
 #[derive(Debug)]
 pub struct TokenVerifier {
     keys: RwLock<Arc<VerificationKeys>>,
+    audience: String,
     validation: Validation,
     leeway: i64,
     acr: AcrTable,
@@ -229,6 +230,7 @@ impl TokenVerifier {
         validation.set_audience(&[audience]);
         Ok(Self {
             keys: RwLock::new(Arc::new(keys)),
+            audience: audience.to_owned(),
             validation,
             leeway: leeway.whole_seconds(),
             acr: AcrTable::default(),
@@ -292,6 +294,14 @@ impl TokenVerifier {
         let claims: IdTokenClaims = self.verify(token, TokenKind::Id, min_loa, now)?;
         if nonce.is_some_and(|n| claims.nonce.as_deref() != Some(n)) {
             return Err(VerifyError::WrongNonce);
+        }
+        // OIDC Core 3.1.3.7 steps 4-5: with several audiences, `azp` must be present, and
+        // when present it must be this client.
+        let several_audiences = matches!(&claims.aud, Audience::Many(a) if a.len() > 1);
+        match claims.azp.as_deref() {
+            Some(azp) if azp != self.audience => return Err(VerifyError::WrongAudience),
+            None if several_audiences => return Err(VerifyError::WrongAudience),
+            _ => {}
         }
         Ok(claims)
     }
@@ -396,7 +406,7 @@ mod tests {
     use crate::assurance::EIDAS_HIGH;
     use crate::token::testing::{ACCOUNT, ISSUER, T0, citizen, client, issuer};
     use crate::token::{
-        AccessTokenRequest, Audience, IdTokenRequest, KeyRing, TokenIssuer, at_hash,
+        AccessTokenRequest, Audience, ID_TOKEN_TYP, IdTokenRequest, KeyRing, TokenIssuer, at_hash,
     };
 
     const API: &str = "https://api.example.vn";
@@ -492,6 +502,36 @@ mod tests {
             Err(VerifyError::WrongNonce)
         );
         assert!(v.verify_id_token_at(&without, None, None, T0).is_ok());
+    }
+
+    #[test]
+    fn authorized_party_is_checked_per_oidc_core_3_1_3_7() {
+        let ring = KeyRing::generate().unwrap();
+        let v = verifier(&ring, "bank");
+        let iat = T0.unix_timestamp();
+        let sign = |extra: Value| {
+            let mut claims = json!({"iss": ISSUER, "sub": "s", "exp": iat + 300, "iat": iat});
+            claims
+                .as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            ring.active().sign(ID_TOKEN_TYP, &claims).unwrap()
+        };
+        let ok = |t: &str| v.verify_id_token_at(t, None, None, T0);
+        assert!(ok(&sign(json!({"aud": "bank"}))).is_ok());
+        assert!(ok(&sign(json!({"aud": "bank", "azp": "bank"}))).is_ok());
+        assert!(ok(&sign(json!({"aud": ["bank", "api"], "azp": "bank"}))).is_ok());
+        for bad in [
+            json!({"aud": ["bank", "api"]}),
+            json!({"aud": ["bank", "api"], "azp": "api"}),
+            json!({"aud": "bank", "azp": "other"}),
+        ] {
+            assert_eq!(
+                ok(&sign(bad.clone())),
+                Err(VerifyError::WrongAudience),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
