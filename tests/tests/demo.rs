@@ -93,7 +93,8 @@ async fn demo_serves_health_and_readiness_and_reports_register_size() {
     assert_eq!(ready.status(), 200);
     let body: serde_json::Value = ready.json().await.expect("readiness JSON");
     assert_eq!(body["status"], "ready", "{body}");
-    assert_eq!(body["checks"]["register"]["citizens"], 500, "{body}");
+    assert_eq!(body["checks"]["register"]["ok"], true, "{body}");
+    assert_eq!(body["checks"]["durable_store"]["ok"], true, "{body}");
 
     let missing = client
         .get(format!("{}/no-such-page", demo.base))
@@ -101,6 +102,27 @@ async fn demo_serves_health_and_readiness_and_reports_register_size() {
         .await
         .expect("GET unknown path");
     assert_eq!(missing.status(), 404);
+}
+
+#[test]
+fn demo_reuses_the_register_in_its_data_dir() {
+    let dir = std::env::temp_dir().join(format!("eid-demo-{}", std::process::id()));
+    let data_dir = dir.to_str().expect("utf-8 temp path");
+    for _ in 0..2 {
+        let demo = Demo::start(&["--data-dir", data_dir]);
+        assert!(
+            demo.banner.iter().any(|l| l.contains("500 citizens")),
+            "banner: {:#?}",
+            demo.banner
+        );
+    }
+    let registers: Vec<_> = std::fs::read_dir(&dir)
+        .expect("data dir")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".sqlite"))
+        .collect();
+    assert_eq!(registers.len(), 2, "one register file and one durable store");
+    std::fs::remove_dir_all(&dir).expect("clean up");
 }
 
 #[test]

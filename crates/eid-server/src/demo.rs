@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
 use eid_core::registry::{EmbeddedRegistry, RegisterLocation};
 use eid_core::store::SqliteStore;
 
@@ -32,12 +32,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let citizens = registry.count().await?;
     let load_time = started.elapsed();
 
-    let durable = SqliteStore::open(&format!(
-        "sqlite://{}",
-        data_dir.join("eid.sqlite").display()
-    ))
-    .await
-    .context("cannot open the demo's durable store")?;
+    let durable = SqliteStore::open_file(&data_dir.join("eid.sqlite"))
+        .await
+        .context("cannot open the demo's durable store")?;
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
         .await
@@ -71,26 +68,31 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Opens the demo register in `dir`, generating it on first use. A register left by an
-/// earlier run with other settings is replaced.
+/// Opens the demo register in `dir` (one file per size and seed), generating it when it is
+/// new. A file left incomplete by an interrupted run is reported, not served.
 async fn open_demo_registry(
     dir: &Path,
     citizens: u64,
     seed: u64,
 ) -> anyhow::Result<EmbeddedRegistry> {
     let path = dir.join(format!("register-{citizens}-{seed}.sqlite"));
-    if path.exists() {
-        return EmbeddedRegistry::open(RegisterLocation::File(path.clone()))
-            .await
-            .context("cannot open the demo register");
+    let registry = EmbeddedRegistry::open(RegisterLocation::File(path))
+        .await
+        .context("cannot open the demo register")?;
+    match registry.count().await? {
+        n if n == citizens => {}
+        0 => {
+            registry
+                .load_synthetic(citizens, seed)
+                .await
+                .context("cannot generate the demo register")?;
+        }
+        n => bail!(
+            "the demo register in {} holds {n} citizens, not {citizens}: remove it or use \
+             another --data-dir",
+            dir.display()
+        ),
     }
-    let registry = EmbeddedRegistry::open(RegisterLocation::File(path.clone()))
-        .await
-        .context("cannot create the demo register")?;
-    registry
-        .load_synthetic(citizens, seed)
-        .await
-        .context("cannot generate the demo register")?;
     Ok(registry)
 }
 

@@ -16,14 +16,18 @@ pub async fn generate(args: GenerateArgs) -> anyhow::Result<()> {
         );
     }
     let started = Instant::now();
-    let registry = EmbeddedRegistry::open(RegisterLocation::File(args.out.clone()))
-        .await
-        .with_context(|| format!("cannot create {}", args.out.display()))?;
-    registry
-        .load_synthetic(args.citizens, args.seed)
-        .await
-        .context("cannot generate the register")?;
-    let citizens = registry.count().await?;
+    let citizens = match write_synthetic(&args).await {
+        Ok(citizens) => citizens,
+        Err(err) => {
+            // Leave no partial register behind: a rerun would refuse the existing file.
+            for suffix in ["", "-wal", "-shm"] {
+                let mut file = args.out.clone().into_os_string();
+                file.push(suffix);
+                let _ = std::fs::remove_file(file);
+            }
+            return Err(err);
+        }
+    };
     println!(
         "{citizens} citizens (seed {}) written to {} in {:.2} s",
         args.seed,
@@ -31,4 +35,15 @@ pub async fn generate(args: GenerateArgs) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+async fn write_synthetic(args: &GenerateArgs) -> anyhow::Result<u64> {
+    let registry = EmbeddedRegistry::open(RegisterLocation::File(args.out.clone()))
+        .await
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    registry
+        .load_synthetic(args.citizens, args.seed)
+        .await
+        .context("cannot generate the register")?;
+    Ok(registry.count().await?)
 }

@@ -49,3 +49,22 @@ fn unknown_subcommand_fails() {
     let out = eid_server().arg("launch").output().expect("run eid-server");
     assert!(!out.status.success());
 }
+
+#[test]
+fn a_failed_generation_leaves_no_file_behind() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out_file = dir.path().join("register.sqlite");
+    let out = eid_server()
+        .args(["registry", "generate", "--citizens", "100000000000"])
+        .arg("--out")
+        .arg(&out_file)
+        .output()
+        .expect("run eid-server");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("at most"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out_file.exists());
+}

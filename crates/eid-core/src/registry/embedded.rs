@@ -110,6 +110,13 @@ impl EmbeddedRegistry {
         Ok(Self { pool })
     }
 
+    /// A cheap round trip to the register's database, for readiness checks (unlike
+    /// [`count`](Self::count), which reads every record).
+    pub async fn ping(&self) -> Result<(), RegistryError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// Number of records.
     pub async fn count(&self) -> Result<u64, RegistryError> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM citizens")

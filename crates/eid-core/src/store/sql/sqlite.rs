@@ -35,6 +35,12 @@ impl SqliteStore {
         Self::open_with(SqliteConnectOptions::from_str(url)?).await
     }
 
+    /// Opens (creating if needed) the database file at `path` and runs the migrations.
+    /// Unlike [`open`](Self::open), any path works: nothing in it is read as URL syntax.
+    pub async fn open_file(path: &std::path::Path) -> Result<Self, StoreError> {
+        Self::open_with(SqliteConnectOptions::new().filename(path)).await
+    }
+
     /// A fresh private in-memory database, migrated.
     pub async fn in_memory() -> Result<Self, StoreError> {
         Self::open_with(SqliteConnectOptions::new().in_memory(true)).await
@@ -94,7 +100,7 @@ durable_impl!(SqliteStore, begin: "BEGIN IMMEDIATE", lock_head: "");
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::AccountStore;
+    use crate::store::{AccountStore, DurableStore};
 
     #[tokio::test]
     async fn in_memory_databases_are_recognised() {
@@ -129,5 +135,14 @@ mod tests {
                 .await
                 .is_err()
         );
+    }
+
+    #[tokio::test]
+    async fn open_file_takes_any_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("odd ?#% name.db");
+        let store = SqliteStore::open_file(&path).await.unwrap();
+        store.ping().await.unwrap();
+        assert!(path.exists());
     }
 }
