@@ -121,7 +121,11 @@ fn demo_reuses_the_register_in_its_data_dir() {
         .filter_map(Result::ok)
         .filter(|e| e.file_name().to_string_lossy().ends_with(".sqlite"))
         .collect();
-    assert_eq!(registers.len(), 2, "one register file and one durable store");
+    assert_eq!(
+        registers.len(),
+        2,
+        "one register file and one durable store"
+    );
     std::fs::remove_dir_all(&dir).expect("clean up");
 }
 

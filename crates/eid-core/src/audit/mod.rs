@@ -10,7 +10,7 @@
 //! Entries name who acted ([`Actor`]), whose data it was (an [`AccountId`]), the relying
 //! party and the *names* of released attributes — never their values. No field can hold
 //! a personal ID number: accounts appear by their opaque id, and the free-text fields
-//! ([`ClientId`], [`AttributeName`]) refuse runs of 12 digits.
+//! ([`ClientId`], [`AttributeName`]) refuse anything that could be a personal ID number.
 
 mod chain;
 
@@ -30,7 +30,7 @@ pub use chain::{BreakReason, ChainBreak, ChainHead, ChainVerifier, HASH_LEN};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuditError {
     /// An attribute name is empty, too long, has characters outside `[A-Za-z0-9_.:/-]`, or
-    /// holds a run of 12 digits.
+    /// holds something that could be a personal ID number.
     #[error("invalid attribute name")]
     InvalidAttributeName,
     /// A stored name (event, outcome, actor kind) is unknown.
@@ -176,7 +176,7 @@ pub struct AttributeName(String);
 
 impl AttributeName {
     /// Checks and wraps an attribute name: 1 to 128 characters of `[A-Za-z0-9_.:/-]`,
-    /// without a run of 12 digits.
+    /// without anything that could be a personal ID number.
     pub fn new(name: impl Into<String>) -> Result<Self, AuditError> {
         let name = name.into();
         let charset = name

@@ -68,13 +68,14 @@ uuid_id!(
 
 /// Longest accepted client identifier, in bytes.
 const CLIENT_ID_MAX: usize = 255;
-/// A run of this many digits could be a personal ID number, so names may not hold one.
-const ID_NUMBER_DIGITS: usize = 12;
+/// This many digits in a row could be a personal ID number (12 digits, or 11 when its
+/// leading zero was dropped), so names may not hold them.
+const ID_NUMBER_DIGITS: usize = 11;
 
 /// The identifier of a relying party (an OAuth `client_id` or a SAML entity ID).
 ///
-/// 1 to 255 visible ASCII characters (RFC 6749 `VSCHAR` without space) and never a run
-/// of 12 or more digits, so a personal ID number cannot be smuggled into the audit log or
+/// 1 to 255 visible ASCII characters (RFC 6749 `VSCHAR` without space) and never 11 or more
+/// digits in a row (separators ignored, see `has_id_number`), so a personal ID number cannot be smuggled into the audit log or
 /// a consent record through this type.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
@@ -117,11 +118,17 @@ impl<'de> Deserialize<'de> for ClientId {
     }
 }
 
-/// Whether `s` holds a run of digits long enough to be a personal ID number.
+/// Whether `s` holds enough digits in a row to be a personal ID number. Separators a
+/// number may be written with (`079-203-001234`, `079 203 001234`, `079.203.001234`) do not
+/// break a run; any other character does.
 pub(crate) fn has_id_number(s: &str) -> bool {
     let mut run = 0;
     for b in s.bytes() {
-        run = if b.is_ascii_digit() { run + 1 } else { 0 };
+        match b {
+            b'0'..=b'9' => run += 1,
+            b' ' | b'-' | b'.' | b'_' | b'/' | b':' => {}
+            _ => run = 0,
+        }
         if run >= ID_NUMBER_DIGITS {
             return true;
         }
@@ -170,16 +177,17 @@ mod tests {
             long.as_str(),
             "001099012345",
             "rp-079203001234-x",
+            "79203001234",
+            "079-203-001234",
+            "rp.079.203.001.234",
         ] {
             assert!(
                 matches!(ClientId::new(bad), Err(StoreError::InvalidClientId)),
                 "{bad:?}"
             );
         }
-        assert!(
-            ClientId::new("rp-07920300123").is_ok(),
-            "11 digits are fine"
-        );
+        assert!(ClientId::new("rp-0792030012").is_ok(), "10 digits are fine");
+        assert!(ClientId::new("rp-2026-11-23-v2").is_ok(), "dates are fine");
         assert!(serde_json::from_str::<ClientId>("\"001099012345\"").is_err());
         assert!(serde_json::from_str::<ClientId>("\"rp\"").is_ok());
     }
