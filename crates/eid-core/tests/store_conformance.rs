@@ -442,6 +442,37 @@ mod durable {
         );
     }
 
+    /// Rows written around the append path (not covered by the chain head) are never read:
+    /// the citizen's page cannot show an entry the chain does not vouch for.
+    pub async fn audit_ignores_rows_outside_the_chain(db: &Durable) {
+        append(&*db.store, 3).await;
+        let subject = db.store.audit_entries(0, 1).await.unwrap()[0]
+            .record
+            .subject
+            .unwrap();
+        for seq in ["99", "-5"] {
+            let sql = format!(
+                "INSERT INTO audit_log (seq, at, event, actor_kind, actor_id, subject, \
+                 relying_party, attributes, loa, outcome, prev_hash, hash) \
+                 SELECT {seq}, at, event, actor_kind, actor_id, subject, relying_party, \
+                 attributes, loa, outcome, prev_hash, hash FROM audit_log WHERE seq = 1"
+            );
+            db.exec(&sql).await;
+        }
+        let seqs = |entries: Vec<eid_core::audit::AuditEntry>| {
+            entries.into_iter().map(|e| e.seq).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            seqs(db.store.audit_entries(0, 10).await.unwrap()),
+            [1, 2, 3]
+        );
+        assert_eq!(
+            seqs(db.store.audit_for_account(subject, 10).await.unwrap()),
+            [1]
+        );
+        assert!(db.store.verify_audit_chain().await.is_ok());
+    }
+
     pub async fn audit_concurrent_appends(db: &Durable) {
         const TASKS: u32 = 8;
         const EACH: u32 = 10;
@@ -612,7 +643,8 @@ macro_rules! durable_suite {
         mod $backend {
             durable_suite!(@cases $backend: accounts, passwords, passkeys, consents, ekyc, audit_log,
                 audit_detects_edits, audit_detects_removal, audit_detects_reordering,
-                audit_detects_truncation, audit_concurrent_appends);
+                audit_detects_truncation, audit_ignores_rows_outside_the_chain,
+                audit_concurrent_appends);
         }
     )*};
     (@cases $backend:ident: $($case:ident),*) => {$(

@@ -57,7 +57,8 @@ struct PgSchema {
 
 impl Durable {
     /// Runs a statement directly on the database (to tamper with it).
-    pub async fn exec(&self, sql: &'static str) {
+    pub async fn exec(&self, sql: &str) {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
         match &self.raw {
             Raw::Sqlite(p) => sqlx::query(sql).execute(p).await.map(drop),
             Raw::Postgres(p) => sqlx::query(sql).execute(p).await.map(drop),

@@ -570,7 +570,8 @@ macro_rules! durable_impl {
                     let sql = concat!(
                         "SELECT ",
                         audit_columns!(),
-                        " FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2"
+                        " FROM audit_log WHERE seq > $1 AND seq <= (SELECT seq FROM audit_head WHERE id = 1) \
+                         ORDER BY seq LIMIT $2"
                     );
                     sqlx::query_as::<_, rows::AuditRow>(sql)
                         .bind(rows::seq_value(after)?)
@@ -591,7 +592,8 @@ macro_rules! durable_impl {
                         "SELECT ",
                         audit_columns!(),
                         " FROM audit_log \
-                         WHERE subject = $1 OR (actor_kind = 'account' AND actor_id = $2) \
+                         WHERE (subject = $1 OR (actor_kind = 'account' AND actor_id = $2)) \
+                         AND seq BETWEEN 1 AND (SELECT seq FROM audit_head WHERE id = 1) \
                          ORDER BY seq DESC LIMIT $3"
                     );
                     sqlx::query_as::<_, rows::AuditRow>(sql)
