@@ -96,12 +96,47 @@ async fn demo_serves_health_and_readiness_and_reports_register_size() {
     assert_eq!(body["checks"]["register"]["ok"], true, "{body}");
     assert_eq!(body["checks"]["durable_store"]["ok"], true, "{body}");
 
+    let metrics = client
+        .get(format!("{}/metrics", demo.base))
+        .send()
+        .await
+        .expect("GET /metrics");
+    assert_eq!(metrics.status(), 200);
+    assert!(
+        metrics.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text")
+    );
+    let text = metrics.text().await.expect("metrics text");
+    for line in [
+        r#"eid_http_requests_total{method="GET",route="/healthz",status="200"} 1"#,
+        r#"eid_http_requests_total{method="GET",route="/readyz",status="200"} 1"#,
+        "# TYPE eid_http_request_duration_seconds histogram",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+
     let missing = client
         .get(format!("{}/no-such-page", demo.base))
         .send()
         .await
         .expect("GET unknown path");
     assert_eq!(missing.status(), 404);
+    // Unknown paths are counted under one label, not one label per path.
+    let text = client
+        .get(format!("{}/metrics", demo.base))
+        .send()
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    assert!(
+        text.contains(r#"route="unmatched",status="404"} 1"#),
+        "{text}"
+    );
+    assert!(!text.contains("no-such-page"), "{text}");
 }
 
 #[test]

@@ -9,7 +9,7 @@ use eid_core::registry::{EmbeddedRegistry, RegisterLocation};
 use eid_core::store::SqliteStore;
 
 use crate::cli::DemoArgs;
-use crate::ops;
+use crate::{metrics, ops};
 
 /// Builds the embedded stores and register, prints the banner and serves until SIGINT or
 /// SIGTERM.
@@ -43,10 +43,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     // WebAuthn accepts `localhost` as a secure origin and RP ID, not a bare IP address.
     let issuer = format!("http://localhost:{port}");
 
-    let app = ops::router(ops::OpsState {
+    let app = metrics::instrument(ops::router(ops::OpsState {
         durable: Arc::new(durable),
         registry: Arc::new(registry),
-    });
+    }));
 
     println!("eID demo");
     println!("issuer: {issuer}");
@@ -56,7 +56,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         load_time.as_secs_f64()
     );
     println!("data: {}", data_dir.display());
-    println!("health: {issuer}/healthz  readiness: {issuer}/readyz");
+    println!("health: {issuer}/healthz  readiness: {issuer}/readyz  metrics: {issuer}/metrics");
     println!("ready (Ctrl-C stops)");
     tracing::info!(%issuer, citizens, "demo listening");
 

@@ -7,6 +7,7 @@
 mod cli;
 mod demo;
 mod logging;
+mod metrics;
 mod ops;
 mod registry_cmd;
 
