@@ -16,8 +16,9 @@ use eid_core::citizen::PersonalId;
 use eid_core::credential::ekyc::{EkycError, EkycRecord, EkycStatus};
 use eid_core::store::{
     AccountId, AccountStatus, ClientId, DurableStore, EkycId, Entity, EphemeralStore, MAX_TTL,
-    NewPasskey, PasskeyId, StoreError, Unique, now,
+    NewPasskey, PasskeyId, RefreshGrant, StoreError, Unique, now,
 };
+use eid_core::token::{RefreshToken, RefreshTokenHash};
 use serde_json::json;
 use support::Durable;
 
@@ -493,6 +494,131 @@ mod durable {
         let head = db.store.verify_audit_chain().await.unwrap();
         assert_eq!(head.seq, u64::from(TASKS * EACH));
     }
+
+    fn grant(account: AccountId, expires_in: time::Duration) -> RefreshGrant {
+        RefreshGrant {
+            family: uuid::Uuid::new_v4(),
+            account,
+            client: client("bank"),
+            scope: "openid profile".into(),
+            loa: Some(Loa::Substantial),
+            amr: vec!["pwd".into()],
+            auth_time: now(),
+            expires_at: now() + expires_in,
+        }
+    }
+
+    fn hash() -> RefreshTokenHash {
+        RefreshToken::generate().hash()
+    }
+
+    pub async fn refresh_tokens(db: &Durable) {
+        let s = &*db.store;
+        let account = s.create_account(&pid(PID)).await.unwrap().id;
+        let g = grant(account, time::Duration::hours(1));
+        let (t1, t2, t3, t4) = (hash(), hash(), hash(), hash());
+        s.insert_refresh_token(&t1, &g).await.unwrap();
+        assert_eq!(s.refresh_grant(&t1, now()).await.unwrap(), Some(g.clone()));
+        assert!(matches!(
+            s.insert_refresh_token(&t1, &g).await,
+            Err(StoreError::Duplicate(Unique::Id))
+        ));
+
+        // Rotation: the old token is spent, the new one carries the same grant.
+        assert_eq!(s.rotate_refresh_token(&t1, &t2, now()).await.unwrap(), g);
+        assert_eq!(s.refresh_grant(&t1, now()).await.unwrap(), None);
+        assert_eq!(s.refresh_grant(&t2, now()).await.unwrap(), Some(g.clone()));
+
+        // Reuse of a spent token revokes the family, successor included.
+        assert!(matches!(
+            s.rotate_refresh_token(&t1, &t3, now()).await,
+            Err(StoreError::RefreshTokenReused)
+        ));
+        assert_eq!(s.refresh_grant(&t2, now()).await.unwrap(), None);
+        assert!(matches!(
+            s.rotate_refresh_token(&t2, &t4, now()).await,
+            Err(StoreError::NotFound(Entity::RefreshToken))
+        ));
+        assert!(matches!(
+            s.rotate_refresh_token(&hash(), &t4, now()).await,
+            Err(StoreError::NotFound(Entity::RefreshToken))
+        ));
+
+        // A family expires as a whole; rotation does not extend it.
+        let short = grant(account, time::Duration::minutes(5));
+        let (u1, u2, u3) = (hash(), hash(), hash());
+        s.insert_refresh_token(&u1, &short).await.unwrap();
+        s.rotate_refresh_token(&u1, &u2, now()).await.unwrap();
+        let later = short.expires_at;
+        assert_eq!(s.refresh_grant(&u2, later).await.unwrap(), None);
+        assert!(matches!(
+            s.rotate_refresh_token(&u2, &u3, later).await,
+            Err(StoreError::NotFound(Entity::RefreshToken))
+        ));
+
+        // Revocation (RFC 7009) ends every token of the family.
+        let other = grant(account, time::Duration::hours(1));
+        let (v1, v2, v3) = (hash(), hash(), hash());
+        s.insert_refresh_token(&v1, &other).await.unwrap();
+        s.rotate_refresh_token(&v1, &v2, now()).await.unwrap();
+        s.revoke_refresh_family(other.family, now()).await.unwrap();
+        assert_eq!(s.refresh_grant(&v2, now()).await.unwrap(), None);
+        assert!(matches!(
+            s.rotate_refresh_token(&v2, &v3, now()).await,
+            Err(StoreError::NotFound(Entity::RefreshToken))
+        ));
+
+        // Tokens go with their account.
+        let (w1, w2) = (hash(), hash());
+        s.insert_refresh_token(&w1, &grant(account, time::Duration::hours(1)))
+            .await
+            .unwrap();
+        s.delete_account(account).await.unwrap();
+        assert!(matches!(
+            s.rotate_refresh_token(&w1, &w2, now()).await,
+            Err(StoreError::NotFound(Entity::RefreshToken))
+        ));
+    }
+
+    /// Concurrent exchanges of one token, half through an independent store: exactly one
+    /// wins, and the losers' replay revokes the family.
+    pub async fn refresh_concurrent_rotations(db: &Durable) {
+        const TASKS: usize = 20;
+        let account = db.store.create_account(&pid(PID)).await.unwrap().id;
+        let presented = hash();
+        db.store
+            .insert_refresh_token(&presented, &grant(account, time::Duration::hours(1)))
+            .await
+            .unwrap();
+        let second = db.second().await;
+        let tasks: Vec<_> = (0..TASKS)
+            .map(|i| {
+                let store = match (&second, i % 2) {
+                    (Some(other), 1) => Arc::clone(other),
+                    _ => Arc::clone(&db.store),
+                };
+                tokio::spawn(async move {
+                    let next = hash();
+                    let result = store.rotate_refresh_token(&presented, &next, now()).await;
+                    (next, result)
+                })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        for t in tasks {
+            let (next, result) = t.await.unwrap();
+            match result {
+                Ok(_) => winners.push(next),
+                Err(StoreError::RefreshTokenReused | StoreError::NotFound(_)) => {}
+                Err(other) => panic!("unexpected error {other:?}"),
+            }
+        }
+        assert_eq!(winners.len(), 1);
+        assert_eq!(
+            db.store.refresh_grant(&winners[0], now()).await.unwrap(),
+            None
+        );
+    }
 }
 
 /// Ephemeral cases: each takes a fresh store (memory, or Redis under a unique prefix).
@@ -644,7 +770,7 @@ macro_rules! durable_suite {
             durable_suite!(@cases $backend: accounts, passwords, passkeys, consents, ekyc, audit_log,
                 audit_detects_edits, audit_detects_removal, audit_detects_reordering,
                 audit_detects_truncation, audit_ignores_rows_outside_the_chain,
-                audit_concurrent_appends);
+                audit_concurrent_appends, refresh_tokens, refresh_concurrent_rotations);
         }
     )*};
     (@cases $backend:ident: $($case:ident),*) => {$(

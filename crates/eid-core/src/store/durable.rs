@@ -9,10 +9,11 @@ use crate::citizen::PersonalId;
 
 use super::{
     Account, AccountId, AccountStatus, ClientId, Consent, EkycId, NewPasskey, PasskeyId,
-    PasskeyRecord, PasswordCredential, StoreError,
+    PasskeyRecord, PasswordCredential, RefreshGrant, StoreError,
 };
 use crate::audit::{AuditEntry, AuditRecord, ChainHead, ChainVerifier};
 use crate::credential::ekyc::{EkycRecord, EkycStatus};
+use crate::token::RefreshTokenHash;
 
 /// Entries read per page while verifying the audit chain.
 const VERIFY_PAGE: u32 = 1000;
@@ -159,10 +160,44 @@ pub trait AuditStore: Send + Sync {
     }
 }
 
+/// Refresh tokens, kept as hashes, with rotation and reuse detection.
+#[async_trait]
+pub trait RefreshTokenStore: Send + Sync {
+    /// Files the first token of a new family.
+    async fn insert_refresh_token(
+        &self,
+        token: &RefreshTokenHash,
+        grant: &RefreshGrant,
+    ) -> Result<(), StoreError>;
+    /// Exchanges `presented` for `next` at `now` and returns the grant. Of concurrent
+    /// exchanges of one token exactly one succeeds. A token exchanged before is a replay:
+    /// its whole family is revoked and [`StoreError::RefreshTokenReused`] returned. An
+    /// unknown, expired or revoked token is [`StoreError::NotFound`].
+    async fn rotate_refresh_token(
+        &self,
+        presented: &RefreshTokenHash,
+        next: &RefreshTokenHash,
+        now: OffsetDateTime,
+    ) -> Result<RefreshGrant, StoreError>;
+    /// The grant of a token that is still usable at `now` (for introspection).
+    async fn refresh_grant(
+        &self,
+        token: &RefreshTokenHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<RefreshGrant>, StoreError>;
+    /// Revokes every token of a family (token revocation, RFC 7009 section 2.1, and a
+    /// replayed authorization code, RFC 6749 section 4.1.2).
+    async fn revoke_refresh_family(
+        &self,
+        family: uuid::Uuid,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+}
+
 /// Everything the daemon keeps durably.
 #[async_trait]
 pub trait DurableStore:
-    AccountStore + CredentialStore + ConsentStore + EkycStore + AuditStore
+    AccountStore + CredentialStore + ConsentStore + EkycStore + AuditStore + RefreshTokenStore
 {
     /// A cheap round trip to the database, for readiness checks.
     async fn ping(&self) -> Result<(), StoreError>;

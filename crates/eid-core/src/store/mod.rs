@@ -25,12 +25,15 @@ use crate::credential::ekyc::EkycError;
 
 pub use durable::{
     AccountStore, AuditStore, ConsentStore, CredentialStore, DurableStore, EkycStore,
+    RefreshTokenStore,
 };
 pub use ephemeral::{EphemeralStore, MAX_TTL, SecretBytes};
 pub(crate) use ids::has_id_number;
 pub use ids::{AccountId, ClientId, EkycId, PasskeyId};
 pub use memory::MemoryEphemeral;
-pub use model::{Account, AccountStatus, Consent, NewPasskey, PasskeyRecord, PasswordCredential};
+pub use model::{
+    Account, AccountStatus, Consent, NewPasskey, PasskeyRecord, PasswordCredential, RefreshGrant,
+};
 pub use redis::RedisEphemeral;
 pub use sql::{PostgresStore, SqliteStore};
 
@@ -47,6 +50,8 @@ pub enum Entity {
     Consent,
     /// An eKYC record.
     Ekyc,
+    /// A refresh token (unknown, expired or revoked).
+    RefreshToken,
 }
 
 /// Which uniqueness rule a write broke.
@@ -84,6 +89,10 @@ pub enum StoreError {
     /// `incr` on a value that is not a counter.
     #[error("value is not a counter")]
     NotACounter,
+    /// A refresh token that was already exchanged was presented again: its whole family
+    /// has been revoked (RFC 9700 section 4.14.2).
+    #[error("refresh token reused; its grant is revoked")]
+    RefreshTokenReused,
     /// A concurrent writer kept changing the same record.
     #[error("too much contention on one record, try again")]
     Contention,

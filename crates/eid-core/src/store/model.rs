@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::{AccountId, ClientId, PasskeyId, StoreError};
+use crate::assurance::Loa;
 use crate::citizen::PersonalId;
 
 /// Whether an account may be used.
@@ -132,6 +133,28 @@ pub(crate) fn check_label(label: &str) -> Result<(), StoreError> {
     } else {
         Err(StoreError::InvalidLabel)
     }
+}
+
+/// What a refresh token stands for: the authorization grant it continues. Every token of a
+/// family shares it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshGrant {
+    /// The family (one per authorization grant).
+    pub family: uuid::Uuid,
+    /// The citizen.
+    pub account: AccountId,
+    /// The client the tokens were issued to.
+    pub client: ClientId,
+    /// Granted scope, space-separated.
+    pub scope: String,
+    /// Level of assurance of the authentication the grant rests on.
+    pub loa: Option<Loa>,
+    /// Authentication methods (RFC 8176) of that authentication.
+    pub amr: Vec<String>,
+    /// When the citizen authenticated.
+    pub auth_time: OffsetDateTime,
+    /// When the whole family expires; rotation does not extend it.
+    pub expires_at: OffsetDateTime,
 }
 
 /// What a citizen allowed a relying party to receive.

@@ -16,6 +16,14 @@ macro_rules! account_columns {
     };
 }
 
+/// Columns read into `rows::RefreshRow`.
+macro_rules! refresh_columns {
+    () => {
+        "family, account_id, client_id, scope, loa, amr, auth_time, expires_at, used_at, \
+         revoked_at"
+    };
+}
+
 /// Columns read into `rows::PasskeyRow`.
 macro_rules! passkey_columns {
     () => {
@@ -52,6 +60,7 @@ macro_rules! durable_impl {
             use $crate::audit::{AuditEntry, AuditRecord, ChainHead};
             use $crate::citizen::PersonalId;
             use $crate::credential::ekyc::{EkycRecord, EkycStatus};
+            use $crate::token::RefreshTokenHash;
             use $crate::store::model::check_label;
             use $crate::store::sql::rows::{self, write_error};
             use $crate::store::unix_micros as micros;
@@ -59,7 +68,8 @@ macro_rules! durable_impl {
             use $crate::store::{
                 Account, AccountId, AccountStatus, AccountStore, AuditStore, ClientId, Consent,
                 ConsentStore, CredentialStore, DurableStore, EkycId, EkycStore, Entity, NewPasskey,
-                PasskeyId, PasskeyRecord, PasswordCredential, StoreError, Unique, now,
+                PasskeyId, PasskeyRecord, PasswordCredential, RefreshGrant, RefreshTokenStore,
+                StoreError, Unique, now,
             };
 
             /// `Ok` if a statement changed a row, else `NotFound(entity)`.
@@ -614,6 +624,133 @@ macro_rules! durable_impl {
                     .fetch_one(&self.pool)
                     .await?
                     .try_into()
+                }
+            }
+
+            #[async_trait]
+            impl RefreshTokenStore for $store {
+                async fn insert_refresh_token(
+                    &self,
+                    token: &RefreshTokenHash,
+                    grant: &RefreshGrant,
+                ) -> Result<(), StoreError> {
+                    sqlx::query(
+                        "INSERT INTO refresh_tokens (hash, family, account_id, client_id, scope, \
+                         loa, amr, auth_time, issued_at, expires_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    )
+                    .bind(&token.0[..])
+                    .bind(grant.family)
+                    .bind(grant.account.as_uuid())
+                    .bind(grant.client.as_str())
+                    .bind(&grant.scope)
+                    .bind(grant.loa.map(|l| l.as_str()))
+                    .bind(Json(&grant.amr))
+                    .bind(micros(grant.auth_time))
+                    .bind(micros(now()))
+                    .bind(micros(grant.expires_at))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| write_error(e, Unique::Id, Entity::Account))?;
+                    Ok(())
+                }
+
+                async fn rotate_refresh_token(
+                    &self,
+                    presented: &RefreshTokenHash,
+                    next: &RefreshTokenHash,
+                    now: OffsetDateTime,
+                ) -> Result<RefreshGrant, StoreError> {
+                    let now = micros(now);
+                    let mut tx = self.pool.begin_with($begin).await?;
+                    // Claim the presented token: of concurrent exchanges only one changes
+                    // the row (PostgreSQL re-checks the condition after the row lock).
+                    let claimed = sqlx::query(
+                        "UPDATE refresh_tokens SET used_at = $1 WHERE hash = $2 \
+                         AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $1",
+                    )
+                    .bind(now)
+                    .bind(&presented.0[..])
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    let sql = concat!(
+                        "SELECT ",
+                        refresh_columns!(),
+                        " FROM refresh_tokens WHERE hash = $1"
+                    );
+                    let row = sqlx::query_as::<_, rows::RefreshRow>(sql)
+                        .bind(&presented.0[..])
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .ok_or(StoreError::NotFound(Entity::RefreshToken))?;
+                    if claimed == 0 {
+                        if row.used_at.is_some() && row.revoked_at.is_none() {
+                            // RFC 9700 section 4.14.2: a replayed refresh token means it
+                            // leaked; revoke the whole family.
+                            sqlx::query(
+                                "UPDATE refresh_tokens SET revoked_at = $1 \
+                                 WHERE family = (SELECT family FROM refresh_tokens \
+                                 WHERE hash = $2) AND revoked_at IS NULL",
+                            )
+                            .bind(now)
+                            .bind(&presented.0[..])
+                            .execute(&mut *tx)
+                            .await?;
+                            tx.commit().await?;
+                            return Err(StoreError::RefreshTokenReused);
+                        }
+                        return Err(StoreError::NotFound(Entity::RefreshToken));
+                    }
+                    sqlx::query(
+                        "INSERT INTO refresh_tokens (hash, family, account_id, client_id, scope, \
+                         loa, amr, auth_time, issued_at, expires_at) \
+                         SELECT $1, family, account_id, client_id, scope, loa, amr, auth_time, \
+                         $2, expires_at FROM refresh_tokens WHERE hash = $3",
+                    )
+                    .bind(&next.0[..])
+                    .bind(now)
+                    .bind(&presented.0[..])
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| write_error(e, Unique::Id, Entity::RefreshToken))?;
+                    tx.commit().await?;
+                    row.try_into()
+                }
+
+                async fn refresh_grant(
+                    &self,
+                    token: &RefreshTokenHash,
+                    now: OffsetDateTime,
+                ) -> Result<Option<RefreshGrant>, StoreError> {
+                    let sql = concat!(
+                        "SELECT ",
+                        refresh_columns!(),
+                        " FROM refresh_tokens WHERE hash = $1"
+                    );
+                    sqlx::query_as::<_, rows::RefreshRow>(sql)
+                        .bind(&token.0[..])
+                        .fetch_optional(&self.pool)
+                        .await?
+                        .filter(|row| row.usable_at(micros(now)))
+                        .map(TryInto::try_into)
+                        .transpose()
+                }
+
+                async fn revoke_refresh_family(
+                    &self,
+                    family: uuid::Uuid,
+                    now: OffsetDateTime,
+                ) -> Result<(), StoreError> {
+                    sqlx::query(
+                        "UPDATE refresh_tokens SET revoked_at = $1 \
+                         WHERE family = $2 AND revoked_at IS NULL",
+                    )
+                    .bind(micros(now))
+                    .bind(family)
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(())
                 }
             }
 

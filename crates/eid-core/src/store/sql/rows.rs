@@ -12,7 +12,7 @@ use crate::audit::{Actor, AttributeName, AuditEntry, AuditRecord, ChainHead};
 use crate::credential::ekyc::EkycRecord;
 use crate::store::{
     Account, AccountId, ClientId, Consent, EkycId, PasskeyId, PasskeyRecord, PasswordCredential,
-    StoreError,
+    RefreshGrant, StoreError,
 };
 
 fn time(us: i64) -> Result<OffsetDateTime, StoreError> {
@@ -198,6 +198,45 @@ impl TryFrom<EkycRow> for EkycRecord {
             issued_at: time(r.issued_at)?,
             expires_at: time(r.expires_at)?,
             status_changed_at: time(r.status_changed_at)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct RefreshRow {
+    family: Uuid,
+    account_id: Uuid,
+    client_id: String,
+    scope: String,
+    loa: Option<String>,
+    amr: Json<Vec<String>>,
+    auth_time: i64,
+    expires_at: i64,
+    /// Set when the token was exchanged for its successor.
+    pub(super) used_at: Option<i64>,
+    /// Set when the family was revoked.
+    pub(super) revoked_at: Option<i64>,
+}
+
+impl RefreshRow {
+    /// Whether the token can still be exchanged at `now` (unix microseconds).
+    pub(super) fn usable_at(&self, now: i64) -> bool {
+        self.used_at.is_none() && self.revoked_at.is_none() && self.expires_at > now
+    }
+}
+
+impl TryFrom<RefreshRow> for RefreshGrant {
+    type Error = StoreError;
+    fn try_from(r: RefreshRow) -> Result<Self, StoreError> {
+        Ok(RefreshGrant {
+            family: r.family,
+            account: AccountId::from_uuid(r.account_id),
+            client: ClientId::new(r.client_id).map_err(|_| StoreError::Corrupt("client id"))?,
+            scope: r.scope,
+            loa: r.loa.as_deref().map(loa).transpose()?,
+            amr: r.amr.0,
+            auth_time: time(r.auth_time)?,
+            expires_at: time(r.expires_at)?,
         })
     }
 }
