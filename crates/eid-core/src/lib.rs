@@ -7,5 +7,6 @@ pub mod audit;
 pub mod citizen;
 pub mod credential;
 pub mod registry;
+pub mod release;
 pub mod store;
 pub mod token;
