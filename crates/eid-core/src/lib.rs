@@ -6,6 +6,7 @@ pub mod assurance;
 pub mod audit;
 pub mod citizen;
 pub mod credential;
+pub mod oauth;
 pub mod registry;
 pub mod release;
 pub mod store;

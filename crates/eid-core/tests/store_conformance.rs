@@ -14,11 +14,12 @@ use eid_core::audit::{
 };
 use eid_core::citizen::PersonalId;
 use eid_core::credential::ekyc::{EkycError, EkycRecord, EkycStatus};
+use eid_core::oauth::{CodeChallenge, CodeError, CodeGrant, CodeStore, MAX_CODE_LIFETIME};
 use eid_core::store::{
     AccountId, AccountStatus, ClientId, DurableStore, EkycId, Entity, EphemeralStore, MAX_TTL,
     NewPasskey, PasskeyId, RefreshGrant, StoreError, Unique, now,
 };
-use eid_core::token::{RefreshToken, RefreshTokenHash};
+use eid_core::token::{OpaqueToken, RefreshToken, RefreshTokenHash};
 use serde_json::json;
 use support::Durable;
 
@@ -625,6 +626,80 @@ mod durable {
 mod ephemeral {
     use super::*;
 
+    fn code_grant() -> CodeGrant {
+        CodeGrant {
+            client_id: "bank".into(),
+            redirect_uri: "https://bank.example.vn/cb".into(),
+            account: AccountId::new(),
+            scope: "openid profile".into(),
+            nonce: Some("n-0S6_WzA2Mj".into()),
+            challenge: CodeChallenge::from_request(
+                Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
+                Some("S256"),
+            )
+            .unwrap(),
+            auth_time: 1_700_000_000,
+            loa: Some(Loa::Low),
+            amr: vec!["pwd".into()],
+        }
+    }
+
+    pub async fn codes_are_single_use(s: Arc<dyn EphemeralStore>) {
+        let codes = CodeStore::new(s, Duration::from_secs(60)).unwrap();
+        let grant = code_grant();
+        let code = codes.issue(&grant).await.unwrap();
+        let (first, second) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+        assert_eq!(codes.redeem(&code, first).await.unwrap(), grant);
+        for _ in 0..2 {
+            assert!(matches!(
+                codes.redeem(&code, second).await,
+                Err(CodeError::Replayed { family }) if family == first
+            ));
+        }
+        assert!(matches!(
+            codes.redeem(&OpaqueToken::generate(), second).await,
+            Err(CodeError::Unknown)
+        ));
+    }
+
+    pub async fn bad_code_lifetimes_are_refused(s: Arc<dyn EphemeralStore>) {
+        for lifetime in [Duration::ZERO, MAX_CODE_LIFETIME + Duration::from_secs(1)] {
+            assert!(matches!(
+                CodeStore::new(Arc::clone(&s), lifetime),
+                Err(CodeError::InvalidLifetime)
+            ));
+        }
+    }
+
+    /// 100 concurrent redemptions of one code: exactly one gets the grant, and every other
+    /// learns the winner's token family (to revoke it).
+    pub async fn concurrent_code_redemptions(s: Arc<dyn EphemeralStore>) {
+        let codes = CodeStore::new(s, Duration::from_secs(60)).unwrap();
+        let code = codes.issue(&code_grant()).await.unwrap();
+        let code = Arc::new(OpaqueToken::parse(code.expose()).unwrap());
+        let tasks: Vec<_> = (0..100)
+            .map(|_| {
+                let (codes, code) = (codes.clone(), Arc::clone(&code));
+                tokio::spawn(async move {
+                    let family = uuid::Uuid::new_v4();
+                    (family, codes.redeem(&code, family).await)
+                })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        let mut replayed = Vec::new();
+        for t in tasks {
+            match t.await.unwrap() {
+                (family, Ok(_)) => winners.push(family),
+                (_, Err(CodeError::Replayed { family })) => replayed.push(family),
+                (_, Err(other)) => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(winners.len(), 1);
+        assert_eq!(replayed.len(), 99);
+        assert!(replayed.iter().all(|f| *f == winners[0]));
+    }
+
     const TTL: Duration = Duration::from_secs(60);
 
     pub async fn values(s: Arc<dyn EphemeralStore>) {
@@ -788,7 +863,8 @@ macro_rules! ephemeral_suite {
     ($($backend:ident),*) => {$(
         mod $backend {
             ephemeral_suite!(@cases $backend: values, put_if_absent, concurrent_takes, counters,
-                concurrent_counters, zero_and_huge_ttls_are_refused);
+                concurrent_counters, zero_and_huge_ttls_are_refused, codes_are_single_use,
+                bad_code_lifetimes_are_refused, concurrent_code_redemptions);
         }
     )*};
     (@cases $backend:ident: $($case:ident),*) => {$(

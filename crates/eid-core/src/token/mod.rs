@@ -8,12 +8,13 @@
 //!   (`typ` `at+jwt`), with a pairwise `sub` per sector unless a client is public.
 //! * [`TokenVerifier`] checks tokens against a JWKS: ES256 only, `typ`, `kid`, issuer,
 //!   audience, times within a bounded leeway and a minimum level of assurance.
-//! * [`RefreshToken`] is an opaque, random refresh token, stored only as its hash.
+//! * [`OpaqueToken`] is a random refresh token or authorization code, stored only as its
+//!   hash.
 
 mod claims;
 mod issuer;
 mod keyring;
-mod refresh;
+mod opaque;
 mod sealed;
 mod subject;
 #[cfg(test)]
@@ -26,7 +27,10 @@ pub use issuer::{
     IssuedAccessToken, RelyingParty, TokenIssuer,
 };
 pub use keyring::{KeyRing, KeyRingError, SigningKey};
-pub use refresh::{MalformedRefreshToken, REFRESH_TOKEN_LEN, RefreshToken, RefreshTokenHash};
+pub use opaque::{
+    AuthorizationCode, MalformedToken, OPAQUE_TOKEN_LEN, OpaqueToken, RefreshToken,
+    RefreshTokenHash, TokenHash,
+};
 pub use sealed::{FORMAT_VERSION, KEK_LEN, KeyEncryptionKey, SealError};
 pub use subject::{PairwiseSalt, SectorId, SubjectError, SubjectType};
 pub use verifier::{MAX_LEEWAY, MAX_TOKEN_LEN, TokenVerifier, VerificationKeys, VerifyError};
