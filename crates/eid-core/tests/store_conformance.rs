@@ -14,12 +14,15 @@ use eid_core::audit::{
 };
 use eid_core::citizen::PersonalId;
 use eid_core::credential::ekyc::{EkycError, EkycRecord, EkycStatus};
-use eid_core::oauth::{CodeChallenge, CodeError, CodeGrant, CodeStore, MAX_CODE_LIFETIME};
+use eid_core::oauth::{
+    AssertionError, CodeChallenge, CodeError, CodeGrant, CodeStore, MAX_CODE_LIFETIME,
+    check_assertion_replay,
+};
 use eid_core::store::{
     AccountId, AccountStatus, ClientId, DurableStore, EkycId, Entity, EphemeralStore, MAX_TTL,
     NewPasskey, PasskeyId, RefreshGrant, StoreError, Unique, now,
 };
-use eid_core::token::{OpaqueToken, RefreshToken, RefreshTokenHash};
+use eid_core::token::{ClientAssertionClaims, OpaqueToken, RefreshToken, RefreshTokenHash};
 use serde_json::json;
 use support::Durable;
 
@@ -671,6 +674,33 @@ mod ephemeral {
         }
     }
 
+    pub async fn client_assertion_jti_is_single_use(s: Arc<dyn EphemeralStore>) {
+        let t = now();
+        let claims = |iss: &str, jti: &str| ClientAssertionClaims {
+            iss: iss.into(),
+            sub: iss.into(),
+            aud: "https://id.example.vn/token".into(),
+            exp: t.unix_timestamp() + 60,
+            iat: None,
+            nbf: None,
+            jti: jti.into(),
+        };
+        check_assertion_replay(&*s, &claims("bank", "j1"), t)
+            .await
+            .unwrap();
+        assert!(matches!(
+            check_assertion_replay(&*s, &claims("bank", "j1"), t).await,
+            Err(AssertionError::Replayed)
+        ));
+        // The same jti from another client, or a new jti, is fine.
+        check_assertion_replay(&*s, &claims("shop", "j1"), t)
+            .await
+            .unwrap();
+        check_assertion_replay(&*s, &claims("bank", "j2"), t)
+            .await
+            .unwrap();
+    }
+
     /// 100 concurrent redemptions of one code: exactly one gets the grant, and every other
     /// learns the winner's token family (to revoke it).
     pub async fn concurrent_code_redemptions(s: Arc<dyn EphemeralStore>) {
@@ -864,7 +894,8 @@ macro_rules! ephemeral_suite {
         mod $backend {
             ephemeral_suite!(@cases $backend: values, put_if_absent, concurrent_takes, counters,
                 concurrent_counters, zero_and_huge_ttls_are_refused, codes_are_single_use,
-                bad_code_lifetimes_are_refused, concurrent_code_redemptions);
+                bad_code_lifetimes_are_refused, concurrent_code_redemptions,
+                client_assertion_jti_is_single_use);
         }
     )*};
     (@cases $backend:ident: $($case:ident),*) => {$(

@@ -99,14 +99,14 @@ pub struct AccessTokenClaims {
 /// The times and level a verifier checks, common to both token kinds.
 pub(crate) trait CheckedClaims: serde::de::DeserializeOwned {
     /// `(exp, nbf, iat)` in unix seconds.
-    fn times(&self) -> (i64, Option<i64>, i64);
+    fn times(&self) -> (i64, Option<i64>, Option<i64>);
     /// The `acr` claim.
     fn acr(&self) -> Option<&str>;
 }
 
 impl CheckedClaims for IdTokenClaims {
-    fn times(&self) -> (i64, Option<i64>, i64) {
-        (self.exp, self.nbf, self.iat)
+    fn times(&self) -> (i64, Option<i64>, Option<i64>) {
+        (self.exp, self.nbf, Some(self.iat))
     }
     fn acr(&self) -> Option<&str> {
         self.acr.as_deref()
@@ -114,11 +114,42 @@ impl CheckedClaims for IdTokenClaims {
 }
 
 impl CheckedClaims for AccessTokenClaims {
-    fn times(&self) -> (i64, Option<i64>, i64) {
-        (self.exp, self.nbf, self.iat)
+    fn times(&self) -> (i64, Option<i64>, Option<i64>) {
+        (self.exp, self.nbf, Some(self.iat))
     }
     fn acr(&self) -> Option<&str> {
         self.acr.as_deref()
+    }
+}
+
+/// The claims of a client assertion: a JWT a client authenticates with (`private_key_jwt`,
+/// RFC 7523 section 3, OIDC Core 9).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientAssertionClaims {
+    /// The client id.
+    pub iss: String,
+    /// The client id again (RFC 7523 section 3 item 2).
+    pub sub: String,
+    /// This authorization server (its issuer or token endpoint URL).
+    pub aud: Audience,
+    /// Expiry, unix seconds.
+    pub exp: i64,
+    /// Issue time, unix seconds (optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    /// Not-before, unix seconds (optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+    /// Unique identifier, for the replay check (OIDC Core 9: REQUIRED).
+    pub jti: String,
+}
+
+impl CheckedClaims for ClientAssertionClaims {
+    fn times(&self) -> (i64, Option<i64>, Option<i64>) {
+        (self.exp, self.nbf, self.iat)
+    }
+    fn acr(&self) -> Option<&str> {
+        None
     }
 }
 

@@ -21,7 +21,7 @@ mod subject;
 mod testing;
 mod verifier;
 
-pub use claims::{AccessTokenClaims, Audience, IdTokenClaims, at_hash};
+pub use claims::{AccessTokenClaims, Audience, ClientAssertionClaims, IdTokenClaims, at_hash};
 pub use issuer::{
     ACCESS_TOKEN_TYP, AccessTokenRequest, Authentication, ID_TOKEN_TYP, IdTokenRequest, IssueError,
     IssuedAccessToken, RelyingParty, TokenIssuer,
@@ -33,4 +33,6 @@ pub use opaque::{
 };
 pub use sealed::{FORMAT_VERSION, KEK_LEN, KeyEncryptionKey, SealError};
 pub use subject::{PairwiseSalt, SectorId, SubjectError, SubjectType};
-pub use verifier::{MAX_LEEWAY, MAX_TOKEN_LEN, TokenVerifier, VerificationKeys, VerifyError};
+pub use verifier::{
+    MAX_ASSERTION_LIFETIME, MAX_LEEWAY, MAX_TOKEN_LEN, TokenVerifier, VerificationKeys, VerifyError,
+};

@@ -18,13 +18,19 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use time::{Duration, OffsetDateTime};
 
-use super::claims::{AccessTokenClaims, Audience, CheckedClaims, IdTokenClaims};
+use super::claims::{
+    AccessTokenClaims, Audience, CheckedClaims, ClientAssertionClaims, IdTokenClaims,
+};
 use crate::assurance::{AcrTable, Loa};
 
 /// The largest clock leeway a verifier accepts.
 pub const MAX_LEEWAY: Duration = Duration::seconds(300);
 /// Tokens longer than this are rejected as malformed before parsing.
 pub const MAX_TOKEN_LEN: usize = 16 * 1024;
+/// The longest a client assertion may stay valid (its `exp` from now, beyond the leeway).
+pub const MAX_ASSERTION_LIFETIME: Duration = Duration::seconds(300);
+/// Longest accepted client assertion `jti`.
+const MAX_JTI_LEN: usize = 256;
 
 /// Why a token (or a verifier setting) was rejected; one variant per failure class.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -65,6 +71,12 @@ pub enum VerifyError {
     /// The ID token's `nonce` is missing or not the expected one.
     #[error("wrong nonce")]
     WrongNonce,
+    /// A client assertion's `sub` is not its `iss` (the client id).
+    #[error("wrong subject")]
+    WrongSubject,
+    /// A client assertion expires too far in the future.
+    #[error("assertion lifetime too long")]
+    LifetimeTooLong,
     /// `acr` is missing, unknown, or below the required level.
     #[error("insufficient level of assurance")]
     InsufficientAssurance,
@@ -182,6 +194,7 @@ struct RawHeader {
 enum TokenKind {
     Id,
     Access,
+    ClientAssertion,
 }
 
 impl TokenKind {
@@ -193,6 +206,8 @@ impl TokenKind {
                 t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt")
             }
             (TokenKind::Access, None) => false,
+            (TokenKind::ClientAssertion, None) => true,
+            (TokenKind::ClientAssertion, Some(t)) => t.eq_ignore_ascii_case("JWT"),
         }
     }
 }
@@ -217,6 +232,28 @@ impl TokenVerifier {
         audience: &str,
         leeway: Duration,
     ) -> Result<Self, VerifyError> {
+        Self::with_audiences(keys, issuer, &[audience], leeway)
+    }
+
+    /// A verifier of one client's `private_key_jwt` assertions (RFC 7523): signed with
+    /// one of the client's `keys`, issued by `client_id`, and addressed to this server —
+    /// `audiences` lists what `aud` may name (the issuer and the token endpoint URL).
+    pub fn for_client_assertions(
+        keys: VerificationKeys,
+        client_id: &str,
+        audiences: &[&str],
+        leeway: Duration,
+    ) -> Result<Self, VerifyError> {
+        Self::with_audiences(keys, client_id, audiences, leeway)
+    }
+
+    fn with_audiences(
+        keys: VerificationKeys,
+        issuer: &str,
+        audiences: &[&str],
+        leeway: Duration,
+    ) -> Result<Self, VerifyError> {
+        let audience = audiences.first().ok_or(VerifyError::WrongAudience)?;
         if leeway.is_negative() || leeway > MAX_LEEWAY {
             return Err(VerifyError::InvalidLeeway);
         }
@@ -227,10 +264,10 @@ impl TokenVerifier {
         validation.required_spec_claims.clear();
         validation.leeway = 0;
         validation.set_issuer(&[issuer]);
-        validation.set_audience(&[audience]);
+        validation.set_audience(audiences);
         Ok(Self {
             keys: RwLock::new(Arc::new(keys)),
-            audience: audience.to_owned(),
+            audience: (*audience).to_owned(),
             validation,
             leeway: leeway.whole_seconds(),
             acr: AcrTable::default(),
@@ -306,6 +343,30 @@ impl TokenVerifier {
         Ok(claims)
     }
 
+    /// Verifies a client assertion as of `now`: the checks of every token, plus `sub` equal
+    /// to the client id (RFC 7523 section 3 item 2), a lifetime of at most
+    /// [`MAX_ASSERTION_LIFETIME`] (so replay records stay short-lived) and a `jti`. The
+    /// caller records the `jti` to refuse replays (`oauth::check_assertion_replay`).
+    pub fn verify_client_assertion_at(
+        &self,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> Result<ClientAssertionClaims, VerifyError> {
+        let claims: ClientAssertionClaims =
+            self.verify(token, TokenKind::ClientAssertion, None, now)?;
+        if claims.sub != claims.iss {
+            return Err(VerifyError::WrongSubject);
+        }
+        let lifetime = claims.exp.saturating_sub(now.unix_timestamp());
+        if lifetime > MAX_ASSERTION_LIFETIME.whole_seconds() + self.leeway {
+            return Err(VerifyError::LifetimeTooLong);
+        }
+        if claims.jti.is_empty() || claims.jti.len() > MAX_JTI_LEN {
+            return Err(VerifyError::Malformed);
+        }
+        Ok(claims)
+    }
+
     fn verify<C: CheckedClaims>(
         &self,
         token: &str,
@@ -346,7 +407,7 @@ impl TokenVerifier {
 
     fn check_times(
         &self,
-        (exp, nbf, iat): (i64, Option<i64>, i64),
+        (exp, nbf, iat): (i64, Option<i64>, Option<i64>),
         now: i64,
     ) -> Result<(), VerifyError> {
         let (earliest, latest) = (
@@ -359,7 +420,7 @@ impl TokenVerifier {
         if nbf.is_some_and(|nbf| nbf > latest) {
             return Err(VerifyError::NotYetValid);
         }
-        if iat > latest {
+        if iat.is_some_and(|iat| iat > latest) {
             return Err(VerifyError::IssuedInFuture);
         }
         Ok(())
@@ -502,6 +563,56 @@ mod tests {
             Err(VerifyError::WrongNonce)
         );
         assert!(v.verify_id_token_at(&without, None, None, T0).is_ok());
+    }
+
+    #[test]
+    fn client_assertions_follow_rfc_7523() {
+        const TOKEN_ENDPOINT: &str = "https://id.example.vn/token";
+        let client_keys = KeyRing::generate().unwrap();
+        let keys = VerificationKeys::from_json(&jwks_json(&client_keys)).unwrap();
+        let v =
+            TokenVerifier::for_client_assertions(keys, "bank", &[ISSUER, TOKEN_ENDPOINT], LEEWAY)
+                .unwrap();
+        let now = T0.unix_timestamp();
+        let sign = |ring: &KeyRing, changes: Value| {
+            let mut claims = json!({"iss": "bank", "sub": "bank", "aud": TOKEN_ENDPOINT,
+                                    "exp": now + 60, "iat": now, "jti": "a1"});
+            claims
+                .as_object_mut()
+                .unwrap()
+                .extend(changes.as_object().unwrap().clone());
+            ring.active().sign("JWT", &claims).unwrap()
+        };
+        let check = |t: &str| v.verify_client_assertion_at(t, T0);
+        let good = check(&sign(&client_keys, json!({}))).unwrap();
+        assert_eq!((good.iss.as_str(), good.jti.as_str()), ("bank", "a1"));
+        assert!(check(&sign(&client_keys, json!({"aud": ISSUER}))).is_ok());
+        assert!(check(&sign(&client_keys, json!({"iat": null}))).is_ok());
+        let cases = [
+            (json!({"sub": "other"}), VerifyError::WrongSubject),
+            (
+                json!({"iss": "other", "sub": "other"}),
+                VerifyError::WrongIssuer,
+            ),
+            (
+                json!({"aud": "https://elsewhere.example"}),
+                VerifyError::WrongAudience,
+            ),
+            (json!({"exp": now - 61}), VerifyError::Expired),
+            (json!({"exp": now + 3600}), VerifyError::LifetimeTooLong),
+            (json!({"jti": ""}), VerifyError::Malformed),
+            (json!({"jti": null}), VerifyError::Malformed),
+        ];
+        for (changes, err) in cases {
+            let token = sign(&client_keys, changes.clone());
+            assert_eq!(check(&token), Err(err), "{changes}");
+        }
+        // Signed by anyone else (our own server key included): unknown key.
+        let stranger = KeyRing::generate().unwrap();
+        assert_eq!(
+            check(&sign(&stranger, json!({}))),
+            Err(VerifyError::UnknownKey)
+        );
     }
 
     #[test]
