@@ -7,6 +7,7 @@ pub mod audit;
 pub mod citizen;
 pub mod credential;
 pub mod oauth;
+pub mod ratelimit;
 pub mod registry;
 pub mod release;
 pub mod store;

@@ -18,6 +18,7 @@ use eid_core::oauth::{
     AssertionError, CodeChallenge, CodeError, CodeGrant, CodeStore, MAX_CODE_LIFETIME,
     check_assertion_replay,
 };
+use eid_core::ratelimit::{Decision, RateLimit, RateLimiter};
 use eid_core::store::{
     AccountId, AccountStatus, ClientId, DurableStore, EkycId, Entity, EphemeralStore, MAX_TTL,
     NewPasskey, PasskeyId, RefreshGrant, StoreError, Unique, now,
@@ -701,6 +702,29 @@ mod ephemeral {
             .unwrap();
     }
 
+    pub async fn rate_limits_and_lockout(s: Arc<dyn EphemeralStore>) {
+        let limit = RateLimit {
+            max: 3,
+            window: Duration::from_secs(60),
+        };
+        let logins = RateLimiter::new(Arc::clone(&s), "login-account", limit);
+        let other = RateLimiter::new(s, "login-ip", limit);
+        assert!(!logins.is_limited("001099012345").await.unwrap());
+        for remaining in [2, 1, 0] {
+            assert_eq!(
+                logins.hit("001099012345").await.unwrap(),
+                Decision::Allowed { remaining }
+            );
+        }
+        assert!(logins.is_limited("001099012345").await.unwrap());
+        assert_eq!(logins.hit("001099012345").await.unwrap(), Decision::Limited);
+        // Other subjects and other limiters count apart.
+        assert!(!logins.is_limited("079203001234").await.unwrap());
+        assert!(!other.is_limited("001099012345").await.unwrap());
+        logins.reset("001099012345").await.unwrap();
+        assert!(!logins.is_limited("001099012345").await.unwrap());
+    }
+
     /// 100 concurrent redemptions of one code: exactly one gets the grant, and every other
     /// learns the winner's token family (to revoke it).
     pub async fn concurrent_code_redemptions(s: Arc<dyn EphemeralStore>) {
@@ -895,7 +919,7 @@ macro_rules! ephemeral_suite {
             ephemeral_suite!(@cases $backend: values, put_if_absent, concurrent_takes, counters,
                 concurrent_counters, zero_and_huge_ttls_are_refused, codes_are_single_use,
                 bad_code_lifetimes_are_refused, concurrent_code_redemptions,
-                client_assertion_jti_is_single_use);
+                client_assertion_jti_is_single_use, rate_limits_and_lockout);
         }
     )*};
     (@cases $backend:ident: $($case:ident),*) => {$(
