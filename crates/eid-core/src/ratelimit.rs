@@ -10,9 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sha2::{Digest as _, Sha256};
-
-use crate::store::{EphemeralStore, StoreError};
+use crate::store::{EphemeralStore, StoreError, key_digest};
 
 /// At most `max` events per `window`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,8 +85,6 @@ impl RateLimiter {
     }
 
     fn key(&self, subject: &str) -> String {
-        let digest = Sha256::digest(subject.as_bytes());
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        format!("rate:{}:{hex}", self.name)
+        format!("rate:{}:{}", self.name, key_digest(&[subject.as_bytes()]))
     }
 }

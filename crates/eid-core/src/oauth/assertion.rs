@@ -5,10 +5,9 @@
 
 use std::time::Duration;
 
-use sha2::{Digest as _, Sha256};
 use time::OffsetDateTime;
 
-use crate::store::{EphemeralStore, StoreError};
+use crate::store::{EphemeralStore, StoreError, key_digest};
 use crate::token::{ClientAssertionClaims, MAX_LEEWAY};
 
 /// Assertion replay failures.
@@ -31,15 +30,7 @@ pub async fn check_assertion_replay(
     // Keep the record until the assertion can no longer verify, leeway included.
     let remaining = claims.exp.saturating_sub(now.unix_timestamp()) + MAX_LEEWAY.whole_seconds();
     let ttl = Duration::from_secs(u64::try_from(remaining).unwrap_or(0).max(1));
-    let mut digest = Sha256::new();
-    digest.update(claims.iss.as_bytes());
-    digest.update([0]);
-    digest.update(claims.jti.as_bytes());
-    let key: String = digest
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let key = key_digest(&[claims.iss.as_bytes(), claims.jti.as_bytes()]);
     if store
         .put_if_absent(&format!("jti:{key}"), b"1", ttl)
         .await?

@@ -76,7 +76,7 @@ pub struct TokenHash(pub [u8; 32]);
 impl TokenHash {
     /// Lower-case hex, for store keys.
     pub fn to_hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        crate::store::hex(&self.0)
     }
 }
 
