@@ -482,16 +482,11 @@ mod durable {
     pub async fn audit_concurrent_appends(db: &Durable) {
         const TASKS: u32 = 8;
         const EACH: u32 = 10;
-        let second = db.second().await;
-        let tasks: Vec<_> = (0..TASKS)
-            .map(|i| {
-                // Half the appenders use an independent store, like another process.
-                let store = match (&second, i % 2) {
-                    (Some(other), 1) => Arc::clone(other),
-                    _ => Arc::clone(&db.store),
-                };
-                tokio::spawn(async move { append(&*store, EACH).await })
-            })
+        let tasks: Vec<_> = db
+            .handles(TASKS as usize)
+            .await
+            .into_iter()
+            .map(|store| tokio::spawn(async move { append(&*store, EACH).await }))
             .collect();
         for t in tasks {
             t.await.unwrap();
@@ -595,13 +590,11 @@ mod durable {
             .insert_refresh_token(&presented, &grant(account, time::Duration::hours(1)))
             .await
             .unwrap();
-        let second = db.second().await;
-        let tasks: Vec<_> = (0..TASKS)
-            .map(|i| {
-                let store = match (&second, i % 2) {
-                    (Some(other), 1) => Arc::clone(other),
-                    _ => Arc::clone(&db.store),
-                };
+        let tasks: Vec<_> = db
+            .handles(TASKS)
+            .await
+            .into_iter()
+            .map(|store| {
                 tokio::spawn(async move {
                     let next = hash();
                     let result = store.rotate_refresh_token(&presented, &next, now()).await;

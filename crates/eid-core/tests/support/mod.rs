@@ -66,6 +66,18 @@ impl Durable {
         .expect("raw statement");
     }
 
+    /// `n` handles on the database for concurrent tasks: alternately this store and a
+    /// second, independent one (like another process), where the backend allows one.
+    pub async fn handles(&self, n: usize) -> Vec<Arc<dyn DurableStore>> {
+        let second = self.second().await;
+        (0..n)
+            .map(|i| match (&second, i % 2) {
+                (Some(other), 1) => Arc::clone(other),
+                _ => Arc::clone(&self.store),
+            })
+            .collect()
+    }
+
     /// A second, independent store on the same database, if the backend allows one.
     pub async fn second(&self) -> Option<Arc<dyn DurableStore>> {
         match &self.reopen {
