@@ -147,6 +147,9 @@ struct RetiringKey {
 #[derive(Debug)]
 pub struct KeyRing {
     active: SigningKey,
+    /// Published but not yet signing: relying parties that cache the JWKS learn it before
+    /// the next rotation makes it active.
+    next: Option<SigningKey>,
     retiring: Vec<RetiringKey>,
 }
 
@@ -155,6 +158,7 @@ impl KeyRing {
     pub fn new(active: SigningKey) -> Self {
         Self {
             active,
+            next: None,
             retiring: Vec::new(),
         }
     }
@@ -169,14 +173,34 @@ impl KeyRing {
         &self.active
     }
 
+    /// The staged next key, if any.
+    pub fn next(&self) -> Option<&SigningKey> {
+        self.next.as_ref()
+    }
+
+    /// Generates the key the next [`rotate`](Self::rotate) will activate, unless one is
+    /// staged already, and publishes it in the JWKS now. Stage at least one JWKS cache
+    /// lifetime before rotating, so that verifiers know the key before tokens use it.
+    pub fn stage_next(&mut self) -> Result<&SigningKey, KeyRingError> {
+        if self.next.is_none() {
+            self.next = Some(SigningKey::generate()?);
+        }
+        self.next.as_ref().ok_or(KeyRingError::Malformed)
+    }
+
     /// The retiring keys, oldest retirement last.
     pub fn retiring(&self) -> impl Iterator<Item = &SigningKey> {
         self.retiring.iter().map(|r| &r.key)
     }
 
-    /// Makes a freshly generated key active; the previous one retires at `now`.
+    /// Makes the staged next key (or, if none is staged, a freshly generated one) active;
+    /// the previous one retires at `now`.
     pub fn rotate(&mut self, now: OffsetDateTime) -> Result<(), KeyRingError> {
-        let previous = std::mem::replace(&mut self.active, SigningKey::generate()?);
+        let incoming = match self.next.take() {
+            Some(key) => key,
+            None => SigningKey::generate()?,
+        };
+        let previous = std::mem::replace(&mut self.active, incoming);
         self.retiring.insert(
             0,
             RetiringKey {
@@ -197,9 +221,11 @@ impl KeyRing {
         before - self.retiring.len()
     }
 
-    /// The public JWKS to publish: the active key first, then the retiring keys.
+    /// The public JWKS to publish: the active key first, then the staged next key, then
+    /// the retiring keys.
     pub fn jwks(&self) -> JwkSet {
         let keys = std::iter::once(&self.active)
+            .chain(self.next.as_ref())
             .chain(self.retiring())
             .map(|k| k.jwk.clone())
             .collect();
@@ -217,14 +243,17 @@ impl KeyRing {
         Self::decode(&plaintext)
     }
 
-    /// Plaintext layout: entries of `retired_at` (i64 BE unix seconds, `i64::MIN` for
-    /// the active key, which comes first) ‖ DER length (u16 BE) ‖ PKCS#8 DER.
+    /// Plaintext layout: entries of `retired_at` (i64 BE unix seconds; `i64::MIN` for
+    /// the active key, which comes first; `i64::MAX` for a staged next key) ‖ DER length
+    /// (u16 BE) ‖ PKCS#8 DER.
     fn encode(&self) -> Result<Zeroizing<Vec<u8>>, KeyRingError> {
-        let entries = std::iter::once((i64::MIN, &self.active)).chain(
-            self.retiring
-                .iter()
-                .map(|r| (r.retired_at.unix_timestamp(), &r.key)),
-        );
+        let entries = std::iter::once((i64::MIN, &self.active))
+            .chain(self.next.iter().map(|k| (i64::MAX, k)))
+            .chain(
+                self.retiring
+                    .iter()
+                    .map(|r| (r.retired_at.unix_timestamp(), &r.key)),
+            );
         let size = entries.clone().map(|(_, k)| 10 + k.pkcs8_der().len()).sum();
         let mut out = Zeroizing::new(Vec::with_capacity(size));
         for (retired_at, key) in entries {
@@ -239,6 +268,7 @@ impl KeyRing {
 
     fn decode(mut input: &[u8]) -> Result<Self, KeyRingError> {
         let mut active = None;
+        let mut next = None;
         let mut retiring = Vec::new();
         while !input.is_empty() {
             let (stamp, rest) = input
@@ -255,6 +285,8 @@ impl KeyRing {
                 (i64::MIN, None) => active = Some(key),
                 (i64::MIN, Some(_)) => return Err(KeyRingError::Malformed),
                 (_, None) => return Err(KeyRingError::Malformed),
+                (i64::MAX, Some(_)) if next.is_none() => next = Some(key),
+                (i64::MAX, Some(_)) => return Err(KeyRingError::Malformed),
                 (stamp, Some(_)) => retiring.push(RetiringKey {
                     key,
                     retired_at: OffsetDateTime::from_unix_timestamp(stamp)
@@ -263,7 +295,11 @@ impl KeyRing {
             }
         }
         let active = active.ok_or(KeyRingError::Malformed)?;
-        Ok(Self { active, retiring })
+        Ok(Self {
+            active,
+            next,
+            retiring,
+        })
     }
 }
 
@@ -376,6 +412,34 @@ mod tests {
         );
         // The reloaded private key still signs verifiably (same kid, same JWK).
         assert_eq!(back.active().pkcs8_der(), ring.active().pkcs8_der());
+    }
+
+    #[test]
+    fn a_staged_key_is_published_before_it_signs() {
+        let mut ring = KeyRing::generate().unwrap();
+        let first = ring.active().kid().to_owned();
+        let staged = ring.stage_next().unwrap().kid().to_owned();
+        assert_eq!(
+            ring.stage_next().unwrap().kid(),
+            staged,
+            "staging is idempotent"
+        );
+        assert_eq!(ring.active().kid(), first, "the active key still signs");
+        let kids = |r: &KeyRing| {
+            r.jwks()
+                .keys
+                .iter()
+                .map(|k| k.common.key_id.clone().unwrap())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(kids(&ring), [first.clone(), staged.clone()]);
+        // Sealing keeps the staged key; rotating activates exactly it.
+        let mut back = KeyRing::open(&ring.seal(&kek(3)).unwrap(), &kek(3)).unwrap();
+        assert_eq!(back.next().map(SigningKey::kid), Some(staged.as_str()));
+        back.rotate(T0).unwrap();
+        assert_eq!(back.active().kid(), staged);
+        assert!(back.next().is_none());
+        assert_eq!(kids(&back), [staged, first]);
     }
 
     #[test]
