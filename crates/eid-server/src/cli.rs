@@ -30,6 +30,20 @@ pub enum LogFormat {
 pub enum Command {
     /// Run the embedded demo: synthetic register, SQLite and in-memory stores, no setup.
     Demo(DemoArgs),
+    /// Run the production server described by a configuration file.
+    Serve(ConfigArgs),
+    /// Signing key tools.
+    Keys {
+        /// What to do with the key ring.
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Configuration tools.
+    Config {
+        /// What to do with the configuration.
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Population register tools.
     Registry {
         /// What to do with the register.
@@ -75,4 +89,26 @@ pub struct GenerateArgs {
     /// SQLite file to write (must not exist).
     #[arg(long)]
     pub out: PathBuf,
+}
+
+/// The configuration file option shared by `serve`, `keys` and `config`.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// The TOML configuration file (`EID_*` variables override its settings).
+    #[arg(long, env = "EID_CONFIG")]
+    pub config: PathBuf,
+}
+
+/// Key ring subcommands.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make a new key sign; the previous one stays published as retiring.
+    Rotate(ConfigArgs),
+}
+
+/// Configuration subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the configuration: print `ok` or every error.
+    Check(ConfigArgs),
 }

@@ -6,10 +6,11 @@ use std::time::Instant;
 
 use anyhow::{Context as _, bail};
 use eid_core::registry::{EmbeddedRegistry, RegisterLocation};
-use eid_core::store::SqliteStore;
+use eid_core::store::{MemoryEphemeral, SqliteStore};
+use eid_core::token::KeyRing;
 
 use crate::cli::DemoArgs;
-use crate::{metrics, ops};
+use crate::{app, ops};
 
 /// Builds the embedded stores and register, prints the banner and serves until SIGINT or
 /// SIGTERM.
@@ -43,10 +44,16 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     // WebAuthn accepts `localhost` as a secure origin and RP ID, not a bare IP address.
     let issuer = format!("http://localhost:{port}");
 
-    let app = metrics::instrument(ops::router(ops::OpsState {
-        durable: Arc::new(durable),
-        registry: Arc::new(registry),
-    }));
+    // The demo's signing key lives only as long as the process.
+    let keys = KeyRing::generate().context("cannot generate the demo's signing key")?;
+    let app = app::router(
+        ops::OpsState {
+            durable: Arc::new(durable),
+            ephemeral: Arc::new(MemoryEphemeral::new()),
+            registry: Arc::new(registry),
+        },
+        app::jwks_json(&keys)?,
+    );
 
     println!("eID demo");
     println!("issuer: {issuer}");
@@ -57,13 +64,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
     println!("data: {}", data_dir.display());
     println!("health: {issuer}/healthz  readiness: {issuer}/readyz  metrics: {issuer}/metrics");
+    println!("keys: {issuer}/jwks.json");
     println!("ready (Ctrl-C stops)");
     tracing::info!(%issuer, citizens, "demo listening");
 
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("server failed")?;
+    app::serve(listener, app).await?;
     tracing::info!("demo stopped");
     Ok(())
 }
@@ -94,32 +99,4 @@ async fn open_demo_registry(
         ),
     }
     Ok(registry)
-}
-
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(err) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %err, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(err) => {
-                tracing::error!(error = %err, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
 }

@@ -2,18 +2,14 @@
 //!
 //! `eid-server demo` runs everything embedded (a synthetic population register on SQLite,
 //! an SQLite durable store, an in-memory ephemeral store) on `http://localhost:8080`.
+//! `eid-server serve --config eid.toml` runs the production server; `keys rotate` and
+//! `config check` manage its key ring and configuration.
 //! `eid-server registry generate` writes a synthetic register file.
-
-mod cli;
-mod demo;
-mod logging;
-mod metrics;
-mod ops;
-mod registry_cmd;
 
 use std::process::ExitCode;
 
 use clap::Parser;
+use eid_server::{cli, demo, logging, registry_cmd, serve};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -21,6 +17,13 @@ async fn main() -> ExitCode {
     logging::init(cli.log_format);
     let result = match cli.command {
         cli::Command::Demo(args) => demo::run(args).await,
+        cli::Command::Serve(args) => serve::run(args).await,
+        cli::Command::Keys {
+            command: cli::KeysCommand::Rotate(args),
+        } => serve::rotate_keys(args),
+        cli::Command::Config {
+            command: cli::ConfigCommand::Check(args),
+        } => serve::check(args),
         cli::Command::Registry {
             command: cli::RegistryCommand::Generate(args),
         } => registry_cmd::generate(args).await,

@@ -1,5 +1,5 @@
-//! Operational endpoints: `/healthz` (the process is alive) and `/readyz` (its stores and
-//! the population register answer). Both are cheap: a probe never scans the register.
+//! Operational endpoints: `/healthz` (the process is alive) and `/readyz` (its durable and
+//! ephemeral stores and the population register answer). Both are cheap: a probe never scans the register.
 
 use std::sync::Arc;
 
@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use eid_core::registry::EmbeddedRegistry;
-use eid_core::store::DurableStore;
+use eid_core::store::{DurableStore, EphemeralStore};
 use serde_json::{Value, json};
 
 /// What the operational endpoints look at.
@@ -16,6 +16,8 @@ use serde_json::{Value, json};
 pub struct OpsState {
     /// Accounts, credentials, consents, audit.
     pub durable: Arc<dyn DurableStore>,
+    /// Sessions and short-lived state.
+    pub ephemeral: Arc<dyn EphemeralStore>,
     /// The population register.
     pub registry: Arc<EmbeddedRegistry>,
 }
@@ -33,21 +35,10 @@ async fn healthz() -> Json<Value> {
 }
 
 async fn readyz(State(state): State<OpsState>) -> (StatusCode, Json<Value>) {
-    let durable = match state.durable.ping().await {
-        Ok(()) => json!({ "ok": true }),
-        Err(err) => {
-            tracing::warn!(error = %err, "readiness: durable store unreachable");
-            json!({ "ok": false })
-        }
-    };
-    let register = match state.registry.ping().await {
-        Ok(()) => json!({ "ok": true }),
-        Err(err) => {
-            tracing::warn!(error = %err, "readiness: population register unreachable");
-            json!({ "ok": false })
-        }
-    };
-    let ready = durable["ok"] == true && register["ok"] == true;
+    let durable = check("durable store", state.durable.ping().await);
+    let ephemeral = check("ephemeral store", state.ephemeral.ping().await);
+    let register = check("population register", state.registry.ping().await);
+    let ready = durable && ephemeral && register;
     let status = if ready {
         StatusCode::OK
     } else {
@@ -55,7 +46,18 @@ async fn readyz(State(state): State<OpsState>) -> (StatusCode, Json<Value>) {
     };
     let body = json!({
         "status": if ready { "ready" } else { "not ready" },
-        "checks": { "durable_store": durable, "register": register },
+        "checks": {
+            "durable_store": { "ok": durable },
+            "ephemeral_store": { "ok": ephemeral },
+            "register": { "ok": register },
+        },
     });
     (status, Json(body))
+}
+
+/// Whether a probe succeeded; a failure is logged (without detail to the client).
+fn check<E: std::fmt::Display>(what: &str, result: Result<(), E>) -> bool {
+    result
+        .inspect_err(|err| tracing::warn!(error = %err, "readiness: {what} unreachable"))
+        .is_ok()
 }

@@ -1,0 +1,929 @@
+//! The daemon's configuration: one TOML file, `EID_*` environment overrides, validated at
+//! start with one message per bad field.
+//!
+//! Every scalar setting can be overridden by an environment variable named `EID_`
+//! followed by the setting's path in upper case, dots turned into underscores:
+//! `issuer` → `EID_ISSUER`, `durable.url` → `EID_DURABLE_URL`, `keys.file` →
+//! `EID_KEYS_FILE`, `password.memory_kib` → `EID_PASSWORD_MEMORY_KIB` (see
+//! [`OVERRIDES`]). The `[[clients]]` table cannot be overridden.
+//!
+//! The key-encryption key is never written in the file: it comes from
+//! `EID_KEY_ENCRYPTION_KEY` (32 bytes, standard base64) or from the file named by
+//! `keys.kek_file`.
+
+use std::collections::{BTreeSet, HashSet};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use base64ct::{Base64, Encoding as _};
+use eid_core::credential::password::PasswordParams;
+use eid_core::release::Scope;
+use eid_core::store::ClientId;
+use eid_core::token::{KEK_LEN, KeyEncryptionKey};
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use time::Duration;
+use url::Url;
+use zeroize::Zeroizing;
+
+/// The environment variable holding the base64 key-encryption key.
+pub const KEK_ENV: &str = "EID_KEY_ENCRYPTION_KEY";
+
+/// Settings an `EID_*` variable overrides, with whether the value is an integer.
+pub const OVERRIDES: &[(&str, bool)] = &[
+    ("issuer", false),
+    ("listen", false),
+    ("durable.url", false),
+    ("ephemeral.url", false),
+    ("ephemeral.key_prefix", false),
+    ("register.file", false),
+    ("keys.file", false),
+    ("keys.kek_file", false),
+    ("tokens.id_token_lifetime_secs", true),
+    ("tokens.access_token_lifetime_secs", true),
+    ("tokens.refresh_token_lifetime_secs", true),
+    ("tokens.authorization_code_lifetime_secs", true),
+    ("password.memory_kib", true),
+    ("password.iterations", true),
+    ("password.parallelism", true),
+];
+
+/// Default listening address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// The OWASP minimum argon2id parameters; weaker ones are refused.
+pub const MIN_PASSWORD_PARAMS: PasswordParams = PasswordParams {
+    m_kib: 19_456,
+    t: 2,
+    p: 1,
+};
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not TOML of the expected shape (unknown key, wrong type).
+    #[error("{0}")]
+    Syntax(String),
+    /// One or more settings are invalid; every one is listed.
+    #[error("{} invalid setting(s):\n{}", .0.len(), list(.0))]
+    Invalid(Vec<FieldError>),
+}
+
+fn list(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(|e| format!("  {e}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// One invalid setting: its path (`clients[1].redirect_uris[0]`) and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// The setting's path.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// A secret string (a URL that may carry a password, a secret hash): wiped on drop,
+/// never shown by `Debug`.
+#[derive(Clone)]
+pub struct Secret(Zeroizing<String>);
+
+impl Secret {
+    fn new(value: String) -> Self {
+        Self(Zeroizing::new(value))
+    }
+
+    /// The secret value.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// The validated configuration.
+#[derive(Debug)]
+pub struct Config {
+    /// The public issuer URL (`iss`), exactly as configured.
+    pub issuer: String,
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// The durable store.
+    pub durable: DurableConfig,
+    /// The ephemeral store.
+    pub ephemeral: EphemeralConfig,
+    /// The embedded population register's SQLite file.
+    pub register: PathBuf,
+    /// The sealed key ring.
+    pub keys: KeysConfig,
+    /// Token lifetimes.
+    pub tokens: TokenLifetimes,
+    /// argon2id parameters for citizens' passwords.
+    pub password: PasswordParams,
+    /// Registered relying parties.
+    pub clients: Vec<ClientConfig>,
+}
+
+/// Where accounts, credentials, consents and audit live.
+#[derive(Debug)]
+pub enum DurableConfig {
+    /// `sqlite://path` or `sqlite::memory:`.
+    Sqlite(Secret),
+    /// `postgres://…` or `postgresql://…`.
+    Postgres(Secret),
+}
+
+/// Where sessions and short-lived state live.
+#[derive(Debug)]
+pub enum EphemeralConfig {
+    /// In this process (one instance only).
+    Memory,
+    /// A Redis server shared by the instances.
+    Redis {
+        /// `redis://…` or `rediss://…`.
+        url: Secret,
+        /// Prefix of every key.
+        key_prefix: String,
+    },
+}
+
+/// The sealed key ring and the key that opens it.
+#[derive(Debug)]
+pub struct KeysConfig {
+    /// The sealed key ring file.
+    pub file: PathBuf,
+    /// The key-encryption key.
+    pub kek: KeyEncryptionKey,
+}
+
+/// How long tokens live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenLifetimes {
+    /// ID tokens.
+    pub id_token: Duration,
+    /// Access tokens.
+    pub access_token: Duration,
+    /// Refresh tokens.
+    pub refresh_token: Duration,
+    /// Authorization codes.
+    pub authorization_code: Duration,
+}
+
+/// One registered relying party.
+#[derive(Debug)]
+pub struct ClientConfig {
+    /// Its identifier.
+    pub client_id: ClientId,
+    /// Its name, shown to citizens.
+    pub name: String,
+    /// Where authorization responses may be sent.
+    pub redirect_uris: Vec<Url>,
+    /// How it authenticates at the token endpoint.
+    pub auth: ClientAuth,
+    /// Which `sub` it receives.
+    pub subject_type: ClientSubjectType,
+    /// The scopes it may ask for.
+    pub scopes: BTreeSet<Scope>,
+    /// Whether it must use pushed authorization requests (RFC 9126).
+    pub require_par: bool,
+}
+
+/// A client's `token_endpoint_auth_method` with what it needs.
+#[derive(Debug)]
+pub enum ClientAuth {
+    /// `client_secret_basic`, with the secret's argon2id PHC hash.
+    SecretBasic(Secret),
+    /// `client_secret_post`, with the secret's argon2id PHC hash.
+    SecretPost(Secret),
+    /// `private_key_jwt`, with the client's public keys.
+    PrivateKeyJwt(ClientJwks),
+    /// `none`: a public client (PKCE only).
+    None,
+}
+
+/// A client's public keys.
+#[derive(Debug)]
+pub enum ClientJwks {
+    /// A JWKS document given in the configuration.
+    Inline(serde_json::Value),
+    /// Where to fetch the JWKS.
+    Uri(Url),
+}
+
+/// Which subject identifier a client receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientSubjectType {
+    /// A `sub` of its own (the default).
+    Pairwise,
+    /// The `sub` shared by every public client.
+    Public,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    issuer: Option<String>,
+    listen: Option<String>,
+    #[serde(default)]
+    durable: RawDurable,
+    #[serde(default)]
+    ephemeral: RawEphemeral,
+    #[serde(default)]
+    register: RawRegister,
+    #[serde(default)]
+    keys: RawKeys,
+    #[serde(default)]
+    tokens: RawTokens,
+    #[serde(default)]
+    password: RawPassword,
+    #[serde(default)]
+    clients: Vec<RawClient>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDurable {
+    url: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawEphemeral {
+    url: Option<String>,
+    key_prefix: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawRegister {
+    file: Option<PathBuf>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawKeys {
+    file: Option<PathBuf>,
+    kek_file: Option<PathBuf>,
+    /// Present only to refuse it with a clear message.
+    #[serde(alias = "kek")]
+    key_encryption_key: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawTokens {
+    id_token_lifetime_secs: Option<i64>,
+    access_token_lifetime_secs: Option<i64>,
+    refresh_token_lifetime_secs: Option<i64>,
+    authorization_code_lifetime_secs: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawPassword {
+    memory_kib: Option<i64>,
+    iterations: Option<i64>,
+    parallelism: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClient {
+    client_id: Option<String>,
+    name: Option<String>,
+    #[serde(default)]
+    redirect_uris: Vec<String>,
+    token_endpoint_auth_method: Option<String>,
+    client_secret_hash: Option<String>,
+    /// Present only to refuse it with a clear message.
+    client_secret: Option<IgnoredAny>,
+    jwks: Option<String>,
+    jwks_uri: Option<String>,
+    subject_type: Option<String>,
+    scopes: Option<Vec<String>>,
+    #[serde(default)]
+    require_par: bool,
+}
+
+/// Collects field errors while validating.
+#[derive(Default)]
+struct Errors(Vec<FieldError>);
+
+impl Errors {
+    fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.push(FieldError {
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+
+    /// `value`, or an error "required" naming `field` and what is expected.
+    fn required<T>(&mut self, field: &str, value: Option<T>, expected: &str) -> Option<T> {
+        if value.is_none() {
+            self.add(field, format!("required ({expected})"));
+        }
+        value
+    }
+}
+
+impl Config {
+    /// Reads `path`, applies the process environment and validates.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, |name| std::env::var(name).ok())
+    }
+
+    /// Parses TOML `text`, applies the overrides `env` returns and validates.
+    pub fn parse(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut table: toml::Table =
+            toml::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+        let mut errors = Errors::default();
+        apply_overrides(&mut table, &env, &mut errors);
+        let raw = RawConfig::deserialize(table).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+        let config = validate(raw, env(KEK_ENV).map(Zeroizing::new), &mut errors);
+        match config {
+            Some(config) if errors.0.is_empty() => Ok(config),
+            _ => Err(ConfigError::Invalid(errors.0)),
+        }
+    }
+}
+
+/// The environment variable overriding the setting at `path`.
+pub fn env_name(path: &str) -> String {
+    format!("EID_{}", path.to_uppercase().replace('.', "_"))
+}
+
+fn apply_overrides(
+    table: &mut toml::Table,
+    env: &impl Fn(&str) -> Option<String>,
+    errors: &mut Errors,
+) {
+    for &(path, integer) in OVERRIDES {
+        let name = env_name(path);
+        let Some(value) = env(&name) else { continue };
+        let value = if integer {
+            match value.trim().parse::<i64>() {
+                Ok(n) => toml::Value::Integer(n),
+                Err(_) => {
+                    errors.add(path, format!("{name} must be an integer"));
+                    continue;
+                }
+            }
+        } else {
+            toml::Value::String(value)
+        };
+        let mut target = &mut *table;
+        let mut parts = path.split('.').peekable();
+        while let Some(part) = parts.next() {
+            if parts.peek().is_none() {
+                target.insert(part.to_owned(), value);
+                break;
+            }
+            let entry = target
+                .entry(part)
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            match entry {
+                toml::Value::Table(inner) => target = inner,
+                _ => {
+                    errors.add(part, "must be a table");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Validates everything, recording every problem; `None` when something is missing.
+fn validate(
+    raw: RawConfig,
+    env_kek: Option<Zeroizing<String>>,
+    errors: &mut Errors,
+) -> Option<Config> {
+    let issuer = errors
+        .required("issuer", raw.issuer, "the public https URL of this service")
+        .and_then(|issuer| check_issuer(&issuer, errors).then_some(issuer));
+    let listen = raw.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
+    let listen = SocketAddr::from_str(listen)
+        .map_err(|_| errors.add("listen", "must be a socket address such as 127.0.0.1:8080"))
+        .ok();
+    let durable = errors
+        .required(
+            "durable.url",
+            raw.durable.url,
+            "sqlite://path, sqlite::memory: or postgres://…",
+        )
+        .and_then(|url| durable(url, errors));
+    let ephemeral = errors
+        .required("ephemeral.url", raw.ephemeral.url, "memory or redis://…")
+        .and_then(|url| ephemeral(url, raw.ephemeral.key_prefix, errors));
+    let register = errors
+        .required(
+            "register.file",
+            raw.register.file,
+            "the register's SQLite file",
+        )
+        .and_then(|file| non_empty_path("register.file", file, errors));
+    let keys = keys(raw.keys, env_kek, errors);
+    let tokens = tokens(&raw.tokens, errors);
+    let password = password(&raw.password, errors);
+    let clients = clients(raw.clients, errors);
+    Some(Config {
+        issuer: issuer?,
+        listen: listen?,
+        durable: durable?,
+        ephemeral: ephemeral?,
+        register: register?,
+        keys: keys?,
+        tokens: tokens?,
+        password: password?,
+        clients: clients?,
+    })
+}
+
+/// Whether `host` is the local machine, where plain http is acceptable.
+fn is_localhost(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// Checks an absolute https URL (http on localhost) without a fragment; records the
+/// problem under `field`.
+fn check_web_url(field: &str, value: &str, errors: &mut Errors) -> Option<Url> {
+    let Ok(url) = Url::parse(value) else {
+        errors.add(field, "must be an absolute URL");
+        return None;
+    };
+    let secure = url.scheme() == "https" || (url.scheme() == "http" && is_localhost(&url));
+    if !secure || url.host().is_none() {
+        errors.add(
+            field,
+            "must be an https URL (http is allowed only for localhost)",
+        );
+        return None;
+    }
+    if url.fragment().is_some() {
+        errors.add(field, "must not have a fragment (#…)");
+        return None;
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        errors.add(field, "must not carry credentials");
+        return None;
+    }
+    Some(url)
+}
+
+fn check_issuer(issuer: &str, errors: &mut Errors) -> bool {
+    let Some(url) = check_web_url("issuer", issuer, errors) else {
+        return false;
+    };
+    if url.query().is_some() {
+        errors.add("issuer", "must not have a query (?…)");
+        return false;
+    }
+    true
+}
+
+fn durable(url: String, errors: &mut Errors) -> Option<DurableConfig> {
+    if url.starts_with("sqlite:") {
+        Some(DurableConfig::Sqlite(Secret::new(url)))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Some(DurableConfig::Postgres(Secret::new(url)))
+    } else {
+        errors.add(
+            "durable.url",
+            "must start with sqlite: (sqlite://path or sqlite::memory:) or postgres://",
+        );
+        None
+    }
+}
+
+fn ephemeral(
+    url: String,
+    key_prefix: Option<String>,
+    errors: &mut Errors,
+) -> Option<EphemeralConfig> {
+    if url == "memory" {
+        if key_prefix.is_some() {
+            errors.add("ephemeral.key_prefix", "is used only with redis://");
+            return None;
+        }
+        return Some(EphemeralConfig::Memory);
+    }
+    if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+        errors.add("ephemeral.url", "must be memory, redis://… or rediss://…");
+        return None;
+    }
+    let key_prefix = key_prefix.unwrap_or_else(|| "eid:".to_owned());
+    if key_prefix.is_empty() || !key_prefix.bytes().all(|b| b.is_ascii_graphic()) {
+        errors.add(
+            "ephemeral.key_prefix",
+            "must be non-empty printable ASCII without spaces",
+        );
+        return None;
+    }
+    Some(EphemeralConfig::Redis {
+        url: Secret::new(url),
+        key_prefix,
+    })
+}
+
+fn non_empty_path(field: &str, path: PathBuf, errors: &mut Errors) -> Option<PathBuf> {
+    if path.as_os_str().is_empty() {
+        errors.add(field, "must not be empty");
+        return None;
+    }
+    Some(path)
+}
+
+fn keys(
+    raw: RawKeys,
+    env_kek: Option<Zeroizing<String>>,
+    errors: &mut Errors,
+) -> Option<KeysConfig> {
+    if raw.key_encryption_key.is_some() {
+        errors.add(
+            "keys.key_encryption_key",
+            format!(
+                "a secret is never written in the configuration file: set {KEK_ENV} or \
+                 keys.kek_file"
+            ),
+        );
+    }
+    let file = errors
+        .required("keys.file", raw.file, "the sealed key ring file")
+        .and_then(|file| non_empty_path("keys.file", file, errors));
+    let kek = match (env_kek, raw.kek_file) {
+        (Some(value), _) => decode_kek(KEK_ENV, &value, errors),
+        (None, Some(path)) => match std::fs::read_to_string(&path) {
+            Ok(text) => decode_kek("keys.kek_file", &Zeroizing::new(text), errors),
+            Err(err) => {
+                errors.add(
+                    "keys.kek_file",
+                    format!("cannot read {}: {err}", path.display()),
+                );
+                None
+            }
+        },
+        (None, None) => {
+            errors.add(
+                "keys",
+                format!("no key-encryption key: set {KEK_ENV} or keys.kek_file"),
+            );
+            None
+        }
+    };
+    Some(KeysConfig {
+        file: file?,
+        kek: kek?,
+    })
+}
+
+fn decode_kek(field: &str, value: &str, errors: &mut Errors) -> Option<KeyEncryptionKey> {
+    let bytes = Base64::decode_vec(value.trim()).map(Zeroizing::new);
+    match bytes.ok().map(|b| KeyEncryptionKey::from_slice(&b)) {
+        Some(Ok(kek)) => Some(kek),
+        _ => {
+            errors.add(
+                field,
+                format!("the key-encryption key must be {KEK_LEN} bytes in standard base64"),
+            );
+            None
+        }
+    }
+}
+
+/// Checks `value` (default `default`) lies in `min..=max` seconds.
+fn lifetime(
+    field: &str,
+    value: Option<i64>,
+    default: i64,
+    (min, max): (i64, i64),
+    errors: &mut Errors,
+) -> Option<Duration> {
+    let secs = value.unwrap_or(default);
+    if !(min..=max).contains(&secs) {
+        errors.add(field, format!("must be between {min} and {max} seconds"));
+        return None;
+    }
+    Some(Duration::seconds(secs))
+}
+
+fn tokens(raw: &RawTokens, errors: &mut Errors) -> Option<TokenLifetimes> {
+    let id_token = lifetime(
+        "tokens.id_token_lifetime_secs",
+        raw.id_token_lifetime_secs,
+        300,
+        (60, 3_600),
+        errors,
+    );
+    let access_token = lifetime(
+        "tokens.access_token_lifetime_secs",
+        raw.access_token_lifetime_secs,
+        300,
+        (60, 3_600),
+        errors,
+    );
+    let refresh_token = lifetime(
+        "tokens.refresh_token_lifetime_secs",
+        raw.refresh_token_lifetime_secs,
+        86_400,
+        (3_600, 90 * 86_400),
+        errors,
+    );
+    let authorization_code = lifetime(
+        "tokens.authorization_code_lifetime_secs",
+        raw.authorization_code_lifetime_secs,
+        60,
+        (10, 600),
+        errors,
+    );
+    Some(TokenLifetimes {
+        id_token: id_token?,
+        access_token: access_token?,
+        refresh_token: refresh_token?,
+        authorization_code: authorization_code?,
+    })
+}
+
+/// Checks `value` (default `min`) lies in `min..=max`.
+fn bounded(
+    field: &str,
+    value: Option<i64>,
+    (min, max): (u32, u32),
+    errors: &mut Errors,
+) -> Option<u32> {
+    let value = value.unwrap_or(i64::from(min));
+    match u32::try_from(value) {
+        Ok(v) if (min..=max).contains(&v) => Some(v),
+        _ => {
+            errors.add(
+                field,
+                format!("must be between {min} and {max} (OWASP minimum {min})"),
+            );
+            None
+        }
+    }
+}
+
+fn password(raw: &RawPassword, errors: &mut Errors) -> Option<PasswordParams> {
+    let min = MIN_PASSWORD_PARAMS;
+    let m_kib = bounded(
+        "password.memory_kib",
+        raw.memory_kib,
+        (min.m_kib, 4 * 1024 * 1024),
+        errors,
+    );
+    let t = bounded("password.iterations", raw.iterations, (min.t, 64), errors);
+    let p = bounded("password.parallelism", raw.parallelism, (min.p, 64), errors);
+    Some(PasswordParams {
+        m_kib: m_kib?,
+        t: t?,
+        p: p?,
+    })
+}
+
+fn clients(raw: Vec<RawClient>, errors: &mut Errors) -> Option<Vec<ClientConfig>> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::with_capacity(raw.len());
+    let mut complete = true;
+    for (i, raw) in raw.into_iter().enumerate() {
+        let at = format!("clients[{i}]");
+        if let Some(id) = &raw.client_id
+            && !seen.insert(id.clone())
+        {
+            errors.add(format!("{at}.client_id"), "is used by an earlier client");
+        }
+        match client(&at, raw, errors) {
+            Some(c) => out.push(c),
+            None => complete = false,
+        }
+    }
+    complete.then_some(out)
+}
+
+fn client(at: &str, raw: RawClient, errors: &mut Errors) -> Option<ClientConfig> {
+    let client_id = errors
+        .required(&format!("{at}.client_id"), raw.client_id, "an identifier")
+        .and_then(|id| {
+            ClientId::new(id)
+                .map_err(|_| {
+                    errors.add(
+                        format!("{at}.client_id"),
+                        "must be 1 to 255 printable ASCII characters without spaces and \
+                         without a personal ID number",
+                    )
+                })
+                .ok()
+        });
+    let name = errors
+        .required(&format!("{at}.name"), raw.name, "shown to citizens")
+        .filter(|name| {
+            let ok = !name.trim().is_empty();
+            if !ok {
+                errors.add(format!("{at}.name"), "must not be empty");
+            }
+            ok
+        });
+    if raw.redirect_uris.is_empty() {
+        errors.add(format!("{at}.redirect_uris"), "must list at least one URI");
+    }
+    let redirect_uris: Vec<Option<Url>> = raw
+        .redirect_uris
+        .iter()
+        .enumerate()
+        .map(|(j, uri)| check_web_url(&format!("{at}.redirect_uris[{j}]"), uri, errors))
+        .collect();
+    let auth = client_auth(
+        at,
+        raw.token_endpoint_auth_method.as_deref(),
+        raw.client_secret_hash,
+        raw.client_secret.is_some(),
+        raw.jwks,
+        raw.jwks_uri,
+        errors,
+    );
+    let subject_type = match raw.subject_type.as_deref() {
+        None | Some("pairwise") => Some(ClientSubjectType::Pairwise),
+        Some("public") => Some(ClientSubjectType::Public),
+        Some(_) => {
+            errors.add(format!("{at}.subject_type"), "must be pairwise or public");
+            None
+        }
+    };
+    let scopes = raw.scopes.unwrap_or_else(|| vec!["openid".to_owned()]);
+    let mut parsed = BTreeSet::new();
+    let mut scopes_ok = true;
+    for (j, scope) in scopes.iter().enumerate() {
+        match Scope::from_str(scope) {
+            Ok(s) => {
+                parsed.insert(s);
+            }
+            Err(_) => {
+                let known: Vec<_> = Scope::ALL.iter().map(|s| s.as_str()).collect();
+                errors.add(
+                    format!("{at}.scopes[{j}]"),
+                    format!("unknown scope {scope:?} (known: {})", known.join(", ")),
+                );
+                scopes_ok = false;
+            }
+        }
+    }
+    if scopes_ok && !parsed.contains(&Scope::OpenId) {
+        errors.add(format!("{at}.scopes"), "must include openid");
+        scopes_ok = false;
+    }
+    let redirect_uris: Option<Vec<Url>> = redirect_uris.into_iter().collect();
+    Some(ClientConfig {
+        client_id: client_id?,
+        name: name?,
+        redirect_uris: redirect_uris.filter(|u| !u.is_empty())?,
+        auth: auth?,
+        subject_type: subject_type?,
+        scopes: scopes_ok.then_some(parsed)?,
+        require_par: raw.require_par,
+    })
+}
+
+fn client_auth(
+    at: &str,
+    method: Option<&str>,
+    secret_hash: Option<String>,
+    plaintext_secret: bool,
+    jwks: Option<String>,
+    jwks_uri: Option<String>,
+    errors: &mut Errors,
+) -> Option<ClientAuth> {
+    if plaintext_secret {
+        errors.add(
+            format!("{at}.client_secret"),
+            "a plaintext secret is refused: give client_secret_hash, the secret's argon2id \
+             PHC hash",
+        );
+    }
+    let field = format!("{at}.token_endpoint_auth_method");
+    let needs_secret = matches!(method, Some("client_secret_basic" | "client_secret_post"));
+    let needs_jwks = method == Some("private_key_jwt");
+    if !needs_secret && secret_hash.is_some() {
+        errors.add(
+            format!("{at}.client_secret_hash"),
+            "is used only with client_secret_basic or client_secret_post",
+        );
+    }
+    if !needs_jwks && (jwks.is_some() || jwks_uri.is_some()) {
+        errors.add(format!("{at}.jwks"), "is used only with private_key_jwt");
+    }
+    match method {
+        Some("client_secret_basic") => secret(at, secret_hash, errors).map(ClientAuth::SecretBasic),
+        Some("client_secret_post") => secret(at, secret_hash, errors).map(ClientAuth::SecretPost),
+        Some("private_key_jwt") => {
+            client_jwks(at, jwks, jwks_uri, errors).map(ClientAuth::PrivateKeyJwt)
+        }
+        Some("none") => Some(ClientAuth::None),
+        Some(_) => {
+            errors.add(
+                field,
+                "must be client_secret_basic, client_secret_post, private_key_jwt or none",
+            );
+            None
+        }
+        None => {
+            errors.add(
+                field,
+                "required (client_secret_basic, client_secret_post, private_key_jwt or none)",
+            );
+            None
+        }
+    }
+}
+
+/// Checks a client secret's argon2id PHC hash.
+fn secret(at: &str, secret_hash: Option<String>, errors: &mut Errors) -> Option<Secret> {
+    let field = format!("{at}.client_secret_hash");
+    let Some(hash) = secret_hash else {
+        errors.add(field, "required (the secret's argon2id PHC hash)");
+        return None;
+    };
+    let hash = Secret::new(hash);
+    match argon2::PasswordHash::new(hash.expose()) {
+        Ok(h) if h.algorithm.as_str() == argon2::ARGON2ID_IDENT.as_str() => Some(hash),
+        _ => {
+            errors.add(field, "must be an argon2id PHC hash ($argon2id$v=19$…)");
+            None
+        }
+    }
+}
+
+fn client_jwks(
+    at: &str,
+    jwks: Option<String>,
+    jwks_uri: Option<String>,
+    errors: &mut Errors,
+) -> Option<ClientJwks> {
+    match (jwks, jwks_uri) {
+        (Some(_), Some(_)) => {
+            errors.add(format!("{at}.jwks"), "give jwks or jwks_uri, not both");
+            None
+        }
+        (Some(text), None) => {
+            let doc: Option<serde_json::Value> = serde_json::from_str(&text).ok();
+            let has_keys = doc
+                .as_ref()
+                .and_then(|d| d.get("keys"))
+                .and_then(|k| k.as_array())
+                .is_some_and(|k| !k.is_empty());
+            match doc {
+                Some(doc) if has_keys => Some(ClientJwks::Inline(doc)),
+                _ => {
+                    errors.add(
+                        format!("{at}.jwks"),
+                        "must be a JSON Web Key Set with at least one key",
+                    );
+                    None
+                }
+            }
+        }
+        (None, Some(uri)) => {
+            check_web_url(&format!("{at}.jwks_uri"), &uri, errors).map(ClientJwks::Uri)
+        }
+        (None, None) => {
+            errors.add(
+                format!("{at}.jwks"),
+                "private_key_jwt needs jwks (inline JSON) or jwks_uri",
+            );
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

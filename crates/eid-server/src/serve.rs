@@ -1,0 +1,110 @@
+//! `eid-server serve`, `keys rotate` and `config check`: the production daemon and its
+//! tools, all driven by one configuration file.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use eid_core::registry::{EmbeddedRegistry, RegisterLocation};
+use eid_core::store::{
+    DurableStore, EphemeralStore, MemoryEphemeral, PostgresStore, RedisEphemeral, SqliteStore,
+};
+
+use crate::cli::ConfigArgs;
+use crate::config::{Config, ConfigError, DurableConfig, EphemeralConfig};
+use crate::{app, keyfile, ops};
+
+/// Loads and validates the configuration, opens the stores, the register and the key
+/// ring, prints the banner and serves until SIGINT or SIGTERM.
+pub async fn run(args: ConfigArgs) -> anyhow::Result<()> {
+    let config = load(&args)?;
+    let durable = open_durable(&config.durable).await?;
+    let ephemeral = open_ephemeral(&config.ephemeral).await?;
+    let registry = EmbeddedRegistry::open(RegisterLocation::File(config.register.clone()))
+        .await
+        .with_context(|| format!("cannot open the register {}", config.register.display()))?;
+    let citizens = registry.count().await?;
+    let (keys, created) = keyfile::open_or_create(&config.keys.file, &config.keys.kek)?;
+    let jwks = app::jwks_json(&keys)?;
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let local = listener.local_addr()?;
+    let app = app::router(
+        ops::OpsState {
+            durable,
+            ephemeral,
+            registry: Arc::new(registry),
+        },
+        jwks,
+    );
+
+    println!("eID server");
+    println!("issuer: {}", config.issuer);
+    println!("listening: {local}");
+    println!("register: {citizens} citizens");
+    println!(
+        "signing key: {}{}",
+        keys.active().kid(),
+        if created { " (new key ring)" } else { "" }
+    );
+    println!("clients: {}", config.clients.len());
+    println!("ready");
+    tracing::info!(issuer = %config.issuer, %local, "server listening");
+
+    app::serve(listener, app).await?;
+    tracing::info!("server stopped");
+    Ok(())
+}
+
+/// Rotates the key ring on disk and prints the published key ids.
+pub fn rotate_keys(args: ConfigArgs) -> anyhow::Result<()> {
+    let config = load(&args)?;
+    let max_lifetime = config.tokens.id_token.max(config.tokens.access_token);
+    let ring = keyfile::rotate(&config.keys.file, &config.keys.kek, max_lifetime)?;
+    println!("active: {}", ring.active().kid());
+    for key in ring.retiring() {
+        println!("retiring: {}", key.kid());
+    }
+    println!("restart the servers to publish and use the new key");
+    Ok(())
+}
+
+/// Validates the configuration and prints `ok` (errors are returned, all of them).
+pub fn check(args: ConfigArgs) -> anyhow::Result<()> {
+    load(&args)?;
+    println!("ok");
+    Ok(())
+}
+
+fn load(args: &ConfigArgs) -> anyhow::Result<Config> {
+    Config::load(&args.config).map_err(|err: ConfigError| {
+        anyhow::anyhow!("configuration {}: {err}", args.config.display())
+    })
+}
+
+async fn open_durable(config: &DurableConfig) -> anyhow::Result<Arc<dyn DurableStore>> {
+    Ok(match config {
+        DurableConfig::Sqlite(url) => Arc::new(
+            SqliteStore::open(url.expose())
+                .await
+                .context("cannot open the SQLite durable store")?,
+        ),
+        DurableConfig::Postgres(url) => Arc::new(
+            PostgresStore::connect(url.expose())
+                .await
+                .context("cannot connect to the PostgreSQL durable store")?,
+        ),
+    })
+}
+
+async fn open_ephemeral(config: &EphemeralConfig) -> anyhow::Result<Arc<dyn EphemeralStore>> {
+    Ok(match config {
+        EphemeralConfig::Memory => Arc::new(MemoryEphemeral::new()),
+        EphemeralConfig::Redis { url, key_prefix } => Arc::new(
+            RedisEphemeral::connect(url.expose(), key_prefix)
+                .await
+                .context("cannot connect to the Redis ephemeral store")?,
+        ),
+    })
+}
