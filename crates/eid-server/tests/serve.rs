@@ -188,7 +188,10 @@ fn serve_answers_probes_and_jwks_keeps_its_key_and_publishes_rotations() {
 
     let server = Server::start(&config, KEK);
     assert!(
-        server.banner.iter().any(|l| l == "issuer: http://localhost:8080"),
+        server
+            .banner
+            .iter()
+            .any(|l| l == "issuer: http://localhost:8080"),
         "{:?}",
         server.banner
     );
@@ -202,9 +205,14 @@ fn serve_answers_probes_and_jwks_keeps_its_key_and_publishes_rotations() {
     assert_eq!(restarted.kids(), first, "a restart must reuse the key ring");
     restarted.stop();
 
-    let (out, stdout, stderr) = run(eid_server(KEK).args(["keys", "rotate", "--config"]).arg(&config));
+    let (out, stdout, stderr) = run(eid_server(KEK)
+        .args(["keys", "rotate", "--config"])
+        .arg(&config));
     assert!(out.status.success(), "{stderr}");
-    assert!(stdout.contains(&format!("retiring: {}", first[0])), "{stdout}");
+    assert!(
+        stdout.contains(&format!("retiring: {}", first[0])),
+        "{stdout}"
+    );
 
     let rotated = Server::start(&config, KEK);
     let kids = rotated.kids();
@@ -221,7 +229,10 @@ fn a_wrong_key_encryption_key_is_a_clear_error() {
     Server::start(&config, KEK).stop();
 
     for args in [&["serve"][..], &["keys", "rotate"][..]] {
-        let (out, _, stderr) = run(eid_server(OTHER_KEK).args(args).arg("--config").arg(&config));
+        let (out, _, stderr) = run(eid_server(OTHER_KEK)
+            .args(args)
+            .arg("--config")
+            .arg(&config));
         assert!(!out.status.success());
         assert!(stderr.contains("key-encryption key"), "{stderr}");
         assert!(stderr.contains("keys.sealed"), "{stderr}");
@@ -233,7 +244,9 @@ fn a_wrong_key_encryption_key_is_a_clear_error() {
 fn config_check_prints_ok_or_every_error() {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = sqlite_config(dir.path());
-    let (out, stdout, stderr) = run(eid_server(KEK).args(["config", "check", "--config"]).arg(&config));
+    let (out, stdout, stderr) = run(eid_server(KEK)
+        .args(["config", "check", "--config"])
+        .arg(&config));
     assert!(out.status.success(), "{stderr}");
     assert_eq!(stdout.trim(), "ok");
 
@@ -244,7 +257,9 @@ fn config_check_prints_ok_or_every_error() {
          key_encryption_key = \"c2VjcmV0\"\n[password]\niterations = 1\n",
     )
     .expect("write");
-    let (out, stdout, stderr) = run(eid_server(KEK).args(["config", "check", "--config"]).arg(&bad));
+    let (out, stdout, stderr) = run(eid_server(KEK)
+        .args(["config", "check", "--config"])
+        .arg(&bad));
     assert!(!out.status.success());
     assert!(!stdout.contains("ok"), "{stdout}");
     for line in [
@@ -266,14 +281,25 @@ fn environment_overrides_win_over_the_file() {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = sqlite_config(dir.path());
     let text = std::fs::read_to_string(&config).expect("read");
-    std::fs::write(&config, text.replace("http://localhost:8080", "http://wrong.example.vn"))
-        .expect("write");
-    let (out, _, stderr) = run(eid_server(KEK).args(["config", "check", "--config"]).arg(&config));
-    assert!(!out.status.success() && stderr.contains("issuer:"), "{stderr}");
+    std::fs::write(
+        &config,
+        text.replace("http://localhost:8080", "http://wrong.example.vn"),
+    )
+    .expect("write");
+    let (out, _, stderr) = run(eid_server(KEK)
+        .args(["config", "check", "--config"])
+        .arg(&config));
+    assert!(
+        !out.status.success() && stderr.contains("issuer:"),
+        "{stderr}"
+    );
 
     let server = Server::start_with_env(&config, "EID_ISSUER", "https://id.example.vn");
     assert!(
-        server.banner.iter().any(|l| l == "issuer: https://id.example.vn"),
+        server
+            .banner
+            .iter()
+            .any(|l| l == "issuer: https://id.example.vn"),
         "{:?}",
         server.banner
     );
@@ -283,8 +309,9 @@ fn environment_overrides_win_over_the_file() {
 #[test]
 fn the_example_configuration_is_valid() {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../eid.example.toml");
-    let (out, stdout, stderr) =
-        run(eid_server(KEK).args(["config", "check", "--config"]).arg(&example));
+    let (out, stdout, stderr) = run(eid_server(KEK)
+        .args(["config", "check", "--config"])
+        .arg(&example));
     assert!(out.status.success(), "{stderr}");
     assert_eq!(stdout.trim(), "ok");
 }
@@ -303,8 +330,8 @@ fn unavailable(what: &str, err: impl std::fmt::Display) {
 async fn serve_on_postgres_and_redis() {
     let pg_url = std::env::var("EID_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-    let redis_url = std::env::var("EID_TEST_REDIS_URL")
-        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let redis_url =
+        std::env::var("EID_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
     let pool = match sqlx::PgPool::connect(&pg_url).await {
         Ok(pool) => pool,
         Err(err) => return unavailable("PostgreSQL", err),
@@ -319,7 +346,8 @@ async fn serve_on_postgres_and_redis() {
 
     let unique = uuid::Uuid::new_v4().simple().to_string();
     let schema = format!("serve_{unique}");
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+    // The schema name is a fixed prefix and a UUID: nothing to inject.
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
         .execute(&pool)
         .await
         .expect("create schema");
@@ -344,7 +372,7 @@ async fn serve_on_postgres_and_redis() {
     .fetch_one(&pool)
     .await
     .expect("count tables");
-    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
         .execute(&pool)
         .await
         .expect("drop schema");
