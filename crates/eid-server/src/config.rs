@@ -361,8 +361,7 @@ impl Config {
 
     /// Parses TOML `text`, applies the overrides `env` returns and validates.
     pub fn parse(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let mut table: toml::Table =
-            toml::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| syntax(text, &e))?;
         let mut errors = Errors::default();
         apply_overrides(&mut table, &env, &mut errors);
         let raw = RawConfig::deserialize(table).map_err(|e| ConfigError::Syntax(e.to_string()))?;
@@ -372,6 +371,19 @@ impl Config {
             _ => Err(ConfigError::Invalid(errors.0)),
         }
     }
+}
+
+/// A TOML syntax error with its line but without the offending text, which may be a
+/// secret.
+fn syntax(text: &str, err: &toml::de::Error) -> ConfigError {
+    let line = err.span().map(|span| {
+        let before = text.as_bytes().get(..span.start).unwrap_or_default();
+        before.iter().filter(|&&b| b == b'\n').count() + 1
+    });
+    ConfigError::Syntax(match line {
+        Some(line) => format!("TOML syntax error on line {line}: {}", err.message()),
+        None => format!("TOML syntax error: {}", err.message()),
+    })
 }
 
 /// The environment variable overriding the setting at `path`.

@@ -317,10 +317,21 @@ fn an_unknown_setting_is_a_syntax_error_naming_it() {
         matches!(&err, ConfigError::Syntax(m) if m.contains("issuer_url")),
         "{err}"
     );
-    assert!(matches!(
-        parse("issuer = ").unwrap_err(),
-        ConfigError::Syntax(_)
-    ));
+}
+
+#[test]
+fn a_syntax_error_names_its_line_but_not_its_text() {
+    let err = parse("issuer = \"https://id.example.vn\"\n[keys]\nkek = \"s3cr3t").unwrap_err();
+    let shown = err.to_string();
+    assert!(matches!(err, ConfigError::Syntax(_)), "{shown}");
+    assert!(shown.contains("line 3"), "{shown}");
+    assert!(!shown.contains("s3cr3t"), "{shown}");
+}
+
+#[test]
+fn listen_defaults_to_localhost_8080() {
+    let config = parse(&GOOD.replace("listen = \"0.0.0.0:8443\"\n", "")).unwrap();
+    assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
 }
 
 /// `GOOD` with its first client replaced by `client` (TOML lines).
