@@ -102,6 +102,9 @@ pub struct ConfigArgs {
 /// Key ring subcommands.
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
+    /// Publish the key the next rotation activates (do this at least one JWKS cache
+    /// lifetime before rotating).
+    Stage(ConfigArgs),
     /// Make a new key sign; the previous one stays published as retiring.
     Rotate(ConfigArgs),
 }

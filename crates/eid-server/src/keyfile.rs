@@ -66,18 +66,35 @@ pub fn open(path: &Path, kek: &KeyEncryptionKey) -> Result<KeyRing, KeyFileError
     open_blob(path, &blob, kek)
 }
 
-/// Rotates the ring in `path`: a new key signs, the previous one stays published as
-/// retiring, and retiring keys older than `max_token_lifetime` plus the verifiers'
-/// leeway are dropped. Returns the new ring.
+/// Stages the key the next rotation activates and publishes it now (see
+/// [`KeyRing::stage_next`]); a key staged already is kept. Returns the new ring.
+pub fn stage(path: &Path, kek: &KeyEncryptionKey) -> Result<KeyRing, KeyFileError> {
+    update(path, kek, |ring| ring.stage_next().map(drop))
+}
+
+/// Rotates the ring in `path`: the staged key (or a new one) signs, the previous one
+/// stays published as retiring, and retiring keys older than `max_token_lifetime` plus
+/// the verifiers' leeway are dropped. Returns the new ring.
 pub fn rotate(
     path: &Path,
     kek: &KeyEncryptionKey,
     max_token_lifetime: Duration,
 ) -> Result<KeyRing, KeyFileError> {
+    update(path, kek, |ring| {
+        let now = OffsetDateTime::now_utc();
+        ring.prune(now, max_token_lifetime + MAX_LEEWAY);
+        ring.rotate(now)
+    })
+}
+
+/// Opens the ring in `path`, applies `change` and writes it back atomically.
+fn update(
+    path: &Path,
+    kek: &KeyEncryptionKey,
+    change: impl FnOnce(&mut KeyRing) -> Result<(), KeyRingError>,
+) -> Result<KeyRing, KeyFileError> {
     let mut ring = open(path, kek)?;
-    let now = OffsetDateTime::now_utc();
-    ring.prune(now, max_token_lifetime + MAX_LEEWAY);
-    ring.rotate(now)?;
+    change(&mut ring)?;
     write(path, &ring.seal(kek)?, true)?;
     Ok(ring)
 }
@@ -161,6 +178,20 @@ mod tests {
         assert_eq!(reopened.active().kid(), rotated.active().kid());
         let kids: Vec<_> = reopened.retiring().map(|k| k.kid().to_owned()).collect();
         assert_eq!(kids, [first.active().kid()]);
+    }
+
+    #[test]
+    fn a_staged_key_is_published_then_activated_by_rotation() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.sealed");
+        let (first, _) = open_or_create(&path, &kek(1)).unwrap();
+        let staged = stage(&path, &kek(1)).unwrap();
+        let next = staged.next().unwrap().kid().to_owned();
+        assert_eq!(staged.active().kid(), first.active().kid());
+        assert_eq!(stage(&path, &kek(1)).unwrap().next().unwrap().kid(), next);
+        let rotated = rotate(&path, &kek(1), Duration::minutes(5)).unwrap();
+        assert_eq!(rotated.active().kid(), next);
+        assert!(rotated.next().is_none());
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //!
 //! `eid-server demo` runs everything embedded (a synthetic population register on SQLite,
 //! an SQLite durable store, an in-memory ephemeral store) on `http://localhost:8080`.
-//! `eid-server serve --config eid.toml` runs the production server; `keys rotate` and
-//! `config check` manage its key ring and configuration.
+//! `eid-server serve --config eid.toml` runs the production server; `keys stage`, `keys
+//! rotate` and `config check` manage its key ring and configuration.
 //! `eid-server registry generate` writes a synthetic register file.
 
 use std::process::ExitCode;
@@ -18,6 +18,9 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         cli::Command::Demo(args) => demo::run(args).await,
         cli::Command::Serve(args) => serve::run(args).await,
+        cli::Command::Keys {
+            command: cli::KeysCommand::Stage(args),
+        } => serve::stage_key(args),
         cli::Command::Keys {
             command: cli::KeysCommand::Rotate(args),
         } => serve::rotate_keys(args),

@@ -1,4 +1,4 @@
-//! `eid-server serve`, `keys rotate` and `config check`: the production daemon and its
+//! `eid-server serve`, `keys stage`, `keys rotate` and `config check`: the production daemon and its
 //! tools, all driven by one configuration file.
 
 use std::sync::Arc;
@@ -8,6 +8,7 @@ use eid_core::registry::{EmbeddedRegistry, RegisterLocation};
 use eid_core::store::{
     DurableStore, EphemeralStore, MemoryEphemeral, PostgresStore, RedisEphemeral, SqliteStore,
 };
+use eid_core::token::KeyRing;
 
 use crate::cli::ConfigArgs;
 use crate::config::{Config, ConfigError, DurableConfig, EphemeralConfig};
@@ -57,17 +58,34 @@ pub async fn run(args: ConfigArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Stages the next signing key on disk and prints the published key ids.
+pub fn stage_key(args: ConfigArgs) -> anyhow::Result<()> {
+    let config = load(&args)?;
+    print_ring(&keyfile::stage(&config.keys.file, &config.keys.kek)?);
+    Ok(())
+}
+
 /// Rotates the key ring on disk and prints the published key ids.
 pub fn rotate_keys(args: ConfigArgs) -> anyhow::Result<()> {
     let config = load(&args)?;
     let max_lifetime = config.tokens.id_token.max(config.tokens.access_token);
-    let ring = keyfile::rotate(&config.keys.file, &config.keys.kek, max_lifetime)?;
+    print_ring(&keyfile::rotate(
+        &config.keys.file,
+        &config.keys.kek,
+        max_lifetime,
+    )?);
+    Ok(())
+}
+
+fn print_ring(ring: &KeyRing) {
     println!("active: {}", ring.active().kid());
+    if let Some(next) = ring.next() {
+        println!("next: {}", next.kid());
+    }
     for key in ring.retiring() {
         println!("retiring: {}", key.kid());
     }
-    println!("restart the servers to publish and use the new key");
-    Ok(())
+    println!("restart the servers to publish and use the change");
 }
 
 /// Validates the configuration and prints `ok` (errors are returned, all of them).

@@ -1,4 +1,4 @@
-//! `eid-server serve`, `keys rotate` and `config check`, driving the real binary.
+//! `eid-server serve`, `keys stage`, `keys rotate` and `config check`, driving the real binary.
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
@@ -182,7 +182,7 @@ fn assert_probes(server: &Server) {
 }
 
 #[test]
-fn serve_answers_probes_and_jwks_keeps_its_key_and_publishes_rotations() {
+fn serve_answers_probes_and_jwks_keeps_its_key_and_publishes_staged_and_rotated_keys() {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = sqlite_config(dir.path());
 
@@ -205,20 +205,40 @@ fn serve_answers_probes_and_jwks_keeps_its_key_and_publishes_rotations() {
     assert_eq!(restarted.kids(), first, "a restart must reuse the key ring");
     restarted.stop();
 
-    let (out, stdout, stderr) = run(eid_server(KEK)
-        .args(["keys", "rotate", "--config"])
-        .arg(&config));
-    assert!(out.status.success(), "{stderr}");
+    let keys = |command: &str| {
+        let (out, stdout, stderr) = run(eid_server(KEK)
+            .args(["keys", command, "--config"])
+            .arg(&config));
+        assert!(out.status.success(), "{stderr}");
+        stdout
+    };
+    let staged = keys("stage");
+    let next = staged
+        .lines()
+        .find_map(|l| l.strip_prefix("next: "))
+        .expect("next key")
+        .to_owned();
+    let server = Server::start(&config, KEK);
+    assert_eq!(
+        server.kids(),
+        [first[0].clone(), next.clone()],
+        "staged: published, not signing"
+    );
+    server.stop();
+
+    let stdout = keys("rotate");
+    assert!(stdout.contains(&format!("active: {next}")), "{stdout}");
     assert!(
         stdout.contains(&format!("retiring: {}", first[0])),
         "{stdout}"
     );
 
     let rotated = Server::start(&config, KEK);
-    let kids = rotated.kids();
-    assert_eq!(kids.len(), 2, "{kids:?}");
-    assert_ne!(kids[0], first[0], "the new key is listed first");
-    assert_eq!(kids[1], first[0], "the old key stays published");
+    assert_eq!(
+        rotated.kids(),
+        [next, first[0].clone()],
+        "the old key stays published"
+    );
     rotated.stop();
 }
 
