@@ -19,6 +19,7 @@ use std::str::FromStr;
 
 use base64ct::{Base64, Encoding as _};
 use eid_core::credential::password::PasswordParams;
+use eid_core::oauth::{ClientAuth, RegisteredClient};
 use eid_core::release::Scope;
 use eid_core::store::ClientId;
 use eid_core::token::{KEK_LEN, KeyEncryptionKey};
@@ -144,7 +145,7 @@ pub struct Config {
     /// argon2id parameters for citizens' passwords.
     pub password: PasswordParams,
     /// Registered relying parties.
-    pub clients: Vec<ClientConfig>,
+    pub clients: Vec<RegisteredClient>,
 }
 
 /// Where accounts, credentials, consents and audit live.
@@ -190,56 +191,6 @@ pub struct TokenLifetimes {
     pub refresh_token: Duration,
     /// Authorization codes.
     pub authorization_code: Duration,
-}
-
-/// One registered relying party.
-#[derive(Debug)]
-pub struct ClientConfig {
-    /// Its identifier.
-    pub client_id: ClientId,
-    /// Its name, shown to citizens.
-    pub name: String,
-    /// Where authorization responses may be sent.
-    pub redirect_uris: Vec<Url>,
-    /// How it authenticates at the token endpoint.
-    pub auth: ClientAuth,
-    /// Which `sub` it receives.
-    pub subject_type: ClientSubjectType,
-    /// The scopes it may ask for.
-    pub scopes: BTreeSet<Scope>,
-    /// Whether it must use pushed authorization requests (RFC 9126).
-    pub require_par: bool,
-}
-
-/// A client's `token_endpoint_auth_method` with what it needs.
-#[derive(Debug)]
-pub enum ClientAuth {
-    /// `client_secret_basic`, with the secret's argon2id PHC hash.
-    SecretBasic(Secret),
-    /// `client_secret_post`, with the secret's argon2id PHC hash.
-    SecretPost(Secret),
-    /// `private_key_jwt`, with the client's public keys.
-    PrivateKeyJwt(ClientJwks),
-    /// `none`: a public client (PKCE only).
-    None,
-}
-
-/// A client's public keys.
-#[derive(Debug)]
-pub enum ClientJwks {
-    /// A JWKS document given in the configuration.
-    Inline(serde_json::Value),
-    /// Where to fetch the JWKS.
-    Uri(Url),
-}
-
-/// Which subject identifier a client receives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClientSubjectType {
-    /// A `sub` of its own (the default).
-    Pairwise,
-    /// The `sub` shared by every public client.
-    Public,
 }
 
 #[derive(Deserialize, Default)]
@@ -478,14 +429,11 @@ fn validate(
     })
 }
 
-/// Whether `host` is the local machine, where plain http is acceptable.
+/// Whether the host is `localhost`, where plain http is acceptable (the same rule as
+/// [`RegisteredClient::new`] applies to redirect URIs).
 fn is_localhost(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
+    url.host_str()
+        .is_some_and(|host| host.eq_ignore_ascii_case("localhost"))
 }
 
 /// Checks an absolute https URL (http on localhost) without a fragment; records the
@@ -724,7 +672,7 @@ fn password(raw: &RawPassword, errors: &mut Errors) -> Option<PasswordParams> {
     })
 }
 
-fn clients(raw: Vec<RawClient>, errors: &mut Errors) -> Option<Vec<ClientConfig>> {
+fn clients(raw: Vec<RawClient>, errors: &mut Errors) -> Option<Vec<RegisteredClient>> {
     let mut seen = HashSet::new();
     let mut out = Vec::with_capacity(raw.len());
     let mut complete = true;
@@ -743,7 +691,7 @@ fn clients(raw: Vec<RawClient>, errors: &mut Errors) -> Option<Vec<ClientConfig>
     complete.then_some(out)
 }
 
-fn client(at: &str, raw: RawClient, errors: &mut Errors) -> Option<ClientConfig> {
+fn client(at: &str, raw: RawClient, errors: &mut Errors) -> Option<RegisteredClient> {
     let client_id = errors
         .required(&format!("{at}.client_id"), raw.client_id, "an identifier")
         .and_then(|id| {
@@ -769,12 +717,12 @@ fn client(at: &str, raw: RawClient, errors: &mut Errors) -> Option<ClientConfig>
     if raw.redirect_uris.is_empty() {
         errors.add(format!("{at}.redirect_uris"), "must list at least one URI");
     }
-    let redirect_uris: Vec<Option<Url>> = raw
+    let uris_ok = raw
         .redirect_uris
         .iter()
         .enumerate()
         .map(|(j, uri)| check_web_url(&format!("{at}.redirect_uris[{j}]"), uri, errors))
-        .collect();
+        .fold(!raw.redirect_uris.is_empty(), |ok, uri| ok & uri.is_some());
     let auth = client_auth(
         at,
         raw.token_endpoint_auth_method.as_deref(),
@@ -784,9 +732,9 @@ fn client(at: &str, raw: RawClient, errors: &mut Errors) -> Option<ClientConfig>
         raw.jwks_uri,
         errors,
     );
-    let subject_type = match raw.subject_type.as_deref() {
-        None | Some("pairwise") => Some(ClientSubjectType::Pairwise),
-        Some("public") => Some(ClientSubjectType::Public),
+    let pairwise = match raw.subject_type.as_deref() {
+        None | Some("pairwise") => Some(true),
+        Some("public") => Some(false),
         Some(_) => {
             errors.add(format!("{at}.subject_type"), "must be pairwise or public");
             None
@@ -814,16 +762,20 @@ fn client(at: &str, raw: RawClient, errors: &mut Errors) -> Option<ClientConfig>
         errors.add(format!("{at}.scopes"), "must include openid");
         scopes_ok = false;
     }
-    let redirect_uris: Option<Vec<Url>> = redirect_uris.into_iter().collect();
-    Some(ClientConfig {
-        client_id: client_id?,
-        name: name?,
-        redirect_uris: redirect_uris.filter(|u| !u.is_empty())?,
-        auth: auth?,
-        subject_type: subject_type?,
-        scopes: scopes_ok.then_some(parsed)?,
-        require_par: raw.require_par,
-    })
+    if !(uris_ok && scopes_ok) {
+        return None;
+    }
+    RegisteredClient::new(
+        client_id?,
+        name?,
+        raw.redirect_uris,
+        auth?,
+        pairwise?,
+        parsed,
+        raw.require_par,
+    )
+    .map_err(|err| errors.add(format!("{at}.redirect_uris"), err.to_string()))
+    .ok()
 }
 
 fn client_auth(
@@ -855,10 +807,17 @@ fn client_auth(
         errors.add(format!("{at}.jwks"), "is used only with private_key_jwt");
     }
     match method {
-        Some("client_secret_basic") => secret(at, secret_hash, errors).map(ClientAuth::SecretBasic),
-        Some("client_secret_post") => secret(at, secret_hash, errors).map(ClientAuth::SecretPost),
+        Some("client_secret_basic") => {
+            let secret_phc = secret(at, secret_hash, errors)?;
+            Some(ClientAuth::SecretBasic { secret_phc })
+        }
+        Some("client_secret_post") => {
+            let secret_phc = secret(at, secret_hash, errors)?;
+            Some(ClientAuth::SecretPost { secret_phc })
+        }
         Some("private_key_jwt") => {
-            client_jwks(at, jwks, jwks_uri, errors).map(ClientAuth::PrivateKeyJwt)
+            let jwks = client_jwks(at, jwks, jwks_uri, errors)?;
+            Some(ClientAuth::PrivateKeyJwt { jwks })
         }
         Some("none") => Some(ClientAuth::None),
         Some(_) => {
@@ -879,14 +838,13 @@ fn client_auth(
 }
 
 /// Checks a client secret's argon2id PHC hash.
-fn secret(at: &str, secret_hash: Option<String>, errors: &mut Errors) -> Option<Secret> {
+fn secret(at: &str, secret_hash: Option<String>, errors: &mut Errors) -> Option<String> {
     let field = format!("{at}.client_secret_hash");
     let Some(hash) = secret_hash else {
         errors.add(field, "required (the secret's argon2id PHC hash)");
         return None;
     };
-    let hash = Secret::new(hash);
-    match argon2::PasswordHash::new(hash.expose()) {
+    match argon2::PasswordHash::new(&hash) {
         Ok(h) if h.algorithm.as_str() == argon2::ARGON2ID_IDENT.as_str() => Some(hash),
         _ => {
             errors.add(field, "must be an argon2id PHC hash ($argon2id$v=19$…)");
@@ -895,46 +853,39 @@ fn secret(at: &str, secret_hash: Option<String>, errors: &mut Errors) -> Option<
     }
 }
 
+/// The inline JWKS of a `private_key_jwt` client.
 fn client_jwks(
     at: &str,
     jwks: Option<String>,
     jwks_uri: Option<String>,
     errors: &mut Errors,
-) -> Option<ClientJwks> {
-    match (jwks, jwks_uri) {
-        (Some(_), Some(_)) => {
-            errors.add(format!("{at}.jwks"), "give jwks or jwks_uri, not both");
-            None
-        }
-        (Some(text), None) => {
-            let doc: Option<serde_json::Value> = serde_json::from_str(&text).ok();
-            let has_keys = doc
-                .as_ref()
-                .and_then(|d| d.get("keys"))
-                .and_then(|k| k.as_array())
-                .is_some_and(|k| !k.is_empty());
-            match doc {
-                Some(doc) if has_keys => Some(ClientJwks::Inline(doc)),
-                _ => {
-                    errors.add(
-                        format!("{at}.jwks"),
-                        "must be a JSON Web Key Set with at least one key",
-                    );
-                    None
-                }
-            }
-        }
-        (None, Some(uri)) => {
-            check_web_url(&format!("{at}.jwks_uri"), &uri, errors).map(ClientJwks::Uri)
-        }
-        (None, None) => {
-            errors.add(
-                format!("{at}.jwks"),
-                "private_key_jwt needs jwks (inline JSON) or jwks_uri",
-            );
-            None
-        }
+) -> Option<String> {
+    if jwks_uri.is_some() {
+        errors.add(
+            format!("{at}.jwks_uri"),
+            "is not supported yet: give the keys inline in jwks",
+        );
+        return None;
     }
+    let Some(text) = jwks else {
+        errors.add(
+            format!("{at}.jwks"),
+            "private_key_jwt needs the client's keys in jwks (a JSON Web Key Set)",
+        );
+        return None;
+    };
+    let has_keys = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|doc| doc.get("keys")?.as_array().map(|k| !k.is_empty()))
+        .unwrap_or(false);
+    if !has_keys {
+        errors.add(
+            format!("{at}.jwks"),
+            "must be a JSON Web Key Set with at least one key",
+        );
+        return None;
+    }
+    Some(text)
 }
 
 #[cfg(test)]
