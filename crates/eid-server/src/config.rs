@@ -103,7 +103,7 @@ impl fmt::Display for FieldError {
     }
 }
 
-/// A secret string (a URL that may carry a password, a secret hash): wiped on drop,
+/// A secret string (a store URL that may carry a password): wiped on drop,
 /// never shown by `Debug`.
 #[derive(Clone)]
 pub struct Secret(Zeroizing<String>);
