@@ -65,10 +65,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!("data: {}", data_dir.display());
     println!("health: {issuer}/healthz  readiness: {issuer}/readyz  metrics: {issuer}/metrics");
     println!("keys: {issuer}/jwks.json");
+    let shutdown = app::shutdown_signal()?;
     println!("ready (Ctrl-C stops)");
     tracing::info!(%issuer, citizens, "demo listening");
 
-    app::serve(listener, app).await?;
+    app::serve(listener, app, shutdown).await?;
     tracing::info!("demo stopped");
     Ok(())
 }

@@ -50,10 +50,11 @@ pub async fn run(args: ConfigArgs) -> anyhow::Result<()> {
         if created { " (new key ring)" } else { "" }
     );
     println!("clients: {}", config.clients.len());
+    let shutdown = app::shutdown_signal()?;
     println!("ready");
     tracing::info!(issuer = %config.issuer, %local, "server listening");
 
-    app::serve(listener, app).await?;
+    app::serve(listener, app, shutdown).await?;
     tracing::info!("server stopped");
     Ok(())
 }

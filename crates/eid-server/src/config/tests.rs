@@ -1,5 +1,7 @@
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
+use eid_core::oauth::ClientAuth;
+use eid_core::release::Scope;
 use eid_core::token::{SectorId, SubjectType};
 
 use super::*;
