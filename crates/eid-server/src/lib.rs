@@ -1,8 +1,10 @@
 //! The eID daemon's pieces, used by the `eid-server` binary: command line, configuration,
-//! the shared router and the `demo` and `serve` commands.
+//! the shared router, the `demo` and `serve` commands and the administration tools.
 
+pub mod accounts;
 pub mod app;
 pub mod cli;
+pub mod clients_cmd;
 pub mod config;
 pub mod demo;
 pub mod keyfile;

@@ -1,6 +1,7 @@
 //! `eid-server serve`, `keys stage`, `keys rotate` and `config check`: the production daemon and its
 //! tools, all driven by one configuration file.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -20,9 +21,7 @@ pub async fn run(args: ConfigArgs) -> anyhow::Result<()> {
     let config = load(&args)?;
     let durable = open_durable(&config.durable).await?;
     let ephemeral = open_ephemeral(&config.ephemeral).await?;
-    let registry = EmbeddedRegistry::open(RegisterLocation::File(config.register.clone()))
-        .await
-        .with_context(|| format!("cannot open the register {}", config.register.display()))?;
+    let registry = open_register(&config.register).await?;
     let citizens = registry.count().await?;
     let (keys, created) = keyfile::open_or_create(&config.keys.file, &config.keys.kek)?;
     let jwks = app::jwks_json(&keys)?;
@@ -102,7 +101,8 @@ fn load(args: &ConfigArgs) -> anyhow::Result<Config> {
     })
 }
 
-async fn open_durable(config: &DurableConfig) -> anyhow::Result<Arc<dyn DurableStore>> {
+/// Opens (and migrates) the configured durable store.
+pub(crate) async fn open_durable(config: &DurableConfig) -> anyhow::Result<Arc<dyn DurableStore>> {
     Ok(match config {
         DurableConfig::Sqlite(url) => Arc::new(
             SqliteStore::open(url.expose())
@@ -115,6 +115,13 @@ async fn open_durable(config: &DurableConfig) -> anyhow::Result<Arc<dyn DurableS
                 .context("cannot connect to the PostgreSQL durable store")?,
         ),
     })
+}
+
+/// Opens the embedded population register file.
+pub(crate) async fn open_register(file: &Path) -> anyhow::Result<EmbeddedRegistry> {
+    EmbeddedRegistry::open(RegisterLocation::File(file.to_owned()))
+        .await
+        .with_context(|| format!("cannot open the register {}", file.display()))
 }
 
 async fn open_ephemeral(config: &EphemeralConfig) -> anyhow::Result<Arc<dyn EphemeralStore>> {
