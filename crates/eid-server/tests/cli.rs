@@ -241,6 +241,20 @@ fn clients_add_list_remove_keep_the_file_valid_and_commented() {
     assert!(removed.status.success(), "{}", stderr(&removed));
     assert_eq!(std::fs::read_to_string(&config).unwrap(), original);
 
+    let first = admin(
+        &config,
+        &["clients", "remove", "--client-id", "tax-portal"],
+        None,
+    );
+    assert!(first.status.success(), "{}", stderr(&first));
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(!text.contains("tax-portal"), "{text}");
+    assert!(
+        text.contains("# Registered relying parties, one [[clients]] table each."),
+        "the comment introducing the list stays: {text}"
+    );
+    assert!(text.contains("# argon2id cost for citizens' passwords."));
+
     let unknown = admin(&config, &["clients", "remove", "--client-id", "bank"], None);
     assert!(!unknown.status.success());
     assert!(
