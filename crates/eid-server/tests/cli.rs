@@ -313,6 +313,18 @@ async fn accounts_add_enrols_an_active_citizen_with_the_password_on_stdin() {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = example_config(dir.path());
     let register = dir.path().join("register.sqlite");
+    let missing = admin(
+        &config,
+        &["accounts", "add", "--personal-id", "001099012345"],
+        Some("password\n"),
+    );
+    assert!(!missing.status.success());
+    assert!(
+        stderr(&missing).contains("does not exist"),
+        "{}",
+        stderr(&missing)
+    );
+    assert!(!register.exists(), "no empty register is created");
     let generated = eid_server()
         .args(["registry", "generate", "--citizens", "250", "--seed", "9"])
         .arg("--out")
