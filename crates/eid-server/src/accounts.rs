@@ -136,6 +136,13 @@ pub async fn add(args: AccountAddArgs) -> anyhow::Result<()> {
     let personal_id = PersonalId::parse(args.personal_id.trim())
         .map_err(|err| anyhow::anyhow!("--personal-id: {err}"))?;
     let password = read_password()?;
+    // Opening a missing register file would create an empty one.
+    if !settings.register.is_file() {
+        bail!(
+            "the register {} does not exist (see `eid-server registry generate`)",
+            settings.register.display()
+        );
+    }
     let durable = serve::open_durable(&settings.durable).await?;
     let registry = serve::open_register(&settings.register).await?;
     let hasher =

@@ -122,7 +122,15 @@ pub fn remove(args: ClientRemoveArgs) -> anyhow::Result<()> {
         );
     };
     let clients = clients_mut(&mut doc).context("clients holds the client just found")?;
+    // The comments above the first [[clients]] header introduce the whole list: the next
+    // client inherits them.
+    let intro = (index == 0)
+        .then(|| clients.get(0)?.decor().prefix().cloned())
+        .flatten();
     clients.remove(index);
+    if let (Some(intro), Some(next)) = (intro, clients.get_mut(0)) {
+        next.decor_mut().set_prefix(intro);
+    }
     if clients.is_empty() {
         doc.remove("clients");
     }

@@ -241,6 +241,20 @@ fn clients_add_list_remove_keep_the_file_valid_and_commented() {
     assert!(removed.status.success(), "{}", stderr(&removed));
     assert_eq!(std::fs::read_to_string(&config).unwrap(), original);
 
+    let first = admin(
+        &config,
+        &["clients", "remove", "--client-id", "tax-portal"],
+        None,
+    );
+    assert!(first.status.success(), "{}", stderr(&first));
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(!text.contains("tax-portal"), "{text}");
+    assert!(
+        text.contains("# Registered relying parties, one [[clients]] table each."),
+        "the comment introducing the list stays: {text}"
+    );
+    assert!(text.contains("# argon2id cost for citizens' passwords."));
+
     let unknown = admin(&config, &["clients", "remove", "--client-id", "bank"], None);
     assert!(!unknown.status.success());
     assert!(
@@ -299,6 +313,18 @@ async fn accounts_add_enrols_an_active_citizen_with_the_password_on_stdin() {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = example_config(dir.path());
     let register = dir.path().join("register.sqlite");
+    let missing = admin(
+        &config,
+        &["accounts", "add", "--personal-id", "001099012345"],
+        Some("password\n"),
+    );
+    assert!(!missing.status.success());
+    assert!(
+        stderr(&missing).contains("does not exist"),
+        "{}",
+        stderr(&missing)
+    );
+    assert!(!register.exists(), "no empty register is created");
     let generated = eid_server()
         .args(["registry", "generate", "--citizens", "250", "--seed", "9"])
         .arg("--out")
