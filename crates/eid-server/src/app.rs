@@ -21,9 +21,15 @@ pub fn jwks_json(keys: &KeyRing) -> anyhow::Result<String> {
     serde_json::to_string(&keys.jwks()).context("cannot serialise the JWKS")
 }
 
-/// The whole application: `/healthz`, `/readyz`, `/jwks.json`, the OpenID provider and
-/// `/metrics`, instrumented.
-pub fn router(ops: ops::OpsState, jwks: String, oidc: Arc<Oidc>, metrics: Metrics) -> Router {
+/// The whole application: `/healthz`, `/readyz`, `/jwks.json`, the OpenID provider,
+/// `extra` routes and `/metrics`, all instrumented (unmatched paths included).
+pub fn router(
+    ops: ops::OpsState,
+    jwks: String,
+    oidc: Arc<Oidc>,
+    metrics: Metrics,
+    extra: Router,
+) -> Router {
     let jwks: Arc<str> = jwks.into();
     let jwks_route = get(move || {
         let jwks = Arc::clone(&jwks);
@@ -40,7 +46,8 @@ pub fn router(ops: ops::OpsState, jwks: String, oidc: Arc<Oidc>, metrics: Metric
     });
     let app = ops::router(ops)
         .route(oidc::paths::JWKS, jwks_route)
-        .merge(oidc::router(oidc));
+        .merge(oidc::router(oidc))
+        .merge(extra);
     metrics::instrument(app, metrics)
 }
 

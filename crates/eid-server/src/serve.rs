@@ -76,6 +76,7 @@ pub async fn run(args: ConfigArgs) -> anyhow::Result<()> {
         jwks,
         Arc::new(oidc),
         metrics,
+        axum::Router::new(),
     );
 
     println!("eID server");

@@ -106,8 +106,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         jwks,
         Arc::new(oidc),
         metrics,
-    )
-    .merge(Arc::clone(&demo_rp).router());
+        Arc::clone(&demo_rp).router(),
+    );
 
     println!("eID demo");
     println!("issuer: {issuer}");

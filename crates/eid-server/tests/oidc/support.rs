@@ -205,6 +205,7 @@ impl Provider {
             jwks,
             Arc::new(oidc),
             metrics,
+            axum::Router::new(),
         );
         tokio::spawn(app::serve(listener, router, std::future::pending()));
         Self {
