@@ -326,12 +326,14 @@ const config = await step('discovery', async () => {
   return { value, detail: `issuer ${meta.issuer}` };
 });
 
-const jar = new CookieJar();
-const pkceCodeVerifier = oidc.randomPKCECodeVerifier();
-const expectedState = oidc.randomState();
-const expectedNonce = oidc.randomNonce();
-
-const authorizationUrl = await step(input.par ? 'pushed authorization request' : 'authorization URL', async () => {
+/**
+ * A new authorization request (PKCE S256, state, nonce), pushed first if the run uses PAR;
+ * returns its URL and the values the callback is checked against.
+ */
+async function authorizationRequest() {
+  const pkceCodeVerifier = oidc.randomPKCECodeVerifier();
+  const expectedState = oidc.randomState();
+  const expectedNonce = oidc.randomNonce();
   const parameters = {
     redirect_uri: input.redirectUri,
     scope: input.scope,
@@ -340,16 +342,26 @@ const authorizationUrl = await step(input.par ? 'pushed authorization request' :
     state: expectedState,
     nonce: expectedNonce,
   };
-  if (!input.par) {
-    return { value: oidc.buildAuthorizationUrl(config, parameters), detail: 'PKCE S256, state, nonce' };
-  }
-  const value = await oidc.buildAuthorizationUrlWithPAR(config, parameters);
-  // RFC 9126 4: the authorization request then carries only client_id and request_uri.
-  const requestUri = value.searchParams.get('request_uri');
-  check(requestUri?.startsWith('urn:ietf:params:oauth:request_uri:'), 'no request_uri URN from /par');
-  check(!value.searchParams.has('scope'), 'PAR URL still carries the request parameters');
-  return { value, detail: 'request_uri received' };
-});
+  const url = input.par
+    ? await oidc.buildAuthorizationUrlWithPAR(config, parameters)
+    : oidc.buildAuthorizationUrl(config, parameters);
+  return { url, checks: { pkceCodeVerifier, expectedState, expectedNonce } };
+}
+
+const jar = new CookieJar();
+
+const { url: authorizationUrl, checks } = await step(
+  input.par ? 'pushed authorization request' : 'authorization URL',
+  async () => {
+    const value = await authorizationRequest();
+    if (!input.par) return { value, detail: 'PKCE S256, state, nonce' };
+    // RFC 9126 4: the authorization request then carries only client_id and request_uri.
+    const requestUri = value.url.searchParams.get('request_uri');
+    check(requestUri?.startsWith('urn:ietf:params:oauth:request_uri:'), 'no request_uri URN from /par');
+    check(!value.url.searchParams.has('scope'), 'PAR URL still carries the request parameters');
+    return { value, detail: 'request_uri received' };
+  },
+);
 
 const loginUrl = await step('authorize', async () => {
   const response = await browse(jar, authorizationUrl);
@@ -402,11 +414,7 @@ const callbackUrl = isCallback(afterLogin, input.redirectUri)
 const tokens = await step('code exchange', async () => {
   // openid-client checks iss (RFC 9207), state, the code, then the token response and the
   // ID token: signature against jwks_uri, iss, aud, exp, iat, nonce (OIDC Core 3.1.3.7).
-  const value = await oidc.authorizationCodeGrant(config, callbackUrl, {
-    pkceCodeVerifier,
-    expectedNonce,
-    expectedState,
-  });
+  const value = await oidc.authorizationCodeGrant(config, callbackUrl, checks);
   check(value.refresh_token, 'no refresh_token');
   if (value.scope !== undefined) {
     const granted = new Set(value.scope.split(' '));
@@ -514,11 +522,40 @@ if (confidential) {
 await step('authorization code replay refused', () =>
   // RFC 6749 4.1.2: an authorization code is used at most once.
   expectOAuthError(
-    oidc.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier, expectedNonce, expectedState }),
+    oidc.authorizationCodeGrant(config, callbackUrl, checks),
     'invalid_grant',
     'the used code',
   ),
 );
+
+await step('single sign-on', async () => {
+  // The session and the consent on file let a new request through without the forms; the
+  // ID token names the same authentication (OIDC Core 2, auth_time).
+  const { url, checks: again } = await authorizationRequest();
+  const target = seeOther(await browse(jar, url), 'GET authorization_endpoint with a session');
+  check(isCallback(target, input.redirectUri), `redirected to ${target.pathname}, expected the client`);
+  const second = await oidc.authorizationCodeGrant(config, target, again);
+  const claims = second.claims();
+  check(claims.sub === idToken.sub, 'another sub in the same session');
+  check(claims.auth_time === idToken.auth_time, 'another auth_time in the same session');
+  return { detail: 'code issued without login, same sub and auth_time' };
+});
+
+await step('logout to an unregistered URI refused', async () => {
+  const elsewhere = 'https://elsewhere.example/logged-out';
+  const url = oidc.buildEndSessionUrl(config, {
+    id_token_hint: tokens.id_token,
+    post_logout_redirect_uri: elsewhere,
+    state: oidc.randomState(),
+  });
+  const response = await browse(new CookieJar(), url);
+  // OIDC RP-Initiated Logout 1.0, 3: no redirection to a URI not registered for the client.
+  check(
+    !response.location?.href.startsWith(elsewhere),
+    `redirected to the unregistered ${elsewhere}`,
+  );
+  return { detail: `answered ${response.status} without redirecting there` };
+});
 
 await step('logout', async () => {
   const state = oidc.randomState();
@@ -535,6 +572,13 @@ await step('logout', async () => {
   );
   check(target.searchParams.get('state') === state, 'state not returned');
   return { detail: 'redirected to the post-logout URI with state' };
+});
+
+await step('session ended', async () => {
+  const { url } = await authorizationRequest();
+  const target = seeOther(await browse(jar, url), 'GET authorization_endpoint after logout');
+  check(target.pathname === '/login', `redirected to ${target.pathname}, expected /login`);
+  return { detail: 'a new request asks for the login again' };
 });
 
 console.log(`done ${input.clientId} sub=${idToken.sub}`);
