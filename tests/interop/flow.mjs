@@ -541,6 +541,22 @@ await step('single sign-on', async () => {
   return { detail: 'code issued without login, same sub and auth_time' };
 });
 
+await step('PKCE mismatch refused', async () => {
+  // RFC 7636 4.6: a code_verifier that does not match the code_challenge is invalid_grant.
+  const { url, checks: again } = await authorizationRequest();
+  const target = seeOther(await browse(jar, url), 'GET authorization_endpoint with a session');
+  check(isCallback(target, input.redirectUri), `redirected to ${target.pathname}, expected the client`);
+  await expectOAuthError(
+    oidc.authorizationCodeGrant(config, target, {
+      ...again,
+      pkceCodeVerifier: oidc.randomPKCECodeVerifier(),
+    }),
+    'invalid_grant',
+    'another code_verifier',
+  );
+  return { detail: 'invalid_grant' };
+});
+
 await step('logout to an unregistered URI refused', async () => {
   const elsewhere = 'https://elsewhere.example/logged-out';
   const url = oidc.buildEndSessionUrl(config, {
