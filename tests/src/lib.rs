@@ -1,1 +1,20 @@
-//! End-to-end tests live in `tests/`; this crate has no library code.
+//! Helpers shared by the end-to-end tests in `tests/`.
+
+use std::path::PathBuf;
+
+/// The `eid-server` binary built next to the running test (cargo builds it for
+/// eid-server's own integration tests in the same `cargo test --workspace` run).
+pub fn server_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target directory");
+    let bin = dir.join(format!("eid-server{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} not found: run `cargo test --workspace` (or `cargo build -p eid-server` first)",
+        bin.display()
+    );
+    bin
+}

@@ -1,25 +1,9 @@
 //! Starts the real `eid-server demo` binary and drives it over HTTP.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
-/// The `eid-server` binary built next to this test (cargo builds it for eid-server's own
-/// integration tests in the same `cargo test --workspace` run).
-fn server_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target directory");
-    let bin = dir.join(format!("eid-server{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.exists(),
-        "{} not found: run `cargo test --workspace` (or `cargo build -p eid-server` first)",
-        bin.display()
-    );
-    bin
-}
+use eid_e2e::server_binary;
 
 /// A running demo daemon, killed on drop.
 struct Demo {
