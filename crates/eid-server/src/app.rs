@@ -9,28 +9,58 @@ use axum::Router;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
+use eid_core::credential::password::PasswordHasher;
+use eid_core::registry::EmbeddedRegistry;
+use eid_core::store::{DurableStore, EphemeralStore};
 use eid_core::token::KeyRing;
 
 use crate::metrics::Metrics;
-use crate::oidc::{self, Oidc};
+use crate::oidc::{self, Backends, Oidc, Settings};
 use crate::{metrics, ops};
 
-/// The public JWKS document of `keys`, serialised once at start (a rotation on disk is
-/// published at the next restart).
-pub fn jwks_json(keys: &KeyRing) -> anyhow::Result<String> {
-    serde_json::to_string(&keys.jwks()).context("cannot serialise the JWKS")
+/// What the application is built from.
+pub struct Parts {
+    /// The OpenID provider's settings.
+    pub settings: Settings,
+    /// The signing keys.
+    pub keys: KeyRing,
+    /// Accounts, credentials, consents, refresh tokens, audit.
+    pub durable: Arc<dyn DurableStore>,
+    /// Request state.
+    pub ephemeral: Arc<dyn EphemeralStore>,
+    /// The population register.
+    pub registry: Arc<EmbeddedRegistry>,
+    /// Password and client secret hashing.
+    pub hasher: PasswordHasher,
+    /// Further routes (the demo's relying party), instrumented with the rest.
+    pub extra: Router,
 }
 
-/// The whole application: `/healthz`, `/readyz`, `/jwks.json`, the OpenID provider,
-/// `extra` routes and `/metrics`, all instrumented (unmatched paths included).
-pub fn router(
-    ops: ops::OpsState,
-    jwks: String,
-    oidc: Arc<Oidc>,
-    metrics: Metrics,
-    extra: Router,
-) -> Router {
-    let jwks: Arc<str> = jwks.into();
+/// The whole application: `/healthz`, `/readyz`, `/jwks.json`, the OpenID provider, the
+/// extra routes and `/metrics`, all instrumented (unmatched paths included).
+pub fn build(parts: Parts) -> anyhow::Result<Router> {
+    let jwks: Arc<str> = serde_json::to_string(&parts.keys.jwks())
+        .context("cannot serialise the JWKS")?
+        .into();
+    let metrics = Metrics::new();
+    let oidc = Oidc::new(
+        parts.settings,
+        parts.keys,
+        Backends {
+            durable: Arc::clone(&parts.durable),
+            ephemeral: Arc::clone(&parts.ephemeral),
+            registry: parts.registry.clone(),
+            hasher: parts.hasher,
+            metrics: metrics.clone(),
+        },
+    )?;
+    let ops = ops::OpsState {
+        durable: parts.durable,
+        ephemeral: parts.ephemeral,
+        registry: parts.registry,
+    };
+    // The JWKS is serialised once at start (a rotation on disk is published at the next
+    // restart).
     let jwks_route = get(move || {
         let jwks = Arc::clone(&jwks);
         async move {
@@ -46,9 +76,9 @@ pub fn router(
     });
     let app = ops::router(ops)
         .route(oidc::paths::JWKS, jwks_route)
-        .merge(oidc::router(oidc))
-        .merge(extra);
-    metrics::instrument(app, metrics)
+        .merge(oidc::router(Arc::new(oidc)))
+        .merge(parts.extra);
+    Ok(metrics::instrument(app, metrics))
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, letting requests in flight finish.

@@ -14,9 +14,8 @@ use eid_core::token::KeyRing;
 
 use crate::cli::ConfigArgs;
 use crate::config::{Config, ConfigError, DurableConfig, EphemeralConfig};
-use crate::metrics::Metrics;
-use crate::oidc::{Backends, Limits, Oidc, SESSION_LIFETIME, Settings};
-use crate::{app, keyfile, ops};
+use crate::oidc::{Limits, SESSION_LIFETIME, Settings};
+use crate::{app, keyfile};
 
 /// Loads and validates the configuration, opens the stores, the register and the key
 /// ring, prints the banner and serves until SIGINT or SIGTERM.
@@ -26,58 +25,42 @@ pub async fn run(args: ConfigArgs) -> anyhow::Result<()> {
     let ephemeral = open_ephemeral(&config.ephemeral).await?;
     let registry = open_register(&config.register).await?;
     let citizens = registry.count().await?;
-    let registry = Arc::new(registry);
     let (keys, created) = keyfile::open_or_create(&config.keys.file, &config.keys.kek)?;
-    let jwks = app::jwks_json(&keys)?;
     let kid = keys.active().kid().to_owned();
-    let metrics = Metrics::new();
     let client_count = config.clients.len();
-    let oidc = Oidc::new(
-        Settings {
-            issuer: config.issuer.clone(),
-            clients: config.clients,
-            pairwise_salt: config
-                .keys
-                .kek
-                .derive_pairwise_salt()
-                .context("cannot derive the pairwise subject salt")?,
-            id_token_lifetime: config.tokens.id_token,
-            access_token_lifetime: config.tokens.access_token,
-            refresh_token_lifetime: config.tokens.refresh_token,
-            code_lifetime: config
-                .tokens
-                .authorization_code
-                .try_into()
-                .context("bad authorization code lifetime")?,
-            session_lifetime: SESSION_LIFETIME,
-            limits: Limits::default(),
-        },
+    let settings = Settings {
+        issuer: config.issuer.clone(),
+        clients: config.clients,
+        pairwise_salt: config
+            .keys
+            .kek
+            .derive_pairwise_salt()
+            .context("cannot derive the pairwise subject salt")?,
+        id_token_lifetime: config.tokens.id_token,
+        access_token_lifetime: config.tokens.access_token,
+        refresh_token_lifetime: config.tokens.refresh_token,
+        code_lifetime: config
+            .tokens
+            .authorization_code
+            .try_into()
+            .context("bad authorization code lifetime")?,
+        session_lifetime: SESSION_LIFETIME,
+        limits: Limits::default(),
+    };
+    let app = app::build(app::Parts {
+        settings,
         keys,
-        Backends {
-            durable: Arc::clone(&durable),
-            ephemeral: Arc::clone(&ephemeral),
-            registry: registry.clone(),
-            hasher: PasswordHasher::per_core(config.password)
-                .context("bad password hashing parameters")?,
-            metrics: metrics.clone(),
-        },
-    )?;
-
+        durable,
+        ephemeral,
+        registry: Arc::new(registry),
+        hasher: PasswordHasher::per_core(config.password)
+            .context("bad password hashing parameters")?,
+        extra: axum::Router::new(),
+    })?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let local = listener.local_addr()?;
-    let app = app::router(
-        ops::OpsState {
-            durable,
-            ephemeral,
-            registry,
-        },
-        jwks,
-        Arc::new(oidc),
-        metrics,
-        axum::Router::new(),
-    );
 
     println!("eID server");
     println!("issuer: {}", config.issuer);

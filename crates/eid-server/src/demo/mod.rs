@@ -16,9 +16,8 @@ use eid_core::store::{DurableStore, EphemeralStore, MemoryEphemeral, SqliteStore
 use eid_core::token::{KeyRing, OpaqueToken, PairwiseSalt, TokenIssuer};
 
 use crate::cli::DemoArgs;
-use crate::metrics::Metrics;
-use crate::oidc::{Backends, Limits, Oidc, SESSION_LIFETIME, Settings};
-use crate::{accounts, app, ops};
+use crate::oidc::{Limits, SESSION_LIFETIME, Settings};
+use crate::{accounts, app};
 
 pub use rp::{CALLBACK, CLIENT_ID};
 
@@ -72,12 +71,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
 
     // The demo's signing key and pairwise salt live only as long as the process.
     let keys = KeyRing::generate().context("cannot generate the demo's signing key")?;
-    let jwks = app::jwks_json(&keys)?;
     let salt = PairwiseSalt::new(OpaqueToken::generate().expose().as_bytes())?;
     let demo_rp = Arc::new(rp::DemoRp::new(&issuer, &hasher).await?);
-    let metrics = Metrics::new();
-    let oidc = Oidc::new(
-        Settings {
+    let app = app::build(app::Parts {
+        settings: Settings {
             issuer: issuer.clone(),
             clients: vec![demo_rp.client.clone()],
             pairwise_salt: salt,
@@ -89,25 +86,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             limits: Limits::default(),
         },
         keys,
-        Backends {
-            durable: Arc::clone(&durable),
-            ephemeral: Arc::clone(&ephemeral),
-            registry: registry.clone(),
-            hasher,
-            metrics: metrics.clone(),
-        },
-    )?;
-    let app = app::router(
-        ops::OpsState {
-            durable,
-            ephemeral,
-            registry,
-        },
-        jwks,
-        Arc::new(oidc),
-        metrics,
-        Arc::clone(&demo_rp).router(),
-    );
+        durable,
+        ephemeral,
+        registry,
+        hasher,
+        extra: Arc::clone(&demo_rp).router(),
+    })?;
 
     println!("eID demo");
     println!("issuer: {issuer}");

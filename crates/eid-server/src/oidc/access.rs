@@ -11,8 +11,8 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use eid_core::store::{AccountId, StoreError};
-use eid_core::token::{AccessTokenClaims, OpaqueToken, TokenHash};
+use eid_core::store::{AccountId, RefreshGrant, StoreError};
+use eid_core::token::{AccessTokenClaims, OpaqueToken};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -110,8 +110,39 @@ impl Oidc {
     }
 }
 
-fn refresh_hash(token: &str) -> Option<TokenHash> {
-    OpaqueToken::parse(token).ok().map(|t| t.hash())
+impl Oidc {
+    /// The grant of `token` if it is a usable refresh token issued to `client`.
+    async fn own_refresh_grant(
+        &self,
+        client: &Client,
+        token: &str,
+    ) -> Result<Option<RefreshGrant>, StoreError> {
+        let Ok(token) = OpaqueToken::parse(token) else {
+            return Ok(None);
+        };
+        let now = time::OffsetDateTime::now_utc();
+        Ok(self
+            .durable
+            .refresh_grant(&token.hash(), now)
+            .await?
+            .filter(|grant| grant.client == client.reg.id))
+    }
+}
+
+/// The authenticated client and the `token` parameter of an introspection or revocation
+/// request.
+async fn token_request<'a>(
+    oidc: &'a Oidc,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(&'a Client, Params), OAuthError> {
+    let params =
+        Params::parse(body).map_err(|_| OAuthError::invalid_request("malformed parameters"))?;
+    let client = authenticate(oidc, headers, &params).await?;
+    if !params.has("token") {
+        return Err(OAuthError::invalid_request("token is required"));
+    }
+    Ok((client, params))
 }
 
 /// `POST /introspect` (RFC 7662): for confidential clients, about their own tokens only
@@ -129,18 +160,14 @@ pub async fn introspect(
 }
 
 async fn introspection(oidc: &Oidc, headers: &HeaderMap, body: &[u8]) -> Result<Value, OAuthError> {
-    let params =
-        Params::parse(body).map_err(|_| OAuthError::invalid_request("malformed parameters"))?;
-    let client = authenticate(oidc, headers, &params).await?;
+    let (client, params) = token_request(oidc, headers, body).await?;
     // RFC 7662 section 2.1: the endpoint MUST require authorization.
     if !client.reg.is_confidential() {
         return Err(OAuthError::invalid_client(
             "introspection is for confidential clients",
         ));
     }
-    let token = params
-        .get("token")
-        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    let token = params.get("token").unwrap_or_default();
     let internal = |e: StoreError| OAuthError::internal(&e);
     if let Some((claims, record)) = oidc.live_access_token(token).await.map_err(internal)?
         && record.client_id == client.reg.id.as_str()
@@ -165,28 +192,23 @@ async fn introspection(oidc: &Oidc, headers: &HeaderMap, body: &[u8]) -> Result<
         }
         return Ok(value);
     }
-    if let Some(hash) = refresh_hash(token) {
-        let now = time::OffsetDateTime::now_utc();
-        if let Some(grant) = oidc
-            .durable
-            .refresh_grant(&hash, now)
-            .await
-            .map_err(internal)?
-            && grant.client.as_str() == client.reg.id.as_str()
-        {
-            let sub = oidc
-                .tokens
-                .subject(&client.relying_party(), grant.account.as_uuid());
-            return Ok(json!({
-                "active": true,
-                "token_type": "refresh_token",
-                "scope": grant.scope,
-                "client_id": grant.client.as_str(),
-                "sub": sub,
-                "iss": oidc.issuer,
-                "exp": grant.expires_at.unix_timestamp(),
-            }));
-        }
+    if let Some(grant) = oidc
+        .own_refresh_grant(client, token)
+        .await
+        .map_err(internal)?
+    {
+        let sub = oidc
+            .tokens
+            .subject(&client.relying_party(), grant.account.as_uuid());
+        return Ok(json!({
+            "active": true,
+            "token_type": "refresh_token",
+            "scope": grant.scope,
+            "client_id": grant.client.as_str(),
+            "sub": sub,
+            "iss": oidc.issuer,
+            "exp": grant.expires_at.unix_timestamp(),
+        }));
     }
     Ok(json!({ "active": false }))
 }
@@ -201,28 +223,22 @@ pub async fn revoke(State(oidc): State<Arc<Oidc>>, headers: HeaderMap, body: Byt
 }
 
 async fn revocation(oidc: &Oidc, headers: &HeaderMap, body: &[u8]) -> Result<(), OAuthError> {
-    let params =
-        Params::parse(body).map_err(|_| OAuthError::invalid_request("malformed parameters"))?;
-    let client = authenticate(oidc, headers, &params).await?;
-    let token = params
-        .get("token")
-        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    let (client, params) = token_request(oidc, headers, body).await?;
+    let token = params.get("token").unwrap_or_default();
     let internal = |e: StoreError| OAuthError::internal(&e);
-    if let Some(hash) = refresh_hash(token) {
-        let now = time::OffsetDateTime::now_utc();
-        if let Some(grant) = oidc
-            .durable
-            .refresh_grant(&hash, now)
-            .await
-            .map_err(internal)?
-            && owns(client, grant.client.as_str())
-        {
-            oidc.revoke_family(grant.family).await.map_err(internal)?;
-        }
+    // RFC 7009 section 2.1: the server "first validates the client credentials ... and
+    // then verifies whether the token was issued to the client making the revocation
+    // request"; another client's token is left alone, and the answer is the same.
+    if let Some(grant) = oidc
+        .own_refresh_grant(client, token)
+        .await
+        .map_err(internal)?
+    {
+        oidc.revoke_family(grant.family).await.map_err(internal)?;
         return Ok(());
     }
     if let Some((claims, record)) = oidc.live_access_token(token).await.map_err(internal)?
-        && owns(client, &record.client_id)
+        && record.client_id == client.reg.id.as_str()
     {
         oidc.ephemeral
             .delete(&record_key(&claims.jti))
@@ -230,10 +246,4 @@ async fn revocation(oidc: &Oidc, headers: &HeaderMap, body: &[u8]) -> Result<(),
             .map_err(internal)?;
     }
     Ok(())
-}
-
-/// RFC 7009 section 2.1: the server "first validates the client credentials ... and then
-/// verifies whether the token was issued to the client making the revocation request".
-fn owns(client: &Client, token_client: &str) -> bool {
-    client.reg.id.as_str() == token_client
 }

@@ -27,7 +27,7 @@ use super::error::{AuthzError, redirect_error, redirect_url, see_other};
 use super::flow::{self, Flow};
 use super::lang::Lang;
 use super::pages::{self, LoginPage, texts};
-use super::params::Params;
+use super::params::{Params, RawParams};
 use super::request::{self, AuthRequest};
 use super::session::{self, FLOW_COOKIE, SESSION_COOKIE, Session, cookie, set_cookie};
 use super::{Oidc, client_ip, par, paths};
@@ -35,22 +35,13 @@ use super::{Oidc, client_ip, par, paths};
 /// The flow kind of pending authorizations.
 const AUTHZ: &str = "authz";
 
-/// `GET /authorize`.
-pub async fn authorize_get(
+/// `GET` or `POST /authorize` (OIDC Core 3.1.2.1: both methods MUST be supported).
+pub async fn authorize_endpoint(
     State(oidc): State<Arc<Oidc>>,
     headers: HeaderMap,
-    RawQuery(query): RawQuery,
+    params: RawParams,
 ) -> Response {
-    authorize(&oidc, &headers, query.unwrap_or_default().as_bytes()).await
-}
-
-/// `POST /authorize` (OIDC Core 3.1.2.1: both methods MUST be supported).
-pub async fn authorize_post(
-    State(oidc): State<Arc<Oidc>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    authorize(&oidc, &headers, &body).await
+    authorize(&oidc, &headers, &params.raw).await
 }
 
 pub(super) fn accept_language(headers: &HeaderMap) -> Option<&str> {
@@ -339,14 +330,23 @@ fn client_name<'a>(oidc: &'a Oidc, req: &AuthRequest) -> (&'a str, Option<&'a st
     })
 }
 
+/// The pending flow named by a page's query string.
+async fn shown(
+    oidc: &Oidc,
+    headers: &HeaderMap,
+    query: Option<String>,
+) -> Result<Pending, Response> {
+    let params = Params::parse(query.unwrap_or_default().as_bytes()).unwrap_or_default();
+    pending(oidc, headers, &params).await
+}
+
 /// `GET /login?req=...`.
 pub async fn login_page(
     State(oidc): State<Arc<Oidc>>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let params = Params::parse(query.unwrap_or_default().as_bytes()).unwrap_or_default();
-    let p = match pending(&oidc, &headers, &params).await {
+    let p = match shown(&oidc, &headers, query).await {
         Ok(p) => p,
         Err(page) => return page,
     };
@@ -567,8 +567,7 @@ pub async fn consent_page(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let params = Params::parse(query.unwrap_or_default().as_bytes()).unwrap_or_default();
-    let p = match pending(&oidc, &headers, &params).await {
+    let p = match shown(&oidc, &headers, query).await {
         Ok(p) => p,
         Err(page) => return page,
     };

@@ -7,9 +7,8 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::Response;
 use eid_core::token::OpaqueToken;
 use serde::{Deserialize, Serialize};
@@ -20,7 +19,7 @@ use super::error::see_other;
 use super::flow;
 use super::lang::Lang;
 use super::pages::{self, texts};
-use super::params::Params;
+use super::params::{Params, RawParams};
 use super::session::{self, FLOW_COOKIE, SESSION_COOKIE, cookie, set_cookie};
 use super::{Client, Oidc};
 
@@ -35,27 +34,18 @@ struct AfterLogout {
     lang: Lang,
 }
 
-/// `GET /logout`.
-pub async fn logout_get(
+/// `GET` or `POST /logout`: an RP's logout request (section 2: both methods), or the
+/// citizen's confirmation (a POST carrying the flow id and its CSRF token).
+pub async fn logout_endpoint(
     State(oidc): State<Arc<Oidc>>,
     headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Response {
-    request(&oidc, &headers, query.unwrap_or_default().as_bytes()).await
-}
-
-/// `POST /logout`: an RP's logout request (section 2 allows POST), or the citizen's
-/// confirmation.
-pub async fn logout_post(
-    State(oidc): State<Arc<Oidc>>,
-    headers: HeaderMap,
-    body: Bytes,
+    RawParams { method, raw: body }: RawParams,
 ) -> Response {
     let lang = Lang::choose(None, accept_language(&headers));
     let Ok(params) = Params::parse(&body) else {
         return pages::error(StatusCode::BAD_REQUEST, lang, texts(lang).forbidden);
     };
-    if !params.has("req") {
+    if method != Method::POST || !params.has("req") {
         return request(&oidc, &headers, &body).await;
     }
     let id = params.get("req").unwrap_or_default();

@@ -301,7 +301,7 @@ pub fn router(oidc: Arc<Oidc>) -> Router {
         .route(paths::DISCOVERY, get(discovery::configuration))
         .route(
             paths::AUTHORIZE,
-            get(authorize::authorize_get).post(authorize::authorize_post),
+            get(authorize::authorize_endpoint).post(authorize::authorize_endpoint),
         )
         .route(paths::PAR, post(par::push))
         .route(
@@ -321,7 +321,7 @@ pub fn router(oidc: Arc<Oidc>) -> Router {
         .route(paths::REVOKE, post(access::revoke))
         .route(
             paths::LOGOUT,
-            get(logout::logout_get).post(logout::logout_post),
+            get(logout::logout_endpoint).post(logout::logout_endpoint),
         )
         .route(pages::CSS_PATH, get(stylesheet))
         .layer(DefaultBodyLimit::max(MAX_BODY))

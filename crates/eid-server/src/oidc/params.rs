@@ -5,7 +5,39 @@
 
 use std::collections::BTreeMap;
 
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::Method;
+use axum::response::{IntoResponse as _, Response};
 use zeroize::Zeroize as _;
+
+/// The raw parameters of a request to an endpoint that takes both methods: the query
+/// string of a GET, the form body of a POST (OIDC Core 3.1.2.1, RP-Initiated Logout 2).
+pub struct RawParams {
+    /// The request method.
+    pub method: Method,
+    /// The `application/x-www-form-urlencoded` text.
+    pub raw: Bytes,
+}
+
+impl<S: Send + Sync> FromRequest<S> for RawParams {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let method = request.method().clone();
+        if method == Method::GET {
+            let query = request.uri().query().unwrap_or_default().to_owned();
+            return Ok(Self {
+                method,
+                raw: Bytes::from(query),
+            });
+        }
+        let raw = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| rejection.into_response())?;
+        Ok(Self { method, raw })
+    }
+}
 
 /// At most this many parameters in one request.
 pub const MAX_PARAMS: usize = 64;

@@ -11,11 +11,11 @@ use support::{
     Options, Provider, RP, RP_LOGOUT, SECRET, authorize_query, hidden, json, location, param, pkce,
 };
 
-/// Exchanges `code` as the `basic` client.
-async fn redeem(p: &Provider, code: &str, verifier: &str) -> reqwest::Response {
+/// Exchanges `code` as `client` (HTTP Basic with the shared secret).
+async fn redeem(p: &Provider, client: &str, code: &str, verifier: &str) -> reqwest::Response {
     p.post(
         "/token",
-        Some(("basic", SECRET)),
+        Some((client, SECRET)),
         &[
             ("grant_type", "authorization_code"),
             ("code", code),
@@ -81,7 +81,7 @@ async fn code_flow_tokens_userinfo_refresh_introspection_revocation_and_logout()
     assert_eq!(param(&url, "iss").as_deref(), Some(p.issuer.as_str()));
     let code = param(&url, "code").unwrap();
 
-    let tokens = json(redeem(&p, &code, &verifier).await).await;
+    let tokens = json(redeem(&p, "basic", &code, &verifier).await).await;
     let jwks = p
         .http
         .get(format!("{}/jwks.json", p.base))
@@ -193,73 +193,54 @@ async fn code_flow_tokens_userinfo_refresh_introspection_revocation_and_logout()
     assert!(head.seq >= 5);
 }
 
-#[tokio::test]
-async fn every_client_authentication_method_works() {
-    let p = Provider::start().await;
-    let mut browser = p.browser();
-    // client_secret_post
+/// Logs in for `client` and redeems the code, authenticating with `basic` or the `auth`
+/// form fields.
+async fn code_exchange(
+    p: &Provider,
+    browser: &mut support::Browser,
+    client: &str,
+    basic: Option<(&str, &str)>,
+    auth: &[(&str, &str)],
+) -> reqwest::Response {
     let (verifier, challenge) = pkce();
     let url = p
-        .login(&mut browser, &authorize_query("post", &challenge, ""))
+        .login(browser, &authorize_query(client, &challenge, ""))
         .await;
     let code = param(&url, "code").unwrap();
-    let response = p
-        .post(
-            "/token",
-            None,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", RP),
-                ("code_verifier", &verifier),
-                ("client_id", "post"),
-                ("client_secret", SECRET),
-            ],
-        )
-        .await;
-    assert_eq!(response.status(), 200);
-    // private_key_jwt
-    let (verifier, challenge) = pkce();
-    let url = p
-        .login(&mut browser, &authorize_query("jwt", &challenge, ""))
-        .await;
-    let code = param(&url, "code").unwrap();
-    let assertion = p.assertion("jti-1");
-    let body = [
+    let mut form = vec![
         ("grant_type", "authorization_code"),
         ("code", code.as_str()),
         ("redirect_uri", RP),
         ("code_verifier", verifier.as_str()),
+    ];
+    form.extend_from_slice(auth);
+    p.post("/token", basic, &form).await
+}
+
+#[tokio::test]
+async fn every_client_authentication_method_works() {
+    let p = Provider::start().await;
+    let mut browser = p.browser();
+    let post = [("client_id", "post"), ("client_secret", SECRET)];
+    let response = code_exchange(&p, &mut browser, "post", None, &post).await;
+    assert_eq!(response.status(), 200);
+    let assertion = p.assertion("jti-1");
+    let jwt = [
         (
             "client_assertion_type",
             "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
         ),
         ("client_assertion", assertion.as_str()),
     ];
-    assert_eq!(p.post("/token", None, &body).await.status(), 200);
+    let response = code_exchange(&p, &mut browser, "jwt", None, &jwt).await;
+    assert_eq!(response.status(), 200);
     // The same assertion again is a replay (RFC 7523 section 3 item 7).
-    let replay = p.post("/token", None, &body).await;
+    let replay = code_exchange(&p, &mut browser, "jwt", None, &jwt).await;
     assert_eq!(replay.status(), 401);
     assert_eq!(json(replay).await["error"], "invalid_client");
-    // public client with PKCE only
-    let (verifier, challenge) = pkce();
-    let url = p
-        .login(&mut browser, &authorize_query("public", &challenge, ""))
-        .await;
-    let code = param(&url, "code").unwrap();
-    let response = p
-        .post(
-            "/token",
-            None,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", RP),
-                ("code_verifier", &verifier),
-                ("client_id", "public"),
-            ],
-        )
-        .await;
+    // A public client: PKCE only.
+    let public = [("client_id", "public")];
+    let response = code_exchange(&p, &mut browser, "public", None, &public).await;
     assert_eq!(response.status(), 200);
     // client_credentials for the client registered for it, and only for it.
     let cc = p
@@ -314,18 +295,7 @@ async fn pushed_authorization_requests() {
     );
     let url = p.login(&mut browser, &by_reference).await;
     let code = param(&url, "code").unwrap();
-    let tokens = p
-        .post(
-            "/token",
-            Some(("pushed", SECRET)),
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", RP),
-                ("code_verifier", &verifier),
-            ],
-        )
-        .await;
+    let tokens = redeem(&p, "pushed", &code, &verifier).await;
     assert_eq!(tokens.status(), 200);
     // A request_uri is single use.
     let reused = browser.get(&format!("/authorize?{by_reference}")).await;
@@ -433,14 +403,14 @@ async fn token_endpoint_refusals() {
     let (code, _) = code_for(&p, &mut browser).await;
     let (wrong, _) = pkce();
     assert_eq!(
-        error_of(redeem(&p, &code, &wrong).await).await,
+        error_of(redeem(&p, "basic", &code, &wrong).await).await,
         (400, "invalid_grant".into())
     );
     // Expired code.
     let (code, verifier) = code_for(&p, &mut browser).await;
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     assert_eq!(
-        error_of(redeem(&p, &code, &verifier).await).await,
+        error_of(redeem(&p, "basic", &code, &verifier).await).await,
         (400, "invalid_grant".into())
     );
     // Wrong client secret: 401 with a Basic challenge.
@@ -520,8 +490,8 @@ async fn a_replayed_code_fails_and_revokes_the_first_tokens() {
     let p = Provider::start().await;
     let mut browser = p.browser();
     let (code, verifier) = code_for(&p, &mut browser).await;
-    let first = json(redeem(&p, &code, &verifier).await).await;
-    let replay = redeem(&p, &code, &verifier).await;
+    let first = json(redeem(&p, "basic", &code, &verifier).await).await;
+    let replay = redeem(&p, "basic", &code, &verifier).await;
     assert_eq!(replay.status(), 400);
     assert_eq!(json(replay).await["error"], "invalid_grant");
     // RFC 6749 section 4.1.2: the tokens of the first redemption are revoked.
@@ -702,7 +672,12 @@ async fn one_hundred_concurrent_redemptions_give_one_success() {
     let tasks: Vec<_> = (0..100)
         .map(|_| {
             let (p, code, verifier) = (Arc::clone(&p), code.clone(), verifier.clone());
-            tokio::spawn(async move { redeem(&p, &code, &verifier).await.status().as_u16() })
+            tokio::spawn(async move {
+                redeem(&p, "basic", &code, &verifier)
+                    .await
+                    .status()
+                    .as_u16()
+            })
         })
         .collect();
     let mut statuses = Vec::new();

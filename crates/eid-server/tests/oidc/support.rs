@@ -14,9 +14,8 @@ use eid_core::store::{
     ClientId, DurableStore, EphemeralStore, MemoryEphemeral, RedisEphemeral, SqliteStore,
 };
 use eid_core::token::{KeyRing, OpaqueToken, PairwiseSalt, SigningKey, TokenIssuer};
-use eid_server::metrics::Metrics;
-use eid_server::oidc::{Backends, Limits, Oidc, SESSION_LIFETIME, Settings};
-use eid_server::{accounts, app, ops};
+use eid_server::oidc::{Limits, SESSION_LIFETIME, Settings};
+use eid_server::{accounts, app};
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
@@ -171,11 +170,8 @@ impl Provider {
             client("public", ClientAuth::None, false),
             client("pushed", ClientAuth::SecretBasic { secret_phc: phc }, true),
         ];
-        let keys = KeyRing::generate().unwrap();
-        let jwks = app::jwks_json(&keys).unwrap();
-        let metrics = Metrics::new();
-        let oidc = Oidc::new(
-            Settings {
+        let router = app::build(app::Parts {
+            settings: Settings {
                 issuer: issuer.clone(),
                 clients,
                 pairwise_salt: PairwiseSalt::new(&[7; 32]).unwrap(),
@@ -186,27 +182,14 @@ impl Provider {
                 session_lifetime: SESSION_LIFETIME,
                 limits: Limits::default(),
             },
-            keys,
-            Backends {
-                durable: Arc::clone(&durable),
-                ephemeral: Arc::clone(&options.ephemeral),
-                registry: registry.clone(),
-                hasher,
-                metrics: metrics.clone(),
-            },
-        )
+            keys: KeyRing::generate().unwrap(),
+            durable: Arc::clone(&durable),
+            ephemeral: options.ephemeral,
+            registry,
+            hasher,
+            extra: axum::Router::new(),
+        })
         .unwrap();
-        let router = app::router(
-            ops::OpsState {
-                durable: Arc::clone(&durable),
-                ephemeral: options.ephemeral,
-                registry,
-            },
-            jwks,
-            Arc::new(oidc),
-            metrics,
-            axum::Router::new(),
-        );
         tokio::spawn(app::serve(listener, router, std::future::pending()));
         Self {
             base: format!("http://127.0.0.1:{port}"),
