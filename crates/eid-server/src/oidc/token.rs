@@ -121,15 +121,15 @@ async fn authorization_code(
         .insert_refresh_token(&refresh_token.hash(), &refresh)
         .await
         .map_err(internal)?;
-    // A replay of this code may have revoked the family before its first token existed.
+    // A concurrent replay of this code may have revoked the family before its refresh
+    // token existed: revoke again now that it does. This redemption still answers (it
+    // was the first), but what it hands out is already dead, as RFC 6749 section 4.1.2
+    // asks for the tokens of a replayed code.
     if oidc.family_revoked(family).await.map_err(internal)? {
         oidc.durable
             .revoke_refresh_family(family, now)
             .await
             .map_err(internal)?;
-        return Err(OAuthError::invalid_grant(
-            "code already used; its tokens are revoked",
-        ));
     }
     issue(
         oidc,

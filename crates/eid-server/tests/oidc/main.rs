@@ -673,16 +673,18 @@ async fn one_hundred_concurrent_redemptions_give_one_success() {
         .map(|_| {
             let (p, code, verifier) = (Arc::clone(&p), code.clone(), verifier.clone());
             tokio::spawn(async move {
-                redeem(&p, "basic", &code, &verifier)
-                    .await
-                    .status()
-                    .as_u16()
+                let response = redeem(&p, "basic", &code, &verifier).await;
+                let status = response.status().as_u16();
+                (status, (status == 200).then_some(json(response).await))
             })
         })
         .collect();
     let mut statuses = Vec::new();
+    let mut tokens = Vec::new();
     for task in tasks {
-        statuses.push(task.await.unwrap());
+        let (status, body) = task.await.unwrap();
+        statuses.push(status);
+        tokens.push(body);
     }
     assert_eq!(
         statuses.iter().filter(|s| **s == 200).count(),
@@ -694,4 +696,10 @@ async fn one_hundred_concurrent_redemptions_give_one_success() {
         99,
         "{statuses:?}"
     );
+    // The replays revoked what the one success received.
+    let winner = tokens.iter().flatten().next().unwrap();
+    let refresh = winner["refresh_token"].as_str().unwrap();
+    assert_eq!(introspect(&p, refresh).await["active"], false);
+    let access = winner["access_token"].as_str().unwrap();
+    assert_eq!(introspect(&p, access).await["active"], false);
 }
