@@ -3,6 +3,7 @@
 //! revoked token families, and the introspection (RFC 7662) and revocation (RFC 7009)
 //! endpoints.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,7 +22,7 @@ use super::client_auth::authenticate;
 use super::error::OAuthError;
 use super::pages::no_store;
 use super::params::Params;
-use super::{Client, Oidc};
+use super::{Client, ClientIp, Oidc};
 
 /// What an issued access token stands for.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -133,12 +134,13 @@ impl Oidc {
 /// request.
 async fn token_request<'a>(
     oidc: &'a Oidc,
+    ip: IpAddr,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(&'a Client, Params), OAuthError> {
     let params =
         Params::parse(body).map_err(|_| OAuthError::invalid_request("malformed parameters"))?;
-    let client = authenticate(oidc, headers, &params).await?;
+    let client = authenticate(oidc, ip, headers, &params).await?;
     if !params.has("token") {
         return Err(OAuthError::invalid_request("token is required"));
     }
@@ -150,17 +152,23 @@ async fn token_request<'a>(
 /// ... limit the information").
 pub async fn introspect(
     State(oidc): State<Arc<Oidc>>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match introspection(&oidc, &headers, &body).await {
+    match introspection(&oidc, ip, &headers, &body).await {
         Ok(value) => (StatusCode::OK, no_store(), Json(value)).into_response(),
         Err(err) => err.into_response(),
     }
 }
 
-async fn introspection(oidc: &Oidc, headers: &HeaderMap, body: &[u8]) -> Result<Value, OAuthError> {
-    let (client, params) = token_request(oidc, headers, body).await?;
+async fn introspection(
+    oidc: &Oidc,
+    ip: IpAddr,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Value, OAuthError> {
+    let (client, params) = token_request(oidc, ip, headers, body).await?;
     // RFC 7662 section 2.1: the endpoint MUST require authorization.
     if !client.reg.is_confidential() {
         return Err(OAuthError::invalid_client(
@@ -215,15 +223,25 @@ async fn introspection(oidc: &Oidc, headers: &HeaderMap, body: &[u8]) -> Result<
 
 /// `POST /revoke` (RFC 7009): revokes a client's own refresh token (its whole family,
 /// access tokens included) or access token. Unknown tokens get 200 too (section 2.2).
-pub async fn revoke(State(oidc): State<Arc<Oidc>>, headers: HeaderMap, body: Bytes) -> Response {
-    match revocation(&oidc, &headers, &body).await {
+pub async fn revoke(
+    State(oidc): State<Arc<Oidc>>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match revocation(&oidc, ip, &headers, &body).await {
         Ok(()) => (StatusCode::OK, no_store()).into_response(),
         Err(err) => err.into_response(),
     }
 }
 
-async fn revocation(oidc: &Oidc, headers: &HeaderMap, body: &[u8]) -> Result<(), OAuthError> {
-    let (client, params) = token_request(oidc, headers, body).await?;
+async fn revocation(
+    oidc: &Oidc,
+    ip: IpAddr,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), OAuthError> {
+    let (client, params) = token_request(oidc, ip, headers, body).await?;
     let token = params.get("token").unwrap_or_default();
     let internal = |e: StoreError| OAuthError::internal(&e);
     // RFC 7009 section 2.1: the server "first validates the client credentials ... and

@@ -2,11 +2,18 @@
 //! (RFC 6749 section 2.3, OIDC Core 9): `client_secret_basic`, `client_secret_post`,
 //! `private_key_jwt` (RFC 7523) and public clients (`none`). A client must use the one
 //! method it registered, and exactly one method per request.
+//!
+//! Failed secret checks are counted per client id and source IP, and only the expensive
+//! argon2id path is limited: a client presenting its right (cached) secret or a valid
+//! assertion is never locked out by someone else's failures.
+
+use std::net::IpAddr;
 
 use axum::http::{HeaderMap, header};
 use base64ct::{Base64, Base64UrlUnpadded, Encoding as _};
-use eid_core::credential::password::{Password, Verification};
+use eid_core::credential::password::{Password, PasswordError, Verification};
 use eid_core::oauth::{ClientAuth, check_assertion_replay};
+use eid_core::token::Audience;
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 use zeroize::Zeroizing;
@@ -29,6 +36,7 @@ enum Presented<'a> {
 /// Authenticates the calling client, or answers `invalid_client` / `invalid_request`.
 pub async fn authenticate<'a>(
     oidc: &'a Oidc,
+    ip: IpAddr,
     headers: &HeaderMap,
     params: &Params,
 ) -> Result<&'a Client, OAuthError> {
@@ -78,22 +86,12 @@ pub async fn authenticate<'a>(
     let client = oidc
         .client(&claimed)
         .ok_or_else(|| fail("client authentication failed"))?;
-    let limited = oidc
-        .client_failures
-        .is_limited(&claimed)
-        .await
-        .map_err(|e| OAuthError::internal(&e))?;
-    if limited {
-        return Err(fail(
-            "too many failed client authentications; try again later",
-        ));
-    }
     let ok = match (&client.reg.auth, presented) {
         (ClientAuth::SecretBasic { secret_phc }, Presented::Basic(secret)) => {
-            secret_matches(oidc, client, secret_phc, &secret).await?
+            secret_matches(oidc, client, ip, secret_phc, &secret).await?
         }
         (ClientAuth::SecretPost { secret_phc }, Presented::Post(secret)) => {
-            secret_matches(oidc, client, secret_phc, secret).await?
+            secret_matches(oidc, client, ip, secret_phc, secret).await?
         }
         (ClientAuth::PrivateKeyJwt { .. }, Presented::Assertion(assertion)) => {
             assertion_valid(oidc, client, assertion).await?
@@ -108,10 +106,6 @@ pub async fn authenticate<'a>(
     if ok {
         Ok(client)
     } else {
-        oidc.client_failures
-            .hit(&claimed)
-            .await
-            .map_err(|e| OAuthError::internal(&e))?;
         Err(fail("client authentication failed"))
     }
 }
@@ -168,10 +162,13 @@ fn assertion_issuer(assertion: &str) -> Option<String> {
 /// Checks a client secret against its argon2id hash. A secret that verified once is
 /// remembered as its SHA-256 in memory and then compared in constant time: client
 /// secrets are high-entropy (generated, 256 bits), so a fast hash does not weaken them,
-/// and the token endpoint does not pay argon2id on every request.
+/// and the token endpoint does not pay argon2id on every request. Wrong secrets are
+/// counted per client and source IP; over the limit, the argon2id path is refused (the
+/// secrets cannot be guessed; the limit keeps floods of wrong ones from burning CPU).
 async fn secret_matches(
     oidc: &Oidc,
     client: &Client,
+    ip: IpAddr,
     phc: &str,
     secret: &str,
 ) -> Result<bool, OAuthError> {
@@ -182,6 +179,18 @@ async fn secret_matches(
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     if cached.is_some_and(|known| bool::from(known.ct_eq(&digest))) {
         return Ok(true);
+    }
+    let subject = format!("{}|{ip}", client.reg.id.as_str());
+    let limited = |e: eid_core::store::StoreError| OAuthError::internal(&e);
+    if oidc
+        .client_failures
+        .is_limited(&subject)
+        .await
+        .map_err(limited)?
+    {
+        return Err(OAuthError::invalid_client(
+            "too many failed client authentications; try again later",
+        ));
     }
     let Ok(password) = Password::new(secret) else {
         return Ok(false);
@@ -194,7 +203,11 @@ async fn secret_matches(
                 .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(digest);
             Ok(true)
         }
-        Ok(Verification::Invalid) => Ok(false),
+        Ok(Verification::Invalid) => {
+            oidc.client_failures.hit(&subject).await.map_err(limited)?;
+            Ok(false)
+        }
+        Err(PasswordError::Overloaded) => Err(OAuthError::unavailable()),
         Err(err) => Err(OAuthError::internal(&err)),
     }
 }
@@ -212,6 +225,12 @@ async fn assertion_valid(
     let Ok(claims) = verifier.verify_client_assertion_at(assertion, now) else {
         return Ok(false);
     };
+    // draft-ietf-oauth-rfc7523bis section 4: the audience must be a single string (this
+    // issuer or the token endpoint), so an assertion made for several servers, or
+    // tricked into naming ours among others, is refused.
+    if !matches!(claims.aud, Audience::One(_)) {
+        return Ok(false);
+    }
     match check_assertion_replay(oidc.ephemeral.as_ref(), &claims, now).await {
         Ok(()) => Ok(true),
         Err(eid_core::oauth::AssertionError::Replayed) => Ok(false),

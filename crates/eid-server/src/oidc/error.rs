@@ -57,6 +57,16 @@ impl OAuthError {
         }
     }
 
+    /// `temporarily_unavailable` (503): the server is overloaded; retry shortly.
+    pub fn unavailable() -> Self {
+        Self {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "temporarily_unavailable",
+            description: "the server is busy; try again shortly",
+            basic_challenge: false,
+        }
+    }
+
     /// `server_error` (500), after logging `cause` (which must hold no secret).
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(%cause, "request failed");

@@ -83,6 +83,18 @@ pub async fn load<T: DeserializeOwned>(
     Ok(same_browser.then_some(flow))
 }
 
+/// Stores `flow` back under `id` (its payload changed), for another full lifetime.
+pub async fn update<T: Serialize>(
+    store: &dyn EphemeralStore,
+    kind: &str,
+    id: &str,
+    flow: &Flow<T>,
+) -> Result<(), StoreError> {
+    let id = OpaqueToken::parse(id).map_err(|_| StoreError::Corrupt("flow id"))?;
+    let value = serde_json::to_vec(flow).map_err(|_| StoreError::Corrupt("flow"))?;
+    store.put(&key(kind, &id), &value, FLOW_LIFETIME).await
+}
+
 /// Ends the `kind` flow `id`; `false` if it had already ended (a concurrent submission
 /// won), in which case the caller must not answer it again.
 pub async fn finish(store: &dyn EphemeralStore, kind: &str, id: &str) -> Result<bool, StoreError> {
@@ -119,6 +131,14 @@ mod tests {
             .await
             .unwrap();
         assert!(wrong_kind.is_none());
+        let mut changed = flow;
+        changed.payload = 8;
+        update(&store, "t", id.expose(), &changed).await.unwrap();
+        let reloaded: Flow<u32> = load(&store, "t", id.expose(), Some(&browser))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((reloaded.payload, reloaded.csrf), (8, csrf));
         assert!(finish(&store, "t", id.expose()).await.unwrap());
         assert!(!finish(&store, "t", id.expose()).await.unwrap());
         assert!(!finish(&store, "t", "malformed").await.unwrap());

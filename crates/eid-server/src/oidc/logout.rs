@@ -13,6 +13,7 @@ use axum::response::Response;
 use eid_core::token::OpaqueToken;
 use serde::{Deserialize, Serialize};
 
+use super::Oidc;
 use super::authorize::{accept_language, current_session, internal_page, unix_now};
 use super::client_auth::unverified_claims;
 use super::error::see_other;
@@ -20,8 +21,7 @@ use super::flow;
 use super::lang::Lang;
 use super::pages::{self, texts};
 use super::params::{Params, RawParams};
-use super::session::{self, FLOW_COOKIE, SESSION_COOKIE, cookie, set_cookie};
-use super::{Client, Oidc};
+use super::session::{self, cookie, flow_cookie, session_cookie, set_cookie};
 
 /// The flow kind of logout confirmations.
 const LOGOUT: &str = "logout";
@@ -49,7 +49,7 @@ pub async fn logout_endpoint(
         return request(&oidc, &headers, &body).await;
     }
     let id = params.get("req").unwrap_or_default();
-    let browser = cookie(&headers, FLOW_COOKIE);
+    let browser = cookie(&headers, flow_cookie(oidc.secure_cookies));
     let flow = match flow::load::<AfterLogout>(
         oidc.ephemeral.as_ref(),
         LOGOUT,
@@ -93,7 +93,7 @@ async fn request(oidc: &Oidc, headers: &HeaderMap, raw: &[u8]) -> Response {
         None => None,
     };
     let hinted_sub = match (hint, client) {
-        (Some(hint), Some(client)) => match verified_subject(client, hint) {
+        (Some(hint), Some(client)) => match client.id_token_subject(hint) {
             Some(sub) => Some(sub),
             None => return bad("id_token_hint is not valid"),
         },
@@ -130,7 +130,7 @@ async fn request(oidc: &Oidc, headers: &HeaderMap, raw: &[u8]) -> Response {
     if confirmed {
         return end(oidc, headers, after).await;
     }
-    let (browser, new_cookie) = match cookie(headers, FLOW_COOKIE) {
+    let (browser, new_cookie) = match cookie(headers, flow_cookie(oidc.secure_cookies)) {
         Some(browser) => (browser, false),
         None => (OpaqueToken::generate(), true),
     };
@@ -146,11 +146,13 @@ async fn request(oidc: &Oidc, headers: &HeaderMap, raw: &[u8]) -> Response {
         Ok(created) => created,
         Err(err) => return internal_page(lang, &err),
     };
-    let mut response = pages::logout_confirm(lang, id.expose(), &csrf);
+    // form-action also governs the redirect that follows the confirmation.
+    let target = after.redirect.as_deref().and_then(pages::origin_of);
+    let mut response = pages::logout_confirm(lang, id.expose(), &csrf, target.as_deref());
     if new_cookie {
         set_cookie(
             &mut response,
-            FLOW_COOKIE,
+            flow_cookie(oidc.secure_cookies),
             Some(browser.expose()),
             oidc.secure_cookies,
         );
@@ -158,23 +160,9 @@ async fn request(oidc: &Oidc, headers: &HeaderMap, raw: &[u8]) -> Response {
     response
 }
 
-/// The `sub` of an ID token this server issued to `client`. Section 2: the OP "SHOULD
-/// accept ID Tokens when the RP identified by the ID Token's aud claim ... had a recent
-/// session ... even when the exp time has passed", so the token is checked as of its own
-/// issue time: signature, issuer and audience still have to be right.
-fn verified_subject(client: &Client, hint: &str) -> Option<String> {
-    let iat = unverified_claims(hint)?.get("iat")?.as_i64()?;
-    let at = time::OffsetDateTime::from_unix_timestamp(iat).ok()?;
-    client
-        .id_tokens
-        .verify_id_token_at(hint, None, None, at)
-        .ok()
-        .map(|claims| claims.sub)
-}
-
 /// Ends the session (if any) and redirects or shows the logged-out page.
 async fn end(oidc: &Oidc, headers: &HeaderMap, after: AfterLogout) -> Response {
-    if let Some(value) = cookie(headers, SESSION_COOKIE)
+    if let Some(value) = cookie(headers, session_cookie(oidc.secure_cookies))
         && let Err(err) = session::end(oidc.ephemeral.as_ref(), &value).await
     {
         return internal_page(after.lang, &err);
@@ -191,6 +179,11 @@ async fn end(oidc: &Oidc, headers: &HeaderMap, after: AfterLogout) -> Response {
         },
         None => pages::logged_out(after.lang),
     };
-    set_cookie(&mut response, SESSION_COOKIE, None, oidc.secure_cookies);
+    set_cookie(
+        &mut response,
+        session_cookie(oidc.secure_cookies),
+        None,
+        oidc.secure_cookies,
+    );
     response
 }

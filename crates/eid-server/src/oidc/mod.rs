@@ -9,10 +9,12 @@
 mod access;
 mod authorize;
 mod client_auth;
+mod consent;
 mod discovery;
 mod error;
 mod flow;
 mod lang;
+mod login;
 mod logout;
 mod pages;
 mod par;
@@ -29,7 +31,8 @@ use std::time::Duration as StdDuration;
 
 use anyhow::Context as _;
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts};
+use axum::http::request::Parts as RequestParts;
 use axum::http::{HeaderMap, header};
 use axum::routing::{get, post};
 use eid_core::credential::password::PasswordHasher;
@@ -83,12 +86,12 @@ pub mod paths {
 /// Login and client authentication limits, counted in the ephemeral store.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Failed logins per personal ID number, after which the account is locked out for
-    /// the rest of the window.
+    /// Login attempts per personal ID number (a success clears the count); beyond it the
+    /// account is locked out for the rest of the window.
     pub per_account: RateLimit,
-    /// Failed logins per client IP address.
+    /// Login attempts per client IP address.
     pub per_ip: RateLimit,
-    /// Failed client authentications per client id.
+    /// Wrong client secrets per client id and source IP.
     pub per_client: RateLimit,
 }
 
@@ -100,7 +103,7 @@ impl Default for Limits {
                 window: StdDuration::from_secs(15 * 60),
             },
             per_ip: RateLimit {
-                max: 50,
+                max: 100,
                 window: StdDuration::from_secs(15 * 60),
             },
             per_client: RateLimit {
@@ -148,6 +151,20 @@ struct Client {
 }
 
 impl Client {
+    /// The `sub` of an ID token this server issued to this client (an `id_token_hint`).
+    /// RP-Initiated Logout 1.0 section 2: the OP "SHOULD accept ID Tokens when the RP
+    /// identified by the ID Token's aud claim ... had a recent session ... even when the
+    /// exp time has passed", so the token is checked as of its own issue time: signature,
+    /// issuer and audience still have to be right.
+    fn id_token_subject(&self, hint: &str) -> Option<String> {
+        let iat = client_auth::unverified_claims(hint)?.get("iat")?.as_i64()?;
+        let at = time::OffsetDateTime::from_unix_timestamp(iat).ok()?;
+        self.id_tokens
+            .verify_id_token_at(hint, None, None, at)
+            .ok()
+            .map(|claims| claims.sub)
+    }
+
     /// The client as the token issuer sees it.
     fn relying_party(&self) -> RelyingParty {
         RelyingParty {
@@ -202,15 +219,9 @@ impl Oidc {
         let jwks =
             VerificationKeys::from_jwk_set(&keys.jwks()).context("cannot read the signing keys")?;
         let endpoint = |path: &str| format!("{issuer}{path}");
-        // Assertions may name the issuer or the endpoint they are sent to (OIDC Core 9,
-        // RFC 7523 section 3 item 3).
-        let assertion_audiences = [
-            issuer.clone(),
-            endpoint(paths::TOKEN),
-            endpoint(paths::PAR),
-            endpoint(paths::INTROSPECT),
-            endpoint(paths::REVOKE),
-        ];
+        // Assertions name the issuer (draft-ietf-oauth-rfc7523bis) or, as RFC 7523
+        // section 3 item 3 and OIDC Core 9 had it, the token endpoint.
+        let assertion_audiences = [issuer.clone(), endpoint(paths::TOKEN)];
         let audiences: Vec<&str> = assertion_audiences.iter().map(String::as_str).collect();
         let mut clients = HashMap::new();
         for reg in settings.clients {
@@ -306,11 +317,11 @@ pub fn router(oidc: Arc<Oidc>) -> Router {
         .route(paths::PAR, post(par::push))
         .route(
             paths::LOGIN,
-            get(authorize::login_page).post(authorize::login_submit),
+            get(login::login_page).post(login::login_submit),
         )
         .route(
             paths::CONSENT,
-            get(authorize::consent_page).post(authorize::consent_submit),
+            get(consent::consent_page).post(consent::consent_submit),
         )
         .route(paths::TOKEN, post(token::token))
         .route(
@@ -336,6 +347,21 @@ async fn stylesheet() -> impl axum::response::IntoResponse {
         ],
         pages::CSS,
     )
+}
+
+/// The client's IP address (see [`client_ip`]), for rate limits.
+pub(super) struct ClientIp(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut RequestParts, _: &S) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(SocketAddr::from(([0, 0, 0, 0], 0)), |info| info.0);
+        Ok(Self(client_ip(peer, &parts.headers)))
+    }
 }
 
 /// The client's IP address for rate limits: the peer, or — when the peer is a reverse

@@ -274,8 +274,9 @@ pub fn error(status: StatusCode, lang: Lang, message: &str) -> Response {
     page(status, lang, t.error_title, &body, &[])
 }
 
-/// The logout confirmation form.
-pub fn logout_confirm(lang: Lang, req: &str, csrf: &str) -> Response {
+/// The logout confirmation form; `form_target` is the origin of the post-logout redirect
+/// the confirmation leads to.
+pub fn logout_confirm(lang: Lang, req: &str, csrf: &str, form_target: Option<&str>) -> Response {
     let t = texts(lang);
     let body = format!(
         "<p>{question}</p><form method=\"post\" action=\"/logout\">\
@@ -287,7 +288,8 @@ pub fn logout_confirm(lang: Lang, req: &str, csrf: &str) -> Response {
         csrf = escape(csrf),
         confirm = t.logout_confirm,
     );
-    page(StatusCode::OK, lang, t.logout_title, &body, &[])
+    let targets: Vec<&str> = form_target.into_iter().collect();
+    page(StatusCode::OK, lang, t.logout_title, &body, &targets)
 }
 
 /// The page shown after logging out without a redirect.

@@ -1,6 +1,7 @@
 //! Pushed authorization requests (RFC 9126): the client posts its authorization request
 //! to `/par`, authenticated, and gets a one-time `request_uri` to send the browser with.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,12 +15,12 @@ use eid_core::token::OpaqueToken;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::Oidc;
 use super::client_auth::authenticate;
 use super::error::OAuthError;
 use super::pages::no_store;
 use super::params::Params;
 use super::request::{self, AuthRequest, REQUEST_URI_PREFIX};
+use super::{ClientIp, Oidc};
 
 /// How long a `request_uri` stays usable (RFC 9126 section 2.2 suggests 5 to 600 s).
 pub const REQUEST_URI_LIFETIME: Duration = Duration::from_secs(90);
@@ -35,8 +36,13 @@ fn key(reference: &OpaqueToken) -> String {
 }
 
 /// `POST /par`.
-pub async fn push(State(oidc): State<Arc<Oidc>>, headers: HeaderMap, body: Bytes) -> Response {
-    match push_request(&oidc, &headers, &body).await {
+pub async fn push(
+    State(oidc): State<Arc<Oidc>>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match push_request(&oidc, ip, &headers, &body).await {
         Ok(response) => response,
         Err(err) => err.into_response(),
     }
@@ -44,13 +50,14 @@ pub async fn push(State(oidc): State<Arc<Oidc>>, headers: HeaderMap, body: Bytes
 
 async fn push_request(
     oidc: &Oidc,
+    ip: IpAddr,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, OAuthError> {
     let params =
         Params::parse(body).map_err(|_| OAuthError::invalid_request("malformed parameters"))?;
     // RFC 9126 section 2.1: the client authenticates as at the token endpoint.
-    let client = authenticate(oidc, headers, &params).await?;
+    let client = authenticate(oidc, ip, headers, &params).await?;
     // RFC 9126 section 2.1: "request_uri ... MUST NOT be provided in this case".
     if params.has("request_uri") {
         return Err(OAuthError::invalid_request(
@@ -61,9 +68,16 @@ async fn push_request(
         .reg
         .redirect_uri(params.get("redirect_uri"))
         .map_err(|_| OAuthError::invalid_request("redirect_uri is missing or not registered"))?;
-    let request = request::validate(&client.reg, redirect_uri, &params, oidc.tokens.acr_table())
-        // RFC 9126 section 2.3: the authorization request's errors, as JSON.
-        .map_err(|e| OAuthError::bad_request(e.code, e.description))?;
+    let hint = |token: &str| client.id_token_subject(token);
+    let request = request::validate(
+        &client.reg,
+        redirect_uri,
+        &params,
+        oidc.tokens.acr_table(),
+        &hint,
+    )
+    // RFC 9126 section 2.3: the authorization request's errors, as JSON.
+    .map_err(|e| OAuthError::bad_request(e.code, e.description))?;
     let reference = OpaqueToken::generate();
     let pushed = Pushed {
         client_id: client.reg.id.as_str().to_owned(),

@@ -57,6 +57,9 @@ pub struct AuthRequest {
     pub ui_locales: Option<String>,
     /// The lowest level that satisfies the request's `acr_values` or essential `acr`.
     pub min_loa: Option<Loa>,
+    /// The `sub` of the request's `id_token_hint`: a session of another citizen does not
+    /// satisfy the request (OIDC Core 3.1.2.1).
+    pub hint_sub: Option<String>,
 }
 
 impl AuthRequest {
@@ -67,11 +70,13 @@ impl AuthRequest {
 }
 
 /// Validates everything after the client and redirect URI (which the caller checked).
+/// `hint_subject` verifies an `id_token_hint` issued to this client and returns its `sub`.
 pub fn validate(
     client: &RegisteredClient,
     redirect_uri: &str,
     params: &Params,
     acr: &AcrTable,
+    hint_subject: &dyn Fn(&str) -> Option<String>,
 ) -> Result<AuthRequest, AuthzError> {
     if params.has("request") {
         return Err(AuthzError::new(
@@ -130,6 +135,12 @@ pub fn validate(
         .filter(|h| h.len() == 12 && h.bytes().all(|b| b.is_ascii_digit()))
         .map(str::to_owned);
     let min_loa = requested_loa(params, acr)?;
+    let hint_sub = match params.get("id_token_hint") {
+        None => None,
+        Some(hint) => Some(hint_subject(hint).ok_or_else(|| {
+            AuthzError::invalid_request("id_token_hint is not an ID token issued to this client")
+        })?),
+    };
     Ok(AuthRequest {
         client_id: client.id.as_str().to_owned(),
         redirect_uri: redirect_uri.to_owned(),
@@ -142,6 +153,7 @@ pub fn validate(
         login_hint,
         ui_locales: params.get("ui_locales").map(str::to_owned),
         min_loa,
+        hint_sub,
     })
 }
 
@@ -265,7 +277,7 @@ mod tests {
              &code_challenge_method=S256&state=s&nonce=n{extra}"
         );
         let params = Params::parse(query.as_bytes()).unwrap();
-        validate(&client(), RP, &params, &AcrTable::default())
+        validate(&client(), RP, &params, &AcrTable::default(), &|_| None)
     }
 
     fn code_of(extra: &str) -> &'static str {
@@ -297,9 +309,10 @@ mod tests {
         assert_eq!(code_of("&prompt=bogus"), "invalid_request");
         assert_eq!(code_of("&max_age=-1"), "invalid_request");
         assert_eq!(code_of("&claims=%7Bnot"), "invalid_request");
+        assert_eq!(code_of("&id_token_hint=eyJ.x.y"), "invalid_request");
         let params = |q: &str| Params::parse(q.as_bytes()).unwrap();
         let run = |q: &str| {
-            validate(&client(), RP, &params(q), &AcrTable::default())
+            validate(&client(), RP, &params(q), &AcrTable::default(), &|_| None)
                 .unwrap_err()
                 .code
         };

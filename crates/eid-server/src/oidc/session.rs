@@ -15,10 +15,24 @@ use eid_core::store::{AccountId, EphemeralStore, StoreError};
 use eid_core::token::OpaqueToken;
 use serde::{Deserialize, Serialize};
 
-/// The cookie binding flows to a browser.
-pub const FLOW_COOKIE: &str = "eid_flow";
-/// The session cookie.
-pub const SESSION_COOKIE: &str = "eid_session";
+/// The cookie binding flows to a browser. With https it carries the `__Host-` prefix, so
+/// that no sibling subdomain or plain-http page can plant it (RFC 6265bis section 4.1.3.2).
+pub fn flow_cookie(secure: bool) -> &'static str {
+    if secure {
+        "__Host-eid_flow"
+    } else {
+        "eid_flow"
+    }
+}
+
+/// The session cookie (`__Host-` prefixed with https, as [`flow_cookie`]).
+pub fn session_cookie(secure: bool) -> &'static str {
+    if secure {
+        "__Host-eid_session"
+    } else {
+        "eid_session"
+    }
+}
 
 /// A logged-in citizen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,28 +119,28 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(
             COOKIE,
-            format!("other=1; {SESSION_COOKIE}={}", token.expose())
+            format!("other=1; eid_session={}", token.expose())
                 .parse()
                 .unwrap(),
         );
         assert_eq!(
-            cookie(&headers, SESSION_COOKIE).unwrap().expose(),
+            cookie(&headers, session_cookie(false)).unwrap().expose(),
             token.expose()
         );
-        assert!(cookie(&headers, FLOW_COOKIE).is_none());
-        headers.insert(COOKIE, format!("{SESSION_COOKIE}=short").parse().unwrap());
-        assert!(cookie(&headers, SESSION_COOKIE).is_none());
+        assert!(cookie(&headers, flow_cookie(false)).is_none());
+        headers.insert(COOKIE, "eid_session=short".parse().unwrap());
+        assert!(cookie(&headers, session_cookie(false)).is_none());
     }
 
     #[test]
     fn cookie_attributes() {
         let mut response = ().into_response();
-        set_cookie(&mut response, SESSION_COOKIE, Some("v"), true);
-        set_cookie(&mut response, FLOW_COOKIE, None, false);
+        set_cookie(&mut response, session_cookie(true), Some("v"), true);
+        set_cookie(&mut response, flow_cookie(false), None, false);
         let cookies: Vec<_> = response.headers().get_all(SET_COOKIE).iter().collect();
         assert_eq!(
             cookies[0],
-            "eid_session=v; Path=/; HttpOnly; SameSite=Lax; Secure"
+            "__Host-eid_session=v; Path=/; HttpOnly; SameSite=Lax; Secure"
         );
         assert_eq!(
             cookies[1],

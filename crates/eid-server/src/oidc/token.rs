@@ -1,6 +1,7 @@
 //! The token endpoint (RFC 6749 section 3.2): `authorization_code` with PKCE,
 //! `refresh_token` with rotation and reuse detection, and `client_credentials`.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::Json;
@@ -11,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use eid_core::assurance::Loa;
 use eid_core::audit::{Actor, AuditEvent, AuditRecord, Outcome};
 use eid_core::oauth::CodeError;
-use eid_core::release::parse_scopes;
-use eid_core::store::{AccountId, RefreshGrant, StoreError};
+use eid_core::release::{Scope, format_scopes, parse_scopes};
+use eid_core::store::{AccountId, AccountStatus, RefreshGrant, StoreError};
 use eid_core::token::{
     AccessTokenRequest, Audience, Authentication, IdTokenRequest, OpaqueToken, RefreshToken,
 };
@@ -25,11 +26,16 @@ use super::client_auth::authenticate;
 use super::error::OAuthError;
 use super::pages::no_store;
 use super::params::Params;
-use super::{Client, Oidc};
+use super::{Client, ClientIp, Oidc};
 
 /// `POST /token`.
-pub async fn token(State(oidc): State<Arc<Oidc>>, headers: HeaderMap, body: Bytes) -> Response {
-    match exchange(&oidc, &headers, &body).await {
+pub async fn token(
+    State(oidc): State<Arc<Oidc>>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match exchange(&oidc, ip, &headers, &body).await {
         Ok(body) => (StatusCode::OK, no_store(), Json(body)).into_response(),
         Err(err) => err.into_response(),
     }
@@ -37,12 +43,13 @@ pub async fn token(State(oidc): State<Arc<Oidc>>, headers: HeaderMap, body: Byte
 
 async fn exchange(
     oidc: &Oidc,
+    ip: IpAddr,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<serde_json::Value, OAuthError> {
     let params =
         Params::parse(body).map_err(|_| OAuthError::invalid_request("malformed parameters"))?;
-    let client = authenticate(oidc, headers, &params).await?;
+    let client = authenticate(oidc, ip, headers, &params).await?;
     match params.get("grant_type") {
         Some("authorization_code") => authorization_code(oidc, client, &params).await,
         Some("refresh_token") => refresh_token(oidc, client, &params).await,
@@ -106,6 +113,7 @@ async fn authorization_code(
         .verify(params.get("code_verifier"))
         .map_err(|_| OAuthError::invalid_grant("PKCE verification failed"))?;
     let now = OffsetDateTime::now_utc();
+    let auth_time = OffsetDateTime::from_unix_timestamp(grant.auth_time).map_err(internal)?;
     let refresh = RefreshGrant {
         family,
         account: grant.account,
@@ -113,8 +121,9 @@ async fn authorization_code(
         scope: grant.scope.clone(),
         loa: grant.loa,
         amr: grant.amr.clone(),
-        auth_time: OffsetDateTime::from_unix_timestamp(grant.auth_time).map_err(internal)?,
-        expires_at: now + oidc.refresh_lifetime,
+        auth_time,
+        // The family lives a fixed time from the login; rotation does not extend it.
+        expires_at: auth_time + oidc.refresh_lifetime,
     };
     let refresh_token = RefreshToken::generate();
     oidc.durable
@@ -212,7 +221,7 @@ async fn refresh_token(
         Some(requested) => {
             let granted = parse_scopes(&grant.scope).unwrap_or_default();
             match parse_scopes(requested) {
-                Ok(scopes) if scopes.is_subset(&granted) => requested.to_owned(),
+                Ok(scopes) if scopes.is_subset(&granted) => format_scopes(&scopes),
                 _ => {
                     return Err(OAuthError::bad_request(
                         "invalid_scope",
@@ -236,6 +245,16 @@ async fn issue(
     refresh_token: &RefreshToken,
     now: OffsetDateTime,
 ) -> Result<serde_json::Value, OAuthError> {
+    // A suspended or locked account gets no more tokens; its family ends.
+    let account = oidc
+        .durable
+        .account(grant.account)
+        .await
+        .map_err(internal)?;
+    if account.status != AccountStatus::Active {
+        oidc.revoke_family(grant.family).await.map_err(internal)?;
+        return Err(OAuthError::invalid_grant("the account is not active"));
+    }
     let auth = Authentication {
         account: grant.account.as_uuid(),
         auth_time: Some(grant.auth_time),
@@ -257,19 +276,23 @@ async fn issue(
             now,
         )
         .map_err(internal)?;
-    let id_token = oidc
-        .tokens
-        .issue_id_token(
-            &oidc.keys,
-            &IdTokenRequest {
-                auth: &auth,
-                client: &rp,
-                nonce,
-                access_token: Some(&access.token),
-            },
-            now,
+    // An ID token only while the grant includes openid (a refresh may narrow it away).
+    let openid = parse_scopes(scope).is_ok_and(|s| s.contains(&Scope::OpenId));
+    let id_token = if openid {
+        let request = IdTokenRequest {
+            auth: &auth,
+            client: &rp,
+            nonce,
+            access_token: Some(&access.token),
+        };
+        Some(
+            oidc.tokens
+                .issue_id_token(&oidc.keys, &request, now)
+                .map_err(internal)?,
         )
-        .map_err(internal)?;
+    } else {
+        None
+    };
     oidc.record_access_token(
         &access.jti,
         &AccessRecord {
@@ -281,14 +304,17 @@ async fn issue(
     .await
     .map_err(internal)?;
     audit_issue(oidc, client, Some(grant.account), grant.loa).await?;
-    Ok(json!({
+    let mut body = json!({
         "access_token": access.token,
         "token_type": "Bearer",
         "expires_in": (access.expires_at - now).whole_seconds(),
         "refresh_token": refresh_token.expose(),
-        "id_token": id_token,
         "scope": scope,
-    }))
+    });
+    if let Some(id_token) = id_token {
+        body["id_token"] = json!(id_token);
+    }
+    Ok(body)
 }
 
 /// RFC 6749 section 4.4: a confidential client registered for it gets an access token

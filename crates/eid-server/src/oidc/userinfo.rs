@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use eid_core::audit::{Actor, AuditEvent, AuditRecord, Outcome};
-use eid_core::registry::Authorisation;
+use eid_core::registry::{Authorisation, RegistryError};
 use eid_core::release::{Scope, parse_scopes, release};
 use eid_core::store::{AccountStatus, ClientId};
 use serde_json::Value;
@@ -76,10 +76,16 @@ async fn claims(oidc: &Oidc, token: &str) -> anyhow::Result<Result<Value, Respon
         "eid-server/userinfo",
         format!("release to relying party {}", record.client_id),
     )?;
-    let register_record = oidc
+    let register_record = match oidc
         .registry
         .fetch(&account.personal_id, &authorisation)
-        .await?;
+        .await
+    {
+        Ok(record) => record,
+        // The register no longer holds the number (replaced): nothing to release.
+        Err(RegistryError::NotFound) => return Ok(Err(invalid())),
+        Err(err) => return Err(err.into()),
+    };
     let released = release(&register_record, &scopes);
     let client = ClientId::new(record.client_id)?;
     let mut audit = AuditRecord::new(

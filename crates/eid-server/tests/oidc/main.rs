@@ -423,10 +423,12 @@ async fn token_endpoint_refusals() {
         .await;
     assert!(wrong_secret.headers().contains_key("www-authenticate"));
     assert_eq!(error_of(wrong_secret).await, (401, "invalid_client".into()));
-    // Tampered private_key_jwt.
-    let mut assertion = p.assertion("jti-tampered");
-    assertion.pop();
-    assertion.push('A');
+    // Tampered private_key_jwt: one signature character changed (not the last one, whose
+    // low bits are padding).
+    let mut assertion = p.assertion("jti-tampered").into_bytes();
+    let at = assertion.len() - 10;
+    assertion[at] = if assertion[at] == b'A' { b'B' } else { b'A' };
+    let assertion = String::from_utf8(assertion).unwrap();
     let tampered = p
         .post(
             "/token",
@@ -702,4 +704,65 @@ async fn one_hundred_concurrent_redemptions_give_one_success() {
     assert_eq!(introspect(&p, refresh).await["active"], false);
     let access = winner["access_token"].as_str().unwrap();
     assert_eq!(introspect(&p, access).await["active"], false);
+}
+
+/// A login within the flow satisfies `max_age` even when the consent page takes longer
+/// than `max_age` (the request must not fail after the citizen did everything asked).
+#[tokio::test]
+async fn max_age_zero_with_consent_still_ends_in_a_code() {
+    let p = Provider::start().await;
+    let mut browser = p.browser();
+    let (verifier, challenge) = pkce();
+    let query = authorize_query("basic", &challenge, "&max_age=0&prompt=login");
+    let url = p.login(&mut browser, &query).await;
+    let code = param(&url, "code").expect("a code, not an error");
+    assert_eq!(redeem(&p, "basic", &code, &verifier).await.status(), 200);
+}
+
+/// Suspending an account ends its single sign-on and its refresh tokens at once.
+#[tokio::test]
+async fn a_suspended_account_gets_no_more_codes_or_tokens() {
+    let p = Provider::start().await;
+    let mut browser = p.browser();
+    let (code, verifier) = code_for(&p, &mut browser).await;
+    let tokens = json(redeem(&p, "basic", &code, &verifier).await).await;
+    // Narrowing a refresh to drop openid yields no ID token.
+    let narrowed = json(
+        p.post(
+            "/token",
+            Some(("basic", SECRET)),
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+                ("scope", "profile"),
+            ],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(narrowed["scope"], "profile");
+    assert!(narrowed.get("id_token").is_none(), "{narrowed}");
+
+    let id = eid_core::citizen::PersonalId::parse(&p.citizen.0).unwrap();
+    let account = p.durable.find_account(&id).await.unwrap().unwrap();
+    p.durable
+        .set_account_status(account.id, eid_core::store::AccountStatus::Suspended)
+        .await
+        .unwrap();
+    let (_, challenge) = pkce();
+    let query = authorize_query("basic", &challenge, "&prompt=none");
+    let response = browser.get(&format!("/authorize?{query}")).await;
+    let url = url::Url::parse(&location(&response)).unwrap();
+    assert_eq!(param(&url, "error").as_deref(), Some("login_required"));
+    let refresh = p
+        .post(
+            "/token",
+            Some(("basic", SECRET)),
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", narrowed["refresh_token"].as_str().unwrap()),
+            ],
+        )
+        .await;
+    assert_eq!(json(refresh).await["error"], "invalid_grant");
 }

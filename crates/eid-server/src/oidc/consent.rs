@@ -1,0 +1,109 @@
+//! The consent page: what the relying party asks to receive, allowed or denied by the
+//! citizen who authenticated in the flow. A consent is recorded (and audited) only when
+//! the request is then answered with a code.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use eid_core::audit::{Actor, AttributeName, AuditEvent, AuditRecord, Outcome};
+use eid_core::store::ClientId;
+
+use super::authorize::{
+    AUTHZ, Pending, client_name, current_session, internal_page, posted, proceed, shared, shown,
+};
+use super::error::{AuthzError, redirect_error, see_other};
+use super::flow;
+use super::pages::{self, texts};
+use super::request::AuthRequest;
+use super::session::Session;
+use super::{Oidc, paths};
+
+/// The session of the citizen the flow belongs to, or the redirect to log in again.
+async fn citizen(oidc: &Oidc, headers: &HeaderMap, p: &Pending) -> Result<Session, Response> {
+    match current_session(oidc, headers).await {
+        Ok(Some(session)) if p.is_for(&session) => Ok(session),
+        Ok(_) => Err(see_other(&format!("{}?req={}", paths::LOGIN, p.id))),
+        Err(err) => Err(internal_page(p.lang, &err)),
+    }
+}
+
+/// `GET /consent?req=...`.
+pub async fn consent_page(
+    State(oidc): State<Arc<Oidc>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let p = match shown(&oidc, &headers, query).await {
+        Ok(p) => p,
+        Err(page) => return page,
+    };
+    if let Err(page) = citizen(&oidc, &headers, &p).await {
+        return page;
+    }
+    let (names, _) = shared(p.request());
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let (name, origins) = client_name(&oidc, p.request());
+    pages::consent(p.lang, name, &p.id, &p.flow.csrf, &names, origins)
+}
+
+/// `POST /consent`: the citizen's decision.
+pub async fn consent_submit(
+    State(oidc): State<Arc<Oidc>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (p, params) = match posted(&oidc, &headers, &body).await {
+        Ok(posted) => posted,
+        Err(page) => return page,
+    };
+    let session = match citizen(&oidc, &headers, &p).await {
+        Ok(session) => session,
+        Err(page) => return page,
+    };
+    match params.get("decision") {
+        Some("allow") => proceed(&oidc, p, &session, true).await,
+        Some("deny") => {
+            let req = p.request();
+            match flow::finish(oidc.ephemeral.as_ref(), AUTHZ, &p.id).await {
+                Ok(true) => redirect_error(
+                    &req.redirect_uri,
+                    AuthzError::new("access_denied", "the citizen refused consent"),
+                    req.state.as_deref(),
+                    &oidc.issuer,
+                ),
+                Ok(false) => pages::error(StatusCode::BAD_REQUEST, p.lang, texts(p.lang).expired),
+                Err(err) => internal_page(p.lang, &err),
+            }
+        }
+        _ => pages::error(StatusCode::BAD_REQUEST, p.lang, texts(p.lang).forbidden),
+    }
+}
+
+/// Records (and audits) the consent `req` asked `session`'s citizen for.
+pub(super) async fn record(
+    oidc: &Oidc,
+    session: &Session,
+    req: &AuthRequest,
+) -> anyhow::Result<()> {
+    let client = ClientId::new(req.client_id.clone())?;
+    let (scopes, claims) = shared(req);
+    oidc.durable
+        .grant_consent(session.account, &client, &scopes, &claims)
+        .await?;
+    let mut record = AuditRecord::new(
+        AuditEvent::ConsentGranted,
+        Actor::Account(session.account),
+        Outcome::Success,
+    );
+    record.subject = Some(session.account);
+    record.relying_party = Some(client);
+    record.attributes = claims
+        .iter()
+        .filter_map(|c| AttributeName::new(c.as_str()).ok())
+        .collect();
+    oidc.durable.append_audit(record).await?;
+    Ok(())
+}

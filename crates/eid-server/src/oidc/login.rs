@@ -1,0 +1,224 @@
+//! The login page: the 12-digit personal ID number and the password, with attempts
+//! counted per account and per client IP before the password is checked.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use eid_core::assurance::{Authenticator, Loa};
+use eid_core::audit::{Actor, AuditEvent, AuditRecord, Outcome};
+use eid_core::citizen::PersonalId;
+use eid_core::credential::password::{Password, PasswordError, Verification};
+use eid_core::ratelimit::Decision;
+use eid_core::store::{Account, AccountStatus, ClientId};
+
+use super::authorize::{
+    Pending, bind, client_name, internal_page, posted, proceed, replace_session, shown,
+};
+use super::pages::{self, LoginPage, texts};
+use super::session::{Session, session_cookie, set_cookie};
+use super::{ClientIp, Oidc};
+
+/// `GET /login?req=...`.
+pub async fn login_page(
+    State(oidc): State<Arc<Oidc>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    match shown(&oidc, &headers, query).await {
+        Ok(p) => form(
+            &oidc,
+            &p,
+            StatusCode::OK,
+            p.request().login_hint.as_deref(),
+            None,
+        ),
+        Err(page) => page,
+    }
+}
+
+/// The login form of `p`, with `personal_id` filled in and an `error` shown.
+fn form(
+    oidc: &Oidc,
+    p: &Pending,
+    status: StatusCode,
+    personal_id: Option<&str>,
+    error: Option<&str>,
+) -> Response {
+    let (name, origins) = client_name(oidc, p.request());
+    pages::login(
+        status,
+        &LoginPage {
+            lang: p.lang,
+            client_name: name,
+            req: &p.id,
+            csrf: &p.flow.csrf,
+            personal_id,
+            error,
+            form_target: origins,
+        },
+    )
+}
+
+/// How a login attempt ended, when it did not succeed.
+enum LoginFailure {
+    Malformed,
+    RateLimited,
+    BadCredentials,
+    Inactive,
+    Overloaded,
+}
+
+/// `POST /login`: checks the personal ID number and password, starts a session and
+/// continues the authorization.
+pub async fn login_submit(
+    State(oidc): State<Arc<Oidc>>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (mut p, params) = match posted(&oidc, &headers, &body).await {
+        Ok(posted) => posted,
+        Err(page) => return page,
+    };
+    let typed_id = params.get("personal_id").unwrap_or_default();
+    let password = params.get("password").unwrap_or_default();
+    let client = p.request().client_id.clone();
+    let account = match login(&oidc, &ip.to_string(), typed_id, password, &client).await {
+        Ok(Ok(account)) => account,
+        Ok(Err(failure)) => {
+            let t = texts(p.lang);
+            let (status, message) = match failure {
+                LoginFailure::Malformed => (StatusCode::BAD_REQUEST, t.bad_personal_id),
+                LoginFailure::RateLimited => (StatusCode::TOO_MANY_REQUESTS, t.rate_limited),
+                LoginFailure::BadCredentials => (StatusCode::UNAUTHORIZED, t.bad_credentials),
+                LoginFailure::Inactive => (StatusCode::FORBIDDEN, t.inactive),
+                LoginFailure::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, t.internal),
+            };
+            let shown_id = typed_id.len() <= 12 && typed_id.bytes().all(|b| b.is_ascii_digit());
+            return form(
+                &oidc,
+                &p,
+                status,
+                shown_id.then_some(typed_id),
+                Some(message),
+            );
+        }
+        Err(err) => return internal_page(p.lang, &err),
+    };
+    let session = match new_session(&oidc, &account).await {
+        Ok(session) => session,
+        Err(err) => return internal_page(p.lang, &err),
+    };
+    let value = match replace_session(&oidc, &headers, &session).await {
+        Ok(value) => value,
+        Err(err) => return internal_page(p.lang, &err),
+    };
+    if let Err(err) = bind(&oidc, &mut p, account.id).await {
+        return internal_page(p.lang, &err);
+    }
+    let mut response = proceed(&oidc, p, &session, false).await;
+    set_cookie(
+        &mut response,
+        session_cookie(oidc.secure_cookies),
+        Some(value.expose()),
+        oidc.secure_cookies,
+    );
+    response
+}
+
+/// Authenticates `typed_id` with `password`. Each attempt is counted per account and per
+/// IP before the password is checked (so concurrent guesses cannot all slip under the
+/// limit); a success clears the account's count.
+async fn login(
+    oidc: &Oidc,
+    ip: &str,
+    typed_id: &str,
+    password: &str,
+    client: &str,
+) -> anyhow::Result<Result<Account, LoginFailure>> {
+    let Ok(personal_id) = PersonalId::parse(typed_id) else {
+        oidc.metrics.login("malformed");
+        return Ok(Err(LoginFailure::Malformed));
+    };
+    let account_key = personal_id.expose();
+    let by_ip = oidc.login_ip.hit(ip).await?;
+    let by_account = oidc.login_account.hit(&account_key).await?;
+    if by_ip == Decision::Limited || by_account == Decision::Limited {
+        oidc.metrics.login("rate_limited");
+        return Ok(Err(LoginFailure::RateLimited));
+    }
+    let account = oidc.durable.find_account(&personal_id).await?;
+    let stored = match &account {
+        Some(account) => oidc.durable.password(account.id).await?,
+        None => None,
+    };
+    let verification = match (Password::new(password), &stored) {
+        (Ok(password), Some(stored)) => oidc.hasher.verify(password, &stored.phc).await,
+        (Ok(password), None) => oidc.hasher.verify_unknown_account(password).await,
+        (Err(_), _) => Ok(Verification::Invalid),
+    };
+    let verification = match verification {
+        Ok(verification) => verification,
+        Err(PasswordError::Overloaded) => {
+            oidc.metrics.login("overloaded");
+            return Ok(Err(LoginFailure::Overloaded));
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let mut record = AuditRecord::new(AuditEvent::Authentication, Actor::System, Outcome::Failure);
+    record.relying_party = ClientId::new(client).ok();
+    record.subject = account.as_ref().map(|a| a.id);
+    match (verification, account) {
+        (Verification::Valid { rehash }, Some(account)) => {
+            if account.status != AccountStatus::Active {
+                oidc.metrics.login("inactive");
+                oidc.durable.append_audit(record).await?;
+                return Ok(Err(LoginFailure::Inactive));
+            }
+            oidc.login_account.reset(&account_key).await?;
+            if let Some(phc) = rehash {
+                oidc.durable.set_password(account.id, &phc).await?;
+            }
+            Ok(Ok(account))
+        }
+        _ => {
+            oidc.metrics.login("bad_credentials");
+            oidc.durable.append_audit(record).await?;
+            Ok(Err(LoginFailure::BadCredentials))
+        }
+    }
+}
+
+/// The session of a password login to `account`: its level is the weaker of the
+/// account's best valid identity proofing and what a password supports.
+async fn new_session(oidc: &Oidc, account: &Account) -> anyhow::Result<Session> {
+    let now = time::OffsetDateTime::now_utc();
+    let proofed = oidc
+        .durable
+        .ekyc_records(account.id)
+        .await?
+        .into_iter()
+        .filter(|r| r.is_valid_at(now))
+        .map(|r| r.loa)
+        .max();
+    let loa: Option<Loa> = proofed.map(|p| p.min(Authenticator::Password.cap()));
+    let session = Session {
+        account: account.id,
+        auth_time: now.unix_timestamp(),
+        loa,
+        amr: vec!["pwd".to_owned()],
+    };
+    let mut record = AuditRecord::new(
+        AuditEvent::Authentication,
+        Actor::Account(account.id),
+        Outcome::Success,
+    );
+    record.subject = Some(account.id);
+    record.loa = loa;
+    oidc.durable.append_audit(record).await?;
+    oidc.metrics.login("success");
+    Ok(session)
+}
