@@ -247,8 +247,16 @@ struct Service<'a> {
 }
 
 impl Service<'_> {
-    /// `/authorize` at `base` for `rp` with `challenge`.
-    fn authorize_url(&self, base: &str, rp: &Rp, challenge: &str, state: &str) -> String {
+    /// Sends `browser` with an authorization request of `rp` to `base`; returns where it
+    /// is redirected.
+    async fn authorize(
+        &self,
+        browser: &mut Browser,
+        base: &str,
+        rp: &Rp,
+        challenge: &str,
+        state: &str,
+    ) -> String {
         let mut url = Url::parse(&format!("{base}/authorize")).expect("a URL");
         url.query_pairs_mut()
             .append_pair("client_id", rp.client_id)
@@ -259,7 +267,7 @@ impl Service<'_> {
             .append_pair("code_challenge_method", "S256")
             .append_pair("state", state)
             .append_pair("nonce", "n0nce");
-        url.into()
+        redirect(browser.get(url.as_str()).await).await
     }
 
     /// The code in the redirect to `rp`, after checking `state` and `iss` (RFC 9207).
@@ -300,12 +308,9 @@ async fn hop(service: &Service<'_>, rp: &Rp, secret: &str) {
     // The authorization request at A; its pending flow is found by B and back by A.
     let mut browser = Browser::new(&http);
     let (verifier, challenge) = pkce();
-    let login = redirect(
-        browser
-            .get(&service.authorize_url(a, rp, &challenge, "one"))
-            .await,
-    )
-    .await;
+    let login = service
+        .authorize(&mut browser, a, rp, &challenge, "one")
+        .await;
     assert!(login.starts_with("/login"), "{login}");
     let form = browser.form(&format!("{a}{login}")).await;
     let personal_id = service.record.personal_id.expose();
@@ -391,12 +396,9 @@ async fn hop(service: &Service<'_>, rp: &Rp, secret: &str) {
     // Single sign-on at B with A's session: no page, straight to a code (the consent is
     // remembered too). Redeemed at A, replayed at B: that revokes the tokens A issued.
     let (verifier, challenge) = pkce();
-    let callback = redirect(
-        browser
-            .get(&service.authorize_url(b, rp, &challenge, "two"))
-            .await,
-    )
-    .await;
+    let callback = service
+        .authorize(&mut browser, b, rp, &challenge, "two")
+        .await;
     let code = service.code(rp, &callback, "two");
     let second = tokens(client.redeem(a, &code, &verifier).await).await;
     let access = member(&second, "access_token");
