@@ -1,4 +1,13 @@
-//! Helpers shared by the end-to-end tests in `tests/`.
+//! Helpers shared by the end-to-end tests in `tests/`: the binary, the stores, the
+//! register's citizens, relying parties, configuration and the running daemon.
+
+pub mod availability;
+pub mod citizen;
+pub mod clients;
+pub mod daemon;
+pub mod deployment;
+pub mod random;
+pub mod stores;
 
 use std::path::PathBuf;
 
