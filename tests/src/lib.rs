@@ -2,6 +2,7 @@
 //! register's citizens, relying parties, configuration and the running daemon.
 
 pub mod availability;
+pub mod browser;
 pub mod citizen;
 pub mod clients;
 pub mod daemon;

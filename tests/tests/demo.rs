@@ -3,6 +3,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
+use eid_e2e::browser::{Browser, redirect};
 use eid_e2e::server_binary;
 
 /// A running demo daemon, killed on drop.
@@ -202,83 +203,16 @@ async fn a_newcomer_logs_in_with_the_printed_citizen_and_client() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    // The browser: follow our redirects by hand, keeping cookies.
-    let mut cookies: Vec<String> = Vec::new();
-    let keep = |response: &reqwest::Response, cookies: &mut Vec<String>| {
-        for value in response.headers().get_all("set-cookie") {
-            cookies.push(
-                value
-                    .to_str()
-                    .unwrap()
-                    .split(';')
-                    .next()
-                    .unwrap()
-                    .to_owned(),
-            );
-        }
-    };
     let local = |path: &str| format!("{}{path}", demo.base);
-    let response = http.get(&authorize).send().await.unwrap();
-    keep(&response, &mut cookies);
-    let login = response.headers()["location"].to_str().unwrap().to_owned();
-    let page = http
-        .get(local(&login))
-        .header("cookie", cookies.join("; "))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let form = |html: &str, extra: &[(&str, &str)]| {
-        let mut form = vec![
-            (
-                "req".to_owned(),
-                between(html, "name=\"req\" value=\"", "\"").to_owned(),
-            ),
-            (
-                "csrf".to_owned(),
-                between(html, "name=\"csrf\" value=\"", "\"").to_owned(),
-            ),
-        ];
-        form.extend(
-            extra
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-        );
-        form
-    };
-    let response = http
-        .post(local("/login"))
-        .header("cookie", cookies.join("; "))
-        .form(&form(
-            &page,
-            &[("personal_id", personal_id), ("password", password)],
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 303);
-    keep(&response, &mut cookies);
-    let consent = response.headers()["location"].to_str().unwrap().to_owned();
+    let mut browser = Browser::new(&http);
+    let login = redirect(browser.get(&authorize).await).await;
+    let form = browser.form(&local(&login)).await;
+    let credentials = [("personal_id", personal_id), ("password", password)];
+    let consent = browser.submit(&local("/login"), &form, &credentials).await;
     assert!(consent.starts_with("/consent"), "{consent}");
-    let page = http
-        .get(local(&consent))
-        .header("cookie", cookies.join("; "))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let response = http
-        .post(local("/consent"))
-        .header("cookie", cookies.join("; "))
-        .form(&form(&page, &[("decision", "allow")]))
-        .send()
-        .await
-        .unwrap();
-    let callback = response.headers()["location"].to_str().unwrap().to_owned();
+    let form = browser.form(&local(&consent)).await;
+    let allow = [("decision", "allow")];
+    let callback = browser.submit(&local("/consent"), &form, &allow).await;
     assert!(
         callback.starts_with(&format!("{}/demo/callback?code=", demo.base)),
         "{callback}"

@@ -8,12 +8,12 @@
 //! Needs PostgreSQL and Redis: when one is missing the test fails if `CI=true` and
 //! otherwise prints `skipping: …` and passes.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use base64ct::{Base64UrlUnpadded, Encoding as _};
 use eid_core::registry::RegisterRecord;
 use eid_core::token::{TokenVerifier, VerificationKeys};
+use eid_e2e::browser::{Browser, redirect, text};
 use eid_e2e::citizen::{citizen, register_claims};
 use eid_e2e::clients::{Auth, Rp};
 use eid_e2e::daemon::free_port;
@@ -21,125 +21,12 @@ use eid_e2e::deployment::Deployment;
 use eid_e2e::random::{random_bytes, random_text};
 use eid_e2e::stores::{StoreUrls, Stores};
 use reqwest::StatusCode;
-use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 use url::Url;
 
 /// Everything the client may request, so UserInfo returns every register claim.
 const SCOPE: &str = "openid profile birthdate gender personal_id";
-
-/// A citizen's browser: a cookie jar kept by hand, redirects not followed. Cookies are
-/// sent to both instances: they are one site to the browser.
-struct Browser {
-    http: reqwest::Client,
-    jar: BTreeMap<String, String>,
-}
-
-impl Browser {
-    fn new(http: &reqwest::Client) -> Self {
-        Self {
-            http: http.clone(),
-            jar: BTreeMap::new(),
-        }
-    }
-
-    fn cookies(&self) -> String {
-        self.jar
-            .iter()
-            .map(|(name, value)| format!("{name}={value}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    fn keep(&mut self, response: &reqwest::Response) {
-        for value in response.headers().get_all(SET_COOKIE) {
-            let text = value.to_str().expect("an ASCII cookie");
-            let pair = text.split(';').next().unwrap_or_default();
-            let (name, value) = pair.split_once('=').expect("name=value");
-            if value.is_empty() {
-                self.jar.remove(name);
-            } else {
-                self.jar.insert(name.to_owned(), value.to_owned());
-            }
-        }
-    }
-
-    async fn get(&mut self, url: &str) -> reqwest::Response {
-        let response = self
-            .http
-            .get(url)
-            .header(COOKIE, self.cookies())
-            .send()
-            .await
-            .expect("GET");
-        self.keep(&response);
-        response
-    }
-
-    /// `GET url` and the values of the page's hidden `req` and `csrf` inputs.
-    async fn form(&mut self, url: &str) -> [(&'static str, String); 2] {
-        let response = self.get(url).await;
-        assert_eq!(response.status(), StatusCode::OK, "GET {url}");
-        let html = response.text().await.expect("the page");
-        [
-            ("req", hidden(&html, "req")),
-            ("csrf", hidden(&html, "csrf")),
-        ]
-    }
-
-    /// Submits `form` plus `extra` to `url`; the response must redirect.
-    async fn submit(
-        &mut self,
-        url: &str,
-        form: &[(&'static str, String)],
-        extra: &[(&'static str, &str)],
-    ) -> String {
-        let mut fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        fields.extend_from_slice(extra);
-        let response = self
-            .http
-            .post(url)
-            .header(COOKIE, self.cookies())
-            .form(&fields)
-            .send()
-            .await
-            .expect("POST");
-        self.keep(&response);
-        redirect(response).await
-    }
-}
-
-/// The `Location` of a 303 response (its body in the failure message otherwise).
-async fn redirect(response: reqwest::Response) -> String {
-    let status = response.status();
-    let location = response
-        .headers()
-        .get(LOCATION)
-        .map(|l| l.to_str().expect("an ASCII Location").to_owned());
-    match location {
-        Some(location) if status == StatusCode::SEE_OTHER => location,
-        _ => panic!(
-            "expected a redirect, got {status}: {}",
-            text(response).await
-        ),
-    }
-}
-
-async fn text(response: reqwest::Response) -> String {
-    response.text().await.expect("a body")
-}
-
-/// The value of the hidden input `name` in `html`.
-fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} input in {html}"))
-        + marker.len();
-    let end = html[start..].find('"').expect("a closing quote") + start;
-    html[start..end].to_owned()
-}
 
 /// The query parameter `name` of `url`.
 fn param(url: &Url, name: &str) -> Option<String> {

@@ -24,7 +24,7 @@ use super::lang::Lang;
 use super::pages::{self, texts};
 use super::params::{Params, RawParams};
 use super::request::{self, AuthRequest};
-use super::session::{self, Session, cookie, flow_cookie, session_cookie, set_cookie};
+use super::session::{self, Browser, Session, cookie, flow_cookie, session_cookie};
 use super::{Oidc, par, paths};
 
 /// The flow kind of pending authorizations.
@@ -135,10 +135,7 @@ async fn authorize(oidc: &Oidc, headers: &HeaderMap, raw: &[u8]) -> Response {
         Next::Login => (paths::LOGIN, None),
         Next::Consent(account) => (paths::CONSENT, Some(account)),
     };
-    let (browser, new_cookie) = match cookie(headers, flow_cookie(oidc.secure_cookies)) {
-        Some(browser) => (browser, false),
-        None => (OpaqueToken::generate(), true),
-    };
+    let browser = Browser::of(headers, oidc.secure_cookies);
     let pending = Authorization {
         request: req,
         account,
@@ -147,7 +144,7 @@ async fn authorize(oidc: &Oidc, headers: &HeaderMap, raw: &[u8]) -> Response {
         oidc.ephemeral.as_ref(),
         AUTHZ,
         &pending,
-        &browser,
+        &browser.id,
         unix_now(),
     );
     let id = match created.await {
@@ -155,14 +152,7 @@ async fn authorize(oidc: &Oidc, headers: &HeaderMap, raw: &[u8]) -> Response {
         Err(err) => return internal_page(lang, &err),
     };
     let mut response = see_other(&format!("{page}?req={}", id.expose()));
-    if new_cookie {
-        set_cookie(
-            &mut response,
-            flow_cookie(oidc.secure_cookies),
-            Some(browser.expose()),
-            oidc.secure_cookies,
-        );
-    }
+    browser.remember(&mut response, oidc.secure_cookies);
     response
 }
 

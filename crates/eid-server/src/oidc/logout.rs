@@ -10,7 +10,6 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::Response;
-use eid_core::token::OpaqueToken;
 use serde::{Deserialize, Serialize};
 
 use super::Oidc;
@@ -21,7 +20,7 @@ use super::flow;
 use super::lang::Lang;
 use super::pages::{self, texts};
 use super::params::{Params, RawParams};
-use super::session::{self, cookie, flow_cookie, session_cookie, set_cookie};
+use super::session::{self, Browser, cookie, flow_cookie, session_cookie, set_cookie};
 
 /// The flow kind of logout confirmations.
 const LOGOUT: &str = "logout";
@@ -130,33 +129,22 @@ async fn request(oidc: &Oidc, headers: &HeaderMap, raw: &[u8]) -> Response {
     if confirmed {
         return end(oidc, headers, after).await;
     }
-    let (browser, new_cookie) = match cookie(headers, flow_cookie(oidc.secure_cookies)) {
-        Some(browser) => (browser, false),
-        None => (OpaqueToken::generate(), true),
-    };
-    let (id, csrf) = match flow::create(
+    let browser = Browser::of(headers, oidc.secure_cookies);
+    let created = flow::create(
         oidc.ephemeral.as_ref(),
         LOGOUT,
         &after,
-        &browser,
+        &browser.id,
         unix_now(),
-    )
-    .await
-    {
+    );
+    let (id, csrf) = match created.await {
         Ok(created) => created,
         Err(err) => return internal_page(lang, &err),
     };
     // form-action also governs the redirect that follows the confirmation.
     let target = after.redirect.as_deref().and_then(pages::origin_of);
     let mut response = pages::logout_confirm(lang, id.expose(), &csrf, target.as_deref());
-    if new_cookie {
-        set_cookie(
-            &mut response,
-            flow_cookie(oidc.secure_cookies),
-            Some(browser.expose()),
-            oidc.secure_cookies,
-        );
-    }
+    browser.remember(&mut response, oidc.secure_cookies);
     response
 }
 

@@ -47,6 +47,38 @@ pub struct Session {
     pub amr: Vec<String>,
 }
 
+/// The browser's `eid_flow` value: the one it sent, or a new one it must be given.
+pub struct Browser {
+    /// The value.
+    pub id: OpaqueToken,
+    new: bool,
+}
+
+impl Browser {
+    /// The browser that sent `headers`.
+    pub fn of(headers: &HeaderMap, secure: bool) -> Self {
+        match cookie(headers, flow_cookie(secure)) {
+            Some(id) => Self { id, new: false },
+            None => Self {
+                id: OpaqueToken::generate(),
+                new: true,
+            },
+        }
+    }
+
+    /// Sets the cookie on `response` if the browser did not have it.
+    pub fn remember(&self, response: &mut Response, secure: bool) {
+        if self.new {
+            set_cookie(
+                response,
+                flow_cookie(secure),
+                Some(self.id.expose()),
+                secure,
+            );
+        }
+    }
+}
+
 /// The value of cookie `name` in `headers`, if it has the shape of our random values.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<OpaqueToken> {
     headers

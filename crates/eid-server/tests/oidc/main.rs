@@ -130,10 +130,7 @@ async fn code_flow_tokens_userinfo_refresh_introspection_revocation_and_logout()
     // A second login reuses the session and the consent: no page, straight to a code.
     let (_, challenge2) = pkce();
     let again = browser
-        .get(&format!(
-            "/authorize?{}",
-            authorize_query("basic", &challenge2, "")
-        ))
+        .authorize(&authorize_query("basic", &challenge2, ""))
         .await;
     assert!(location(&again).starts_with(RP));
 
@@ -180,10 +177,7 @@ async fn code_flow_tokens_userinfo_refresh_introspection_revocation_and_logout()
     assert_eq!(location(&logout), format!("{RP_LOGOUT}?state=bye"));
     let (_, challenge3) = pkce();
     let after = browser
-        .get(&format!(
-            "/authorize?{}",
-            authorize_query("basic", &challenge3, "&prompt=none")
-        ))
+        .authorize(&authorize_query("basic", &challenge3, "&prompt=none"))
         .await;
     let after = url::Url::parse(&location(&after)).unwrap();
     assert_eq!(param(&after, "error").as_deref(), Some("login_required"));
@@ -272,10 +266,7 @@ async fn pushed_authorization_requests() {
     let (verifier, challenge) = pkce();
     // A client that must push is refused at /authorize without it.
     let direct = browser
-        .get(&format!(
-            "/authorize?{}",
-            authorize_query("pushed", &challenge, "")
-        ))
+        .authorize(&authorize_query("pushed", &challenge, ""))
         .await;
     let direct = url::Url::parse(&location(&direct)).unwrap();
     assert_eq!(param(&direct, "error").as_deref(), Some("invalid_request"));
@@ -298,7 +289,7 @@ async fn pushed_authorization_requests() {
     let tokens = redeem(&p, "pushed", &code, &verifier).await;
     assert_eq!(tokens.status(), 200);
     // A request_uri is single use.
-    let reused = browser.get(&format!("/authorize?{by_reference}")).await;
+    let reused = browser.authorize(&by_reference).await;
     assert_eq!(reused.status(), 400);
     assert!(reused.headers().get("location").is_none());
     // A pushed request with a bad redirect URI is refused as JSON.
@@ -319,7 +310,7 @@ async fn pushed_authorization_requests() {
 /// checking the response carries `state` and `iss`.
 async fn authz_error(p: &Provider, query: &str) -> String {
     let mut browser = p.browser();
-    let response = browser.get(&format!("/authorize?{query}")).await;
+    let response = browser.authorize(query).await;
     assert_eq!(response.status(), 303, "{query}");
     let url = url::Url::parse(&location(&response)).unwrap();
     assert!(url.as_str().starts_with(RP));
@@ -339,7 +330,7 @@ async fn authorization_errors_follow_oidc_core_3_1_2_6() {
         authorize_query("nobody", &challenge, ""),
         authorize_query("basic", &challenge, "").replace("redirect_uri=", "x="),
     ] {
-        let response = browser.get(&format!("/authorize?{query}")).await;
+        let response = browser.authorize(&query).await;
         assert_eq!(response.status(), 400, "{query}");
         assert!(response.headers().get("location").is_none());
     }
@@ -517,10 +508,7 @@ async fn login_and_consent_pages_defend_themselves() {
     let (_, challenge) = pkce();
     let mut browser = p.browser();
     let start = browser
-        .get(&format!(
-            "/authorize?{}",
-            authorize_query("basic", &challenge, "&ui_locales=en")
-        ))
+        .authorize(&authorize_query("basic", &challenge, "&ui_locales=en"))
         .await;
     let login_path = location(&start);
     let page = browser.get(&login_path).await;
@@ -535,69 +523,19 @@ async fn login_and_consent_pages_defend_themselves() {
     let (req, csrf) = (hidden(&html, "req"), hidden(&html, "csrf"));
     let (id, password) = p.citizen.clone();
     // A forged CSRF token, or the flow posted from another browser, is refused.
-    let forged = browser
-        .post(
-            "/login",
-            &[
-                ("req", &req),
-                ("csrf", "forged"),
-                ("personal_id", &id),
-                ("password", &password),
-            ],
-        )
-        .await;
+    let forged = browser.submit_login(&req, "forged", &id, &password).await;
     assert_eq!(forged.status(), 403);
     let mut other = p.browser();
-    let stolen = other
-        .post(
-            "/login",
-            &[
-                ("req", &req),
-                ("csrf", &csrf),
-                ("personal_id", &id),
-                ("password", &password),
-            ],
-        )
-        .await;
+    let stolen = other.submit_login(&req, &csrf, &id, &password).await;
     assert_eq!(stolen.status(), 400);
     // Wrong passwords lock the account after five attempts, even for the right one.
     for _ in 0..5 {
-        let wrong = browser
-            .post(
-                "/login",
-                &[
-                    ("req", &req),
-                    ("csrf", &csrf),
-                    ("personal_id", &id),
-                    ("password", "wrong"),
-                ],
-            )
-            .await;
+        let wrong = browser.submit_login(&req, &csrf, &id, "wrong").await;
         assert_eq!(wrong.status(), 401);
     }
-    let locked = browser
-        .post(
-            "/login",
-            &[
-                ("req", &req),
-                ("csrf", &csrf),
-                ("personal_id", &id),
-                ("password", &password),
-            ],
-        )
-        .await;
+    let locked = browser.submit_login(&req, &csrf, &id, &password).await;
     assert_eq!(locked.status(), 429);
-    let malformed = browser
-        .post(
-            "/login",
-            &[
-                ("req", &req),
-                ("csrf", &csrf),
-                ("personal_id", "12ab"),
-                ("password", "x"),
-            ],
-        )
-        .await;
+    let malformed = browser.submit_login(&req, &csrf, "12ab", "x").await;
     assert_eq!(malformed.status(), 400);
 }
 
@@ -607,22 +545,16 @@ async fn consent_can_be_refused_and_levels_cannot_be_faked() {
     let mut browser = p.browser();
     let (_, challenge) = pkce();
     let start = browser
-        .get(&format!(
-            "/authorize?{}",
-            authorize_query("post", &challenge, "")
-        ))
+        .authorize(&authorize_query("post", &challenge, ""))
         .await;
     let html = browser.get(&location(&start)).await.text().await.unwrap();
     let (id, password) = p.citizen.clone();
     let logged_in = browser
-        .post(
-            "/login",
-            &[
-                ("req", &hidden(&html, "req")),
-                ("csrf", &hidden(&html, "csrf")),
-                ("personal_id", &id),
-                ("password", &password),
-            ],
+        .submit_login(
+            &hidden(&html, "req"),
+            &hidden(&html, "csrf"),
+            &id,
+            &password,
         )
         .await;
     let consent_path = location(&logged_in);
@@ -643,10 +575,7 @@ async fn consent_can_be_refused_and_levels_cannot_be_faked() {
     // A password session is level low: asking for high is unmet, never faked.
     let high = "&acr_values=http%3A%2F%2Feidas.europa.eu%2FLoA%2Fhigh";
     let response = browser
-        .get(&format!(
-            "/authorize?{}",
-            authorize_query("basic", &challenge, high)
-        ))
+        .authorize(&authorize_query("basic", &challenge, high))
         .await;
     let url = url::Url::parse(&location(&response)).unwrap();
     assert_eq!(
@@ -751,7 +680,7 @@ async fn a_suspended_account_gets_no_more_codes_or_tokens() {
         .unwrap();
     let (_, challenge) = pkce();
     let query = authorize_query("basic", &challenge, "&prompt=none");
-    let response = browser.get(&format!("/authorize?{query}")).await;
+    let response = browser.authorize(&query).await;
     let url = url::Url::parse(&location(&response)).unwrap();
     assert_eq!(param(&url, "error").as_deref(), Some("login_required"));
     let refresh = p

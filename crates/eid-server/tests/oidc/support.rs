@@ -240,7 +240,7 @@ impl Provider {
     /// Logs the citizen in through `browser` for an authorization request with `query`
     /// and returns the redirect to the client.
     pub async fn login(&self, browser: &mut Browser, query: &str) -> Url {
-        let mut response = browser.get(&format!("/authorize?{query}")).await;
+        let mut response = browser.authorize(query).await;
         loop {
             assert_eq!(response.status(), 303, "{}", response.text().await.unwrap());
             let location = location(&response);
@@ -249,34 +249,17 @@ impl Provider {
             }
             let page = browser.get(&location).await;
             let html = page.text().await.unwrap();
-            let form = [
-                ("req", hidden(&html, "req")),
-                ("csrf", hidden(&html, "csrf")),
-            ];
+            let (req, csrf) = (hidden(&html, "req"), hidden(&html, "csrf"));
             response = if location.starts_with("/login") {
                 let (id, password) = &self.citizen;
-                browser
-                    .post(
-                        "/login",
-                        &[
-                            (form[0].0, form[0].1.as_str()),
-                            (form[1].0, form[1].1.as_str()),
-                            ("personal_id", id),
-                            ("password", password),
-                        ],
-                    )
-                    .await
+                browser.submit_login(&req, &csrf, id, password).await
             } else {
-                browser
-                    .post(
-                        "/consent",
-                        &[
-                            (form[0].0, form[0].1.as_str()),
-                            (form[1].0, form[1].1.as_str()),
-                            ("decision", "allow"),
-                        ],
-                    )
-                    .await
+                let form = [
+                    ("req", req.as_str()),
+                    ("csrf", &csrf),
+                    ("decision", "allow"),
+                ];
+                browser.post("/consent", &form).await
             };
         }
     }
@@ -322,6 +305,28 @@ impl Browser {
             .unwrap();
         self.keep(&response);
         response
+    }
+
+    /// `GET /authorize` with `query`.
+    pub async fn authorize(&mut self, query: &str) -> reqwest::Response {
+        self.get(&format!("/authorize?{query}")).await
+    }
+
+    /// Posts the login form of flow `req`.
+    pub async fn submit_login(
+        &mut self,
+        req: &str,
+        csrf: &str,
+        personal_id: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        let form = [
+            ("req", req),
+            ("csrf", csrf),
+            ("personal_id", personal_id),
+            ("password", password),
+        ];
+        self.post("/login", &form).await
     }
 
     /// `POST` a form.
