@@ -174,3 +174,174 @@ fn demo_refuses_bad_arguments_with_a_clear_message() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--citizens"), "{stderr}");
 }
+
+/// The value after `label` on the first banner line that has it.
+fn banner_value(banner: &[String], label: &str) -> String {
+    banner
+        .iter()
+        .find_map(|l| l.trim().strip_prefix(label))
+        .map(|v| v.trim().to_owned())
+        .unwrap_or_else(|| panic!("no {label:?} in banner: {banner:#?}"))
+}
+
+/// The text between `start` and the next `end` in `text`.
+fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
+    let from = text
+        .find(start)
+        .unwrap_or_else(|| panic!("no {start:?} in {text}"))
+        + start.len();
+    let to = text[from..].find(end).expect("end marker") + from;
+    &text[from..to]
+}
+
+#[tokio::test]
+async fn a_newcomer_logs_in_with_the_printed_citizen_and_client() {
+    let demo = Demo::start(&[]);
+    let secret = banner_value(&demo.banner, "client_secret:");
+    let citizen = demo
+        .banner
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("citizen:"))
+        .expect("a demo citizen")
+        .to_owned();
+    let (personal_id, password) = citizen.split_once(" password: ").expect("citizen line");
+    let (personal_id, password) = (personal_id.trim(), password.trim());
+    let authorize = demo
+        .banner
+        .iter()
+        .map(|l| l.trim())
+        .find(|l| l.contains("/authorize?"))
+        .expect("an authorization URL")
+        .to_owned();
+
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // The browser: follow our redirects by hand, keeping cookies.
+    let mut cookies: Vec<String> = Vec::new();
+    let keep = |response: &reqwest::Response, cookies: &mut Vec<String>| {
+        for value in response.headers().get_all("set-cookie") {
+            cookies.push(
+                value
+                    .to_str()
+                    .unwrap()
+                    .split(';')
+                    .next()
+                    .unwrap()
+                    .to_owned(),
+            );
+        }
+    };
+    let local = |path: &str| format!("{}{path}", demo.base);
+    let response = http.get(&authorize).send().await.unwrap();
+    keep(&response, &mut cookies);
+    let login = response.headers()["location"].to_str().unwrap().to_owned();
+    let page = http
+        .get(local(&login))
+        .header("cookie", cookies.join("; "))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let form = |html: &str, extra: &[(&str, &str)]| {
+        let mut form = vec![
+            (
+                "req".to_owned(),
+                between(html, "name=\"req\" value=\"", "\"").to_owned(),
+            ),
+            (
+                "csrf".to_owned(),
+                between(html, "name=\"csrf\" value=\"", "\"").to_owned(),
+            ),
+        ];
+        form.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        form
+    };
+    let response = http
+        .post(local("/login"))
+        .header("cookie", cookies.join("; "))
+        .form(&form(
+            &page,
+            &[("personal_id", personal_id), ("password", password)],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    keep(&response, &mut cookies);
+    let consent = response.headers()["location"].to_str().unwrap().to_owned();
+    assert!(consent.starts_with("/consent"), "{consent}");
+    let page = http
+        .get(local(&consent))
+        .header("cookie", cookies.join("; "))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let response = http
+        .post(local("/consent"))
+        .header("cookie", cookies.join("; "))
+        .form(&form(&page, &[("decision", "allow")]))
+        .send()
+        .await
+        .unwrap();
+    let callback = response.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        callback.starts_with(&format!("{}/demo/callback?code=", demo.base)),
+        "{callback}"
+    );
+
+    // The demo's own relying party page shows the command that redeems the code.
+    let page = http
+        .get(&callback)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let code = between(&page, "-d code=", " ");
+    let verifier = between(&page, "-d code_verifier=", " ");
+    assert!(page.contains(&secret));
+    let tokens: serde_json::Value = http
+        .post(local("/token"))
+        .basic_auth("demo-rp", Some(&secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", &format!("{}/demo/callback", demo.base)),
+            ("code_verifier", verifier),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = tokens["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{tokens}"));
+    assert!(tokens["id_token"].is_string(), "{tokens}");
+    let claims: serde_json::Value = http
+        .get(local("/userinfo"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        claims["name"].is_string() && claims["sub"].is_string(),
+        "{claims}"
+    );
+}

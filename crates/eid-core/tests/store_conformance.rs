@@ -532,7 +532,7 @@ mod durable {
         // Reuse of a spent token revokes the family, successor included.
         assert!(matches!(
             s.rotate_refresh_token(&t1, &t3, now()).await,
-            Err(StoreError::RefreshTokenReused)
+            Err(StoreError::RefreshTokenReused { family }) if family == g.family
         ));
         assert_eq!(s.refresh_grant(&t2, now()).await.unwrap(), None);
         assert!(matches!(
@@ -607,7 +607,7 @@ mod durable {
             let (next, result) = t.await.unwrap();
             match result {
                 Ok(_) => winners.push(next),
-                Err(StoreError::RefreshTokenReused | StoreError::NotFound(_)) => {}
+                Err(StoreError::RefreshTokenReused { .. } | StoreError::NotFound(_)) => {}
                 Err(other) => panic!("unexpected error {other:?}"),
             }
         }

@@ -1,6 +1,7 @@
-//! What `demo` and `serve` share: the router (operational routes, `/jwks.json`,
-//! metrics) and graceful shutdown.
+//! What `demo` and `serve` share: the router (operational routes, `/jwks.json`, the
+//! OpenID provider, metrics) and graceful shutdown.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -10,6 +11,8 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use eid_core::token::KeyRing;
 
+use crate::metrics::Metrics;
+use crate::oidc::{self, Oidc};
 use crate::{metrics, ops};
 
 /// The public JWKS document of `keys`, serialised once at start (a rotation on disk is
@@ -18,8 +21,9 @@ pub fn jwks_json(keys: &KeyRing) -> anyhow::Result<String> {
     serde_json::to_string(&keys.jwks()).context("cannot serialise the JWKS")
 }
 
-/// The whole application: `/healthz`, `/readyz`, `/jwks.json` and `/metrics`, instrumented.
-pub fn router(ops: ops::OpsState, jwks: String) -> Router {
+/// The whole application: `/healthz`, `/readyz`, `/jwks.json`, the OpenID provider and
+/// `/metrics`, instrumented.
+pub fn router(ops: ops::OpsState, jwks: String, oidc: Arc<Oidc>, metrics: Metrics) -> Router {
     let jwks: Arc<str> = jwks.into();
     let jwks_route = get(move || {
         let jwks = Arc::clone(&jwks);
@@ -34,19 +38,26 @@ pub fn router(ops: ops::OpsState, jwks: String) -> Router {
                 .into_response()
         }
     });
-    metrics::instrument(ops::router(ops).route("/jwks.json", jwks_route))
+    let app = ops::router(ops)
+        .route(oidc::paths::JWKS, jwks_route)
+        .merge(oidc::router(oidc));
+    metrics::instrument(app, metrics)
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, letting requests in flight finish.
+/// Handlers see the peer address (for per-IP rate limits).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("server failed")
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .context("server failed")
 }
 
 /// Starts listening for SIGINT (Ctrl-C) and SIGTERM now; the future resolves on either.

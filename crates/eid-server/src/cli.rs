@@ -50,6 +50,18 @@ pub enum Command {
         #[command(subcommand)]
         command: RegistryCommand,
     },
+    /// Manage the relying parties (`[[clients]]`) in the configuration file.
+    Clients {
+        /// What to do with the clients.
+        #[command(subcommand)]
+        command: ClientsCommand,
+    },
+    /// Citizens' accounts.
+    Accounts {
+        /// What to do with the accounts.
+        #[command(subcommand)]
+        command: AccountsCommand,
+    },
 }
 
 /// Options of `eid-server demo`.
@@ -114,4 +126,118 @@ pub enum KeysCommand {
 pub enum ConfigCommand {
     /// Validate the configuration: print `ok` or every error.
     Check(ConfigArgs),
+}
+
+/// Client subcommands: they edit the configuration file in place, keeping its comments.
+#[derive(Debug, Subcommand)]
+pub enum ClientsCommand {
+    /// Register a relying party; prints its generated client secret once.
+    Add(ClientAddArgs),
+    /// List the registered relying parties (never their secrets).
+    List(ConfigArgs),
+    /// Remove a relying party.
+    Remove(ClientRemoveArgs),
+}
+
+/// How a client authenticates at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthMethod {
+    /// HTTP Basic with a generated secret.
+    #[value(name = "client_secret_basic")]
+    ClientSecretBasic,
+    /// A generated secret in the request body.
+    #[value(name = "client_secret_post")]
+    ClientSecretPost,
+    /// A JWT signed with the client's key (give its public keys with --jwks-file).
+    #[value(name = "private_key_jwt")]
+    PrivateKeyJwt,
+    /// A public client (PKCE only).
+    #[value(name = "none")]
+    None,
+}
+
+impl AuthMethod {
+    /// The `token_endpoint_auth_method` name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::ClientSecretBasic => "client_secret_basic",
+            AuthMethod::ClientSecretPost => "client_secret_post",
+            AuthMethod::PrivateKeyJwt => "private_key_jwt",
+            AuthMethod::None => "none",
+        }
+    }
+}
+
+/// Which `sub` a client receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SubjectTypeArg {
+    /// A `sub` of its own per sector (the host of its redirect URIs).
+    Pairwise,
+    /// The same `sub` as every public client.
+    Public,
+}
+
+/// Options of `eid-server clients add`.
+#[derive(Debug, Args)]
+pub struct ClientAddArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The new client's identifier (unique).
+    #[arg(long)]
+    pub client_id: String,
+    /// The name shown to citizens.
+    #[arg(long)]
+    pub name: String,
+    /// A redirect URI (repeat for several); compared exactly.
+    #[arg(long = "redirect-uri", required = true)]
+    pub redirect_uris: Vec<String>,
+    /// Token endpoint authentication.
+    #[arg(long, value_enum, default_value = "client_secret_basic")]
+    pub auth: AuthMethod,
+    /// The client's public keys (a JSON Web Key Set file), for private_key_jwt.
+    #[arg(long)]
+    pub jwks_file: Option<PathBuf>,
+    /// A scope the client may request (repeat; default openid).
+    #[arg(long = "scope")]
+    pub scopes: Vec<String>,
+    /// Which `sub` the client receives.
+    #[arg(long, value_enum, default_value = "pairwise")]
+    pub subject_type: SubjectTypeArg,
+    /// Require pushed authorization requests (RFC 9126).
+    #[arg(long)]
+    pub require_par: bool,
+    /// A URI the client may be sent to after logout (repeat for several).
+    #[arg(long = "post-logout-redirect-uri")]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Allow the client credentials grant (confidential clients only).
+    #[arg(long)]
+    pub client_credentials: bool,
+}
+
+/// Options of `eid-server clients remove`.
+#[derive(Debug, Args)]
+pub struct ClientRemoveArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The client to remove.
+    #[arg(long)]
+    pub client_id: String,
+}
+
+/// Account subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AccountsCommand {
+    /// Enrol a citizen found active in the register (a registrar's task): creates the
+    /// account or replaces its password. The password is read from stdin (one line).
+    Add(AccountAddArgs),
+}
+
+/// Options of `eid-server accounts add`.
+#[derive(Debug, Args)]
+pub struct AccountAddArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The citizen's personal ID number (12 digits).
+    #[arg(long)]
+    pub personal_id: String,
 }

@@ -304,6 +304,54 @@ impl Config {
     }
 }
 
+/// The settings of a configuration that tools which never open the key ring need
+/// (`clients`, `accounts`).
+#[derive(Debug)]
+pub struct ToolSettings {
+    /// The durable store.
+    pub durable: DurableConfig,
+    /// The embedded population register's SQLite file.
+    pub register: PathBuf,
+    /// argon2id parameters for citizens' passwords.
+    pub password: PasswordParams,
+    /// Registered relying parties.
+    pub clients: Vec<RegisteredClient>,
+}
+
+impl ToolSettings {
+    /// Validates TOML `text` with the overrides `env` returns exactly as
+    /// [`Config::parse`] does, except that the key-encryption key is neither required
+    /// nor read (a placeholder stands in for it and is dropped): a tool that never opens
+    /// the key ring should not need it.
+    pub fn parse(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let placeholder = Base64::encode_string(&[0; KEK_LEN]);
+        let env = |name: &str| {
+            if name == KEK_ENV {
+                Some(placeholder.clone())
+            } else {
+                env(name)
+            }
+        };
+        let config = Config::parse(text, env)?;
+        Ok(Self {
+            durable: config.durable,
+            register: config.register,
+            password: config.password,
+            clients: config.clients,
+        })
+    }
+
+    /// Reads `path` and validates it like [`parse`](Self::parse), with the process
+    /// environment.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, |name| std::env::var(name).ok())
+    }
+}
+
 /// A TOML syntax error with its line but without the offending text, which may be a
 /// secret.
 fn syntax(text: &str, err: &toml::de::Error) -> ConfigError {

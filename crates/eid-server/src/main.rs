@@ -4,12 +4,13 @@
 //! an SQLite durable store, an in-memory ephemeral store) on `http://localhost:8080`.
 //! `eid-server serve --config eid.toml` runs the production server; `keys stage`, `keys
 //! rotate` and `config check` manage its key ring and configuration.
-//! `eid-server registry generate` writes a synthetic register file.
+//! `eid-server registry generate` writes a synthetic register file. `clients add|list|remove`
+//! edit the configuration's relying parties; `accounts add` enrols a citizen.
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use eid_server::{cli, demo, logging, registry_cmd, serve};
+use eid_server::{accounts, cli, clients_cmd, demo, logging, registry_cmd, serve};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -30,6 +31,14 @@ async fn main() -> ExitCode {
         cli::Command::Registry {
             command: cli::RegistryCommand::Generate(args),
         } => registry_cmd::generate(args).await,
+        cli::Command::Clients { command } => match command {
+            cli::ClientsCommand::Add(args) => clients_cmd::add(args),
+            cli::ClientsCommand::List(args) => clients_cmd::list(args),
+            cli::ClientsCommand::Remove(args) => clients_cmd::remove(args),
+        },
+        cli::Command::Accounts {
+            command: cli::AccountsCommand::Add(args),
+        } => accounts::add(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

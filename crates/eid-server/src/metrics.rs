@@ -35,17 +35,47 @@ struct RouteLabels {
     route: String,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LoaLabels {
+    loa: &'static str,
+}
+
 /// The daemon's metrics. Cheap to clone; clones share the counters.
 #[derive(Clone)]
-struct Metrics {
+pub struct Metrics {
     registry: Arc<Registry>,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
+    logins: Family<OutcomeLabels, Counter>,
+    tokens: Family<LoaLabels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Metrics {
-    /// Registers the HTTP metrics.
-    fn new() -> Self {
+    /// Counts one login attempt by `outcome` (`success`, `bad_credentials`, `rate_limited`,
+    /// `inactive`).
+    pub fn login(&self, outcome: &'static str) {
+        self.logins.get_or_create(&OutcomeLabels { outcome }).inc();
+    }
+
+    /// Counts one issuance of tokens at level `loa` (`low`, `substantial`, `high`, or `none`
+    /// for tokens without a citizen or level).
+    pub fn token_issued(&self, loa: &'static str) {
+        self.tokens.get_or_create(&LoaLabels { loa }).inc();
+    }
+
+    /// Registers the HTTP and authentication metrics.
+    pub fn new() -> Self {
         let mut registry = Registry::with_prefix("eid");
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
@@ -62,10 +92,20 @@ impl Metrics {
             "Time to produce a response, by method and route",
             latency.clone(),
         );
+        let logins = Family::<OutcomeLabels, Counter>::default();
+        registry.register("logins", "Login attempts, by outcome", logins.clone());
+        let tokens = Family::<LoaLabels, Counter>::default();
+        registry.register(
+            "tokens_issued",
+            "Token responses issued, by level of assurance",
+            tokens.clone(),
+        );
         Self {
             registry: Arc::new(registry),
             requests,
             latency,
+            logins,
+            tokens,
         }
     }
 
@@ -79,8 +119,7 @@ impl Metrics {
 
 /// Adds `GET /metrics` to `app` and counts and times every request of `app` (the metrics
 /// endpoint included).
-pub fn instrument(app: Router) -> Router {
-    let metrics = Metrics::new();
+pub fn instrument(app: Router, metrics: Metrics) -> Router {
     app.merge(
         Router::new()
             .route("/metrics", get(endpoint))

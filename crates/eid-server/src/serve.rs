@@ -1,9 +1,11 @@
 //! `eid-server serve`, `keys stage`, `keys rotate` and `config check`: the production daemon and its
 //! tools, all driven by one configuration file.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use eid_core::credential::password::PasswordHasher;
 use eid_core::registry::{EmbeddedRegistry, RegisterLocation};
 use eid_core::store::{
     DurableStore, EphemeralStore, MemoryEphemeral, PostgresStore, RedisEphemeral, SqliteStore,
@@ -12,6 +14,8 @@ use eid_core::token::KeyRing;
 
 use crate::cli::ConfigArgs;
 use crate::config::{Config, ConfigError, DurableConfig, EphemeralConfig};
+use crate::metrics::Metrics;
+use crate::oidc::{Backends, Limits, Oidc, SESSION_LIFETIME, Settings};
 use crate::{app, keyfile, ops};
 
 /// Loads and validates the configuration, opens the stores, the register and the key
@@ -20,12 +24,44 @@ pub async fn run(args: ConfigArgs) -> anyhow::Result<()> {
     let config = load(&args)?;
     let durable = open_durable(&config.durable).await?;
     let ephemeral = open_ephemeral(&config.ephemeral).await?;
-    let registry = EmbeddedRegistry::open(RegisterLocation::File(config.register.clone()))
-        .await
-        .with_context(|| format!("cannot open the register {}", config.register.display()))?;
+    let registry = open_register(&config.register).await?;
     let citizens = registry.count().await?;
+    let registry = Arc::new(registry);
     let (keys, created) = keyfile::open_or_create(&config.keys.file, &config.keys.kek)?;
     let jwks = app::jwks_json(&keys)?;
+    let kid = keys.active().kid().to_owned();
+    let metrics = Metrics::new();
+    let client_count = config.clients.len();
+    let oidc = Oidc::new(
+        Settings {
+            issuer: config.issuer.clone(),
+            clients: config.clients,
+            pairwise_salt: config
+                .keys
+                .kek
+                .derive_pairwise_salt()
+                .context("cannot derive the pairwise subject salt")?,
+            id_token_lifetime: config.tokens.id_token,
+            access_token_lifetime: config.tokens.access_token,
+            refresh_token_lifetime: config.tokens.refresh_token,
+            code_lifetime: config
+                .tokens
+                .authorization_code
+                .try_into()
+                .context("bad authorization code lifetime")?,
+            session_lifetime: SESSION_LIFETIME,
+            limits: Limits::default(),
+        },
+        keys,
+        Backends {
+            durable: Arc::clone(&durable),
+            ephemeral: Arc::clone(&ephemeral),
+            registry: registry.clone(),
+            hasher: PasswordHasher::per_core(config.password)
+                .context("bad password hashing parameters")?,
+            metrics: metrics.clone(),
+        },
+    )?;
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -35,9 +71,11 @@ pub async fn run(args: ConfigArgs) -> anyhow::Result<()> {
         ops::OpsState {
             durable,
             ephemeral,
-            registry: Arc::new(registry),
+            registry,
         },
         jwks,
+        Arc::new(oidc),
+        metrics,
     );
 
     println!("eID server");
@@ -45,11 +83,10 @@ pub async fn run(args: ConfigArgs) -> anyhow::Result<()> {
     println!("listening: {local}");
     println!("register: {citizens} citizens");
     println!(
-        "signing key: {}{}",
-        keys.active().kid(),
+        "signing key: {kid}{}",
         if created { " (new key ring)" } else { "" }
     );
-    println!("clients: {}", config.clients.len());
+    println!("clients: {client_count}");
     let shutdown = app::shutdown_signal()?;
     println!("ready");
     tracing::info!(issuer = %config.issuer, %local, "server listening");
@@ -102,7 +139,8 @@ fn load(args: &ConfigArgs) -> anyhow::Result<Config> {
     })
 }
 
-async fn open_durable(config: &DurableConfig) -> anyhow::Result<Arc<dyn DurableStore>> {
+/// Opens (and migrates) the configured durable store.
+pub(crate) async fn open_durable(config: &DurableConfig) -> anyhow::Result<Arc<dyn DurableStore>> {
     Ok(match config {
         DurableConfig::Sqlite(url) => Arc::new(
             SqliteStore::open(url.expose())
@@ -115,6 +153,13 @@ async fn open_durable(config: &DurableConfig) -> anyhow::Result<Arc<dyn DurableS
                 .context("cannot connect to the PostgreSQL durable store")?,
         ),
     })
+}
+
+/// Opens the embedded population register file.
+pub(crate) async fn open_register(file: &Path) -> anyhow::Result<EmbeddedRegistry> {
+    EmbeddedRegistry::open(RegisterLocation::File(file.to_owned()))
+        .await
+        .with_context(|| format!("cannot open the register {}", file.display()))
 }
 
 async fn open_ephemeral(config: &EphemeralConfig) -> anyhow::Result<Arc<dyn EphemeralStore>> {

@@ -170,8 +170,13 @@ impl PasswordHasher {
 
     /// A hasher with OWASP parameters and one worker per CPU core.
     pub fn with_defaults() -> Result<Self, PasswordError> {
+        Self::per_core(PasswordParams::default())
+    }
+
+    /// A hasher with `params`, one worker per CPU core and 16 waiting per core.
+    pub fn per_core(params: PasswordParams) -> Result<Self, PasswordError> {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Self::new(PasswordParams::default(), cores, cores * 16)
+        Self::new(params, cores, cores * 16)
     }
 
     /// Hashes `password` into a PHC string with a fresh random salt.

@@ -1,5 +1,6 @@
 //! Registered relying parties (OAuth clients) and the checks made against their
-//! registration: exact `redirect_uri` matching and the sector of their pairwise `sub`.
+//! registration: exact `redirect_uri` and `post_logout_redirect_uri` matching, the sector
+//! of their pairwise `sub`, and whether they may use the client credentials grant.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -72,6 +73,19 @@ pub enum ClientError {
     /// The request's `redirect_uri` is not registered for this client.
     #[error("redirect_uri is not registered for this client")]
     UnregisteredRedirectUri,
+    /// A post-logout redirect URI breaks the rules of redirect URIs.
+    #[error(
+        "post-logout redirect URI {0:?}: must be an absolute https URL without fragment (http \
+         only for localhost)"
+    )]
+    BadPostLogoutRedirectUri(String),
+    /// The logout request's `post_logout_redirect_uri` is not registered for this client.
+    #[error("post_logout_redirect_uri is not registered for this client")]
+    UnregisteredPostLogoutRedirectUri,
+    /// A public client asked for the client credentials grant, which needs a confidential
+    /// client.
+    #[error("a public client (no client authentication) cannot use the client_credentials grant")]
+    PublicClientCredentials,
 }
 
 /// A registered relying party.
@@ -90,6 +104,11 @@ pub struct RegisteredClient {
     pub scopes: BTreeSet<Scope>,
     /// Whether authorization requests must come through PAR (RFC 9126 section 6).
     pub require_par: bool,
+    post_logout_redirect_uris: Vec<String>,
+    /// Whether the client may use the client credentials grant (RFC 6749 section 4.4).
+    /// Set it with [`with_client_credentials`](Self::with_client_credentials), which
+    /// refuses public clients.
+    pub allow_client_credentials: bool,
 }
 
 impl RegisteredClient {
@@ -107,7 +126,7 @@ impl RegisteredClient {
     ) -> Result<Self, ClientError> {
         let mut hosts = BTreeSet::new();
         for uri in &redirect_uris {
-            hosts.insert(redirect_host(uri)?);
+            hosts.insert(web_host(uri).ok_or_else(|| ClientError::BadRedirectUri(uri.clone()))?);
         }
         let subject_type = if pairwise {
             let mut hosts = hosts.into_iter();
@@ -129,7 +148,32 @@ impl RegisteredClient {
             subject_type,
             scopes,
             require_par,
+            post_logout_redirect_uris: Vec::new(),
+            allow_client_credentials: false,
         })
+    }
+
+    /// Registers the URIs the client may be sent to after logout, checked like redirect
+    /// URIs (absolute, `https` or `http://localhost`, no fragment).
+    pub fn with_post_logout_redirect_uris(
+        mut self,
+        uris: Vec<String>,
+    ) -> Result<Self, ClientError> {
+        if let Some(bad) = uris.iter().find(|uri| web_host(uri).is_none()) {
+            return Err(ClientError::BadPostLogoutRedirectUri(bad.clone()));
+        }
+        self.post_logout_redirect_uris = uris;
+        Ok(self)
+    }
+
+    /// Allows the client credentials grant. RFC 6749 section 4.4: it "MUST only be used by
+    /// confidential clients", so a public client is refused.
+    pub fn with_client_credentials(mut self) -> Result<Self, ClientError> {
+        if !self.is_confidential() {
+            return Err(ClientError::PublicClientCredentials);
+        }
+        self.allow_client_credentials = true;
+        Ok(self)
     }
 
     /// The registered redirect URIs.
@@ -149,26 +193,41 @@ impl RegisteredClient {
         }
     }
 
+    /// The registered post-logout redirect URIs.
+    pub fn post_logout_redirect_uris(&self) -> &[String] {
+        &self.post_logout_redirect_uris
+    }
+
+    /// The logout request's `post_logout_redirect_uri` if it is registered, compared as
+    /// exact strings: OIDC RP-Initiated Logout 1.0 section 2 (the value "MUST have been
+    /// previously registered with the OP") and section 3 (redirect only on an exact match
+    /// with a registered value).
+    pub fn post_logout_redirect_uri(&self, requested: &str) -> Result<&str, ClientError> {
+        self.post_logout_redirect_uris
+            .iter()
+            .find(|uri| *uri == requested)
+            .map(String::as_str)
+            .ok_or(ClientError::UnregisteredPostLogoutRedirectUri)
+    }
+
     /// Whether the client has to authenticate at the token endpoint.
     pub fn is_confidential(&self) -> bool {
         self.auth != ClientAuth::None
     }
 }
 
-/// The host of an acceptable redirect URI.
-fn redirect_host(uri: &str) -> Result<String, ClientError> {
-    let bad = || ClientError::BadRedirectUri(uri.to_owned());
-    let url = Url::parse(uri).map_err(|_| bad())?;
-    let host = url.host_str().ok_or_else(bad)?.to_ascii_lowercase();
+/// The host of an acceptable redirect URI: absolute, `https` (or `http://localhost`),
+/// without fragment or credentials; `None` if it is not acceptable.
+fn web_host(uri: &str) -> Option<String> {
+    let url = Url::parse(uri).ok()?;
+    let host = url.host_str()?.to_ascii_lowercase();
     let secure = match url.scheme() {
         "https" => true,
         "http" => host == "localhost",
         _ => false,
     };
-    if !secure || url.fragment().is_some() || !url.username().is_empty() {
-        return Err(bad());
-    }
-    Ok(host)
+    let clean = url.fragment().is_none() && url.username().is_empty() && url.password().is_none();
+    (secure && clean).then_some(host)
 }
 
 #[cfg(test)]
@@ -242,6 +301,91 @@ mod tests {
         );
         let public = client(&["https://a.example/cb", "https://b.example/cb"], false).unwrap();
         assert_eq!(public.subject_type, SubjectType::Public);
+    }
+
+    #[test]
+    fn post_logout_redirect_uris_match_exactly() {
+        let c = client(&["https://bank.example.vn/cb"], true)
+            .unwrap()
+            .with_post_logout_redirect_uris(vec![
+                "https://bank.example.vn/bye".into(),
+                "http://localhost:3000/bye".into(),
+            ])
+            .unwrap();
+        assert_eq!(c.post_logout_redirect_uris().len(), 2);
+        assert_eq!(
+            c.post_logout_redirect_uri("https://bank.example.vn/bye"),
+            Ok("https://bank.example.vn/bye")
+        );
+        for near_miss in [
+            "https://bank.example.vn/bye/",
+            "https://bank.example.vn/bye?x=1",
+            "https://BANK.example.vn/bye",
+            "https://bank.example.vn/cb",
+            "http://localhost:3001/bye",
+            "",
+        ] {
+            assert_eq!(
+                c.post_logout_redirect_uri(near_miss),
+                Err(ClientError::UnregisteredPostLogoutRedirectUri),
+                "{near_miss}"
+            );
+        }
+        let none = client(&["https://bank.example.vn/cb"], true).unwrap();
+        assert!(none.post_logout_redirect_uris().is_empty());
+        assert_eq!(
+            none.post_logout_redirect_uri("https://bank.example.vn/bye"),
+            Err(ClientError::UnregisteredPostLogoutRedirectUri)
+        );
+    }
+
+    #[test]
+    fn post_logout_redirect_uris_are_checked_like_redirect_uris() {
+        for bad in [
+            "http://bank.example.vn/bye",
+            "https://bank.example.vn/bye#x",
+            "/bye",
+            "javascript:alert(1)",
+            "https://user:pw@bank.example.vn/bye",
+        ] {
+            let registered = client(&["https://bank.example.vn/cb"], true)
+                .unwrap()
+                .with_post_logout_redirect_uris(vec![
+                    "https://bank.example.vn/ok".into(),
+                    bad.into(),
+                ]);
+            assert_eq!(
+                registered,
+                Err(ClientError::BadPostLogoutRedirectUri(bad.into())),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_confidential_clients_get_client_credentials() {
+        let confidential = client(&["https://bank.example.vn/cb"], true).unwrap();
+        assert!(!confidential.allow_client_credentials);
+        assert!(
+            confidential
+                .with_client_credentials()
+                .unwrap()
+                .allow_client_credentials
+        );
+        let public = RegisteredClient::new(
+            ClientId::new("app").unwrap(),
+            "App",
+            vec!["http://localhost:7000/cb".into()],
+            ClientAuth::None,
+            false,
+            BTreeSet::from([Scope::OpenId]),
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            public.with_client_credentials(),
+            Err(ClientError::PublicClientCredentials)
+        );
     }
 
     #[test]

@@ -92,7 +92,10 @@ pub enum StoreError {
     /// A refresh token that was already exchanged was presented again: its whole family
     /// has been revoked (RFC 9700 section 4.14.2).
     #[error("refresh token reused; its grant is revoked")]
-    RefreshTokenReused,
+    RefreshTokenReused {
+        /// The revoked family, so that its access tokens can be revoked too.
+        family: uuid::Uuid,
+    },
     /// A concurrent writer kept changing the same record.
     #[error("too much contention on one record, try again")]
     Contention,
@@ -125,7 +128,7 @@ pub fn db_time(t: OffsetDateTime) -> OffsetDateTime {
 /// A store key part derived from `parts`: lower-case hex of the SHA-256 of the parts,
 /// each followed by a zero byte. Keys built this way never show the subject (a personal
 /// ID number, an IP address, a client's `jti`) and have a fixed length.
-pub(crate) fn key_digest(parts: &[&[u8]]) -> String {
+pub fn key_digest(parts: &[&[u8]]) -> String {
     use sha2::Digest as _;
     let mut digest = sha2::Sha256::new();
     for part in parts {
@@ -136,7 +139,7 @@ pub(crate) fn key_digest(parts: &[&[u8]]) -> String {
 }
 
 /// Lower-case hex of `bytes`.
-pub(crate) fn hex(bytes: &[u8]) -> String {
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -237,6 +237,54 @@ impl TokenIssuer {
         })
     }
 
+    /// Issues an RFC 9068 access token at `now` for a client acting on its own behalf
+    /// (`client_credentials`): `sub` is the client id (RFC 9068 section 2.2), and there is
+    /// no citizen, `auth_time` or `acr`.
+    pub fn issue_client_access_token(
+        &self,
+        ring: &KeyRing,
+        client_id: &str,
+        audience: &Audience,
+        scope: &str,
+        now: OffsetDateTime,
+    ) -> Result<IssuedAccessToken, IssueError> {
+        let expires_at = now + self.access_token_lifetime;
+        let claims = AccessTokenClaims {
+            iss: self.issuer.clone(),
+            sub: client_id.to_owned(),
+            aud: audience.clone(),
+            exp: expires_at.unix_timestamp(),
+            iat: now.unix_timestamp(),
+            nbf: None,
+            jti: new_jti()?,
+            client_id: client_id.to_owned(),
+            scope: scope.to_owned(),
+            auth_time: None,
+            acr: None,
+        };
+        let token = ring.active().sign(ACCESS_TOKEN_TYP, &claims)?;
+        Ok(IssuedAccessToken {
+            token,
+            jti: claims.jti,
+            expires_at,
+        })
+    }
+
+    /// The issuer identifier (`iss`).
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The `acr` table naming levels.
+    pub fn acr_table(&self) -> &AcrTable {
+        &self.acr
+    }
+
+    /// The access token lifetime.
+    pub fn access_token_lifetime(&self) -> Duration {
+        self.access_token_lifetime
+    }
+
     fn acr_of(&self, auth: &Authentication) -> Option<String> {
         auth.loa.map(|loa| self.acr.acr(loa).to_owned())
     }
@@ -329,6 +377,21 @@ mod tests {
         assert_ne!(issued.jti, again.jti);
         assert_eq!(issued.jti.len(), 22);
         assert!(!format!("{issued:?}").contains(&issued.token));
+    }
+
+    #[test]
+    fn client_access_token_names_the_client_as_subject() {
+        let ring = KeyRing::generate().unwrap();
+        let aud = Audience::One(ISSUER.to_owned());
+        let issued = issuer()
+            .issue_client_access_token(&ring, "batch-job", &aud, "", T0)
+            .unwrap();
+        let claims: Value = insecure_decode::<Value>(&issued.token).unwrap().claims;
+        assert_eq!(claims["sub"], "batch-job");
+        assert_eq!(claims["client_id"], "batch-job");
+        assert_eq!(claims["aud"], ISSUER);
+        assert!(claims.get("acr").is_none() && claims.get("auth_time").is_none());
+        assert_eq!(claims["jti"], issued.jti.as_str());
     }
 
     #[test]

@@ -53,6 +53,17 @@ impl KeyEncryptionKey {
         Ok(Self(key))
     }
 
+    /// The salt of pairwise subjects, derived from this key (HMAC-SHA256 over a fixed
+    /// label), so every instance sharing the key computes the same `sub` without another
+    /// secret to distribute. Replacing the key-encryption key therefore changes every
+    /// pairwise `sub`: keep it for the life of the deployment.
+    pub fn derive_pairwise_salt(&self) -> Result<super::PairwiseSalt, super::SubjectError> {
+        use aws_lc_rs::hmac;
+        let key = hmac::Key::new(hmac::HMAC_SHA256, self.0.as_slice());
+        let tag = hmac::sign(&key, b"eid-server pairwise sub salt v1");
+        super::PairwiseSalt::new(tag.as_ref())
+    }
+
     fn aead(&self) -> Result<RandomizedNonceKey, SealError> {
         RandomizedNonceKey::new(&AES_256_GCM, self.0.as_slice()).map_err(|_| SealError::Backend)
     }
@@ -153,5 +164,29 @@ mod tests {
             SealError::KekLength
         );
         assert_eq!(format!("{:?}", kek(0xAB)), "KeyEncryptionKey([redacted])");
+    }
+
+    #[test]
+    fn pairwise_salt_is_a_stable_function_of_the_key() {
+        let subject = |kek: &KeyEncryptionKey| {
+            kek.derive_pairwise_salt()
+                .unwrap()
+                .subject(&crate::token::SubjectType::Public, uuid::Uuid::nil())
+        };
+        let a = KeyEncryptionKey::from_slice(&[1; KEK_LEN]).unwrap();
+        let sector = crate::token::SectorId::new("rp.example").unwrap();
+        let pairwise = |kek: &KeyEncryptionKey| {
+            kek.derive_pairwise_salt().unwrap().subject(
+                &crate::token::SubjectType::Pairwise(sector.clone()),
+                uuid::Uuid::nil(),
+            )
+        };
+        let b = KeyEncryptionKey::from_slice(&[2; KEK_LEN]).unwrap();
+        assert_eq!(subject(&a), subject(&b));
+        assert_eq!(
+            pairwise(&a),
+            pairwise(&KeyEncryptionKey::from_slice(&[1; KEK_LEN]).unwrap())
+        );
+        assert_ne!(pairwise(&a), pairwise(&b));
     }
 }

@@ -89,7 +89,7 @@ pub enum VerifyError {
 }
 
 /// A key listed in a JWKS.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum KeyEntry {
     /// A P-256 key usable for ES256 verification.
     Es256(DecodingKey),
@@ -98,7 +98,7 @@ enum KeyEntry {
 }
 
 /// The verification keys of a JWKS, by `kid`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct VerificationKeys(HashMap<String, KeyEntry>);
 
 impl VerificationKeys {

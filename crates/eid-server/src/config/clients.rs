@@ -29,6 +29,10 @@ pub(super) struct RawClient {
     scopes: Option<Vec<String>>,
     #[serde(default)]
     require_par: bool,
+    #[serde(default)]
+    post_logout_redirect_uris: Vec<String>,
+    #[serde(default)]
+    client_credentials: bool,
 }
 
 pub(super) fn clients(raw: Vec<RawClient>, errors: &mut Errors) -> Option<Vec<RegisteredClient>> {
@@ -82,6 +86,23 @@ fn client(at: &str, raw: RawClient, errors: &mut Errors) -> Option<RegisteredCli
         .enumerate()
         .map(|(j, uri)| check_web_url(&format!("{at}.redirect_uris[{j}]"), uri, errors))
         .fold(!raw.redirect_uris.is_empty(), |ok, uri| ok & uri.is_some());
+    // OIDC RP-Initiated Logout 1.0 section 3: compared by exact match with these values.
+    let logout_uris_ok = raw
+        .post_logout_redirect_uris
+        .iter()
+        .enumerate()
+        .map(|(j, uri)| check_web_url(&format!("{at}.post_logout_redirect_uris[{j}]"), uri, errors))
+        .fold(true, |ok, uri| ok & uri.is_some());
+    // RFC 6749 section 4.4: the client credentials grant is for confidential clients only.
+    let grant_ok =
+        !(raw.client_credentials && raw.token_endpoint_auth_method.as_deref() == Some("none"));
+    if !grant_ok {
+        errors.add(
+            format!("{at}.client_credentials"),
+            "needs a confidential client: a client with token_endpoint_auth_method = none \
+             cannot use the client_credentials grant",
+        );
+    }
     let auth = client_auth(
         at,
         raw.token_endpoint_auth_method.as_deref(),
@@ -121,10 +142,10 @@ fn client(at: &str, raw: RawClient, errors: &mut Errors) -> Option<RegisteredCli
         errors.add(format!("{at}.scopes"), "must include openid");
         scopes_ok = false;
     }
-    if !(uris_ok && scopes_ok) {
+    if !(uris_ok && scopes_ok && logout_uris_ok && grant_ok) {
         return None;
     }
-    RegisteredClient::new(
+    let client = RegisteredClient::new(
         client_id?,
         name?,
         raw.redirect_uris,
@@ -134,7 +155,17 @@ fn client(at: &str, raw: RawClient, errors: &mut Errors) -> Option<RegisteredCli
         raw.require_par,
     )
     .map_err(|err| errors.add(format!("{at}.redirect_uris"), err.to_string()))
-    .ok()
+    .ok()?
+    .with_post_logout_redirect_uris(raw.post_logout_redirect_uris)
+    .map_err(|err| errors.add(format!("{at}.post_logout_redirect_uris"), err.to_string()))
+    .ok()?;
+    if raw.client_credentials {
+        return client
+            .with_client_credentials()
+            .map_err(|err| errors.add(format!("{at}.client_credentials"), err.to_string()))
+            .ok();
+    }
+    Some(client)
 }
 
 fn client_auth(

@@ -98,6 +98,8 @@ fn a_good_configuration_loads_with_defaults() {
     );
     assert_eq!(tax.scopes, BTreeSet::from([Scope::OpenId, Scope::Profile]));
     assert!(!tax.require_par);
+    assert!(tax.post_logout_redirect_uris().is_empty());
+    assert!(!tax.allow_client_credentials);
     let app = &config.clients[1];
     assert_eq!(app.auth, ClientAuth::None);
     assert_eq!(app.subject_type, SubjectType::Public);
@@ -508,4 +510,71 @@ fn a_pairwise_client_needs_its_redirect_uris_on_one_host() {
         "scopes = [\"openid\", \"profile\"]\nsubject_type = \"public\"",
     );
     assert!(parse(&public).is_ok());
+}
+
+#[test]
+fn post_logout_redirect_uris_and_client_credentials_are_read() {
+    let text = GOOD.replace(
+        r#"scopes = ["openid", "profile"]"#,
+        "scopes = [\"openid\", \"profile\"]\n\
+         post_logout_redirect_uris = [\"https://tax.example.vn/bye\", \"http://localhost:9000/bye\"]\n\
+         client_credentials = true",
+    );
+    let config = parse(&text).unwrap();
+    let tax = &config.clients[0];
+    assert_eq!(
+        tax.post_logout_redirect_uris(),
+        ["https://tax.example.vn/bye", "http://localhost:9000/bye"]
+    );
+    assert_eq!(
+        tax.post_logout_redirect_uri("https://tax.example.vn/bye"),
+        Ok("https://tax.example.vn/bye")
+    );
+    assert!(tax.allow_client_credentials);
+}
+
+#[test]
+fn bad_post_logout_redirect_uris_and_a_public_client_credentials_client_are_reported() {
+    let text = with_client(
+        r#"client_id = "rp"
+name = "RP"
+redirect_uris = ["http://localhost:7000/cb"]
+token_endpoint_auth_method = "none"
+post_logout_redirect_uris = ["https://rp.example.vn/ok", "http://rp.example.vn/bye", "https://rp.example.vn/bye#x", "bye"]
+client_credentials = true"#,
+    );
+    let errors = errors(&text, &with_kek());
+    assert_error(&errors, "clients[0].post_logout_redirect_uris[1]", "https");
+    assert_error(
+        &errors,
+        "clients[0].post_logout_redirect_uris[2]",
+        "fragment",
+    );
+    assert_error(
+        &errors,
+        "clients[0].post_logout_redirect_uris[3]",
+        "absolute URL",
+    );
+    assert_error(
+        &errors,
+        "clients[0].client_credentials",
+        "needs a confidential client",
+    );
+    assert_eq!(errors.len(), 4, "{errors:?}");
+}
+
+#[test]
+fn tools_validate_everything_but_the_key_encryption_key() {
+    let settings = ToolSettings::parse(GOOD, env(&[])).unwrap();
+    assert_eq!(settings.clients.len(), 2);
+    assert!(matches!(settings.durable, DurableConfig::Postgres(_)));
+    let unreadable_kek_file =
+        GOOD.replace("[keys]\n", "[keys]\nkek_file = \"/nonexistent/eid-kek\"\n");
+    assert!(ToolSettings::parse(&unreadable_kek_file, env(&[])).is_ok());
+    let bad = GOOD.replace("https://id.example.vn", "http://id.example.vn");
+    let Err(ConfigError::Invalid(errors)) = ToolSettings::parse(&bad, env(&[])) else {
+        panic!("expected field errors");
+    };
+    assert_error(&errors, "issuer", "https");
+    assert_eq!(errors.len(), 1, "{errors:?}");
 }

@@ -698,7 +698,9 @@ macro_rules! durable_impl {
                             .execute(&mut *tx)
                             .await?;
                             tx.commit().await?;
-                            return Err(StoreError::RefreshTokenReused);
+                            return Err(StoreError::RefreshTokenReused {
+                                family: row.family,
+                            });
                         }
                         return Err(StoreError::NotFound(Entity::RefreshToken));
                     }

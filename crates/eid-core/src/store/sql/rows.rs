@@ -204,7 +204,7 @@ impl TryFrom<EkycRow> for EkycRecord {
 
 #[derive(sqlx::FromRow)]
 pub(super) struct RefreshRow {
-    family: Uuid,
+    pub(super) family: Uuid,
     account_id: Uuid,
     client_id: String,
     scope: String,

@@ -1,0 +1,377 @@
+//! The OpenID Connect provider: discovery, authorization (with pushed requests), the
+//! citizen's login and consent pages, the token endpoint, UserInfo, introspection,
+//! revocation and RP-initiated logout.
+//!
+//! Every piece of request state (pending authorizations, sessions, codes, PAR objects,
+//! rate-limit counters, replay caches, access-token records) lives in the ephemeral store,
+//! so any instance can serve any step of a flow.
+
+mod access;
+mod authorize;
+mod client_auth;
+mod discovery;
+mod error;
+mod flow;
+mod lang;
+mod logout;
+mod pages;
+mod par;
+mod params;
+mod request;
+mod session;
+mod token;
+mod userinfo;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration as StdDuration;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderMap, header};
+use axum::routing::{get, post};
+use eid_core::credential::password::PasswordHasher;
+use eid_core::oauth::{ClientAuth, CodeStore, RegisteredClient};
+use eid_core::ratelimit::{RateLimit, RateLimiter};
+use eid_core::registry::PopulationRegistry;
+use eid_core::store::{DurableStore, EphemeralStore};
+use eid_core::token::{
+    KeyRing, PairwiseSalt, RelyingParty, TokenIssuer, TokenVerifier, VerificationKeys,
+};
+use time::Duration;
+
+use crate::metrics::Metrics;
+
+pub use pages::escape;
+
+/// How long a citizen stays logged in.
+pub const SESSION_LIFETIME: StdDuration = StdDuration::from_secs(8 * 3600);
+
+/// Largest request body any endpoint accepts.
+const MAX_BODY: usize = 64 * 1024;
+/// Clock skew tolerated on client assertions.
+const ASSERTION_LEEWAY: Duration = Duration::seconds(60);
+
+/// Endpoint paths, relative to the issuer.
+pub mod paths {
+    /// Discovery (OIDC Discovery 1.0 section 4).
+    pub const DISCOVERY: &str = "/.well-known/openid-configuration";
+    /// The public keys.
+    pub const JWKS: &str = "/jwks.json";
+    /// Authorization endpoint.
+    pub const AUTHORIZE: &str = "/authorize";
+    /// Pushed authorization requests (RFC 9126).
+    pub const PAR: &str = "/par";
+    /// Token endpoint.
+    pub const TOKEN: &str = "/token";
+    /// UserInfo endpoint.
+    pub const USERINFO: &str = "/userinfo";
+    /// Token introspection (RFC 7662).
+    pub const INTROSPECT: &str = "/introspect";
+    /// Token revocation (RFC 7009).
+    pub const REVOKE: &str = "/revoke";
+    /// RP-initiated logout.
+    pub const LOGOUT: &str = "/logout";
+    /// The login page.
+    pub const LOGIN: &str = "/login";
+    /// The consent page.
+    pub const CONSENT: &str = "/consent";
+}
+
+/// Login and client authentication limits, counted in the ephemeral store.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Failed logins per personal ID number, after which the account is locked out for
+    /// the rest of the window.
+    pub per_account: RateLimit,
+    /// Failed logins per client IP address.
+    pub per_ip: RateLimit,
+    /// Failed client authentications per client id.
+    pub per_client: RateLimit,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            per_account: RateLimit {
+                max: 5,
+                window: StdDuration::from_secs(15 * 60),
+            },
+            per_ip: RateLimit {
+                max: 50,
+                window: StdDuration::from_secs(15 * 60),
+            },
+            per_client: RateLimit {
+                max: 20,
+                window: StdDuration::from_secs(5 * 60),
+            },
+        }
+    }
+}
+
+/// What the provider needs besides its stores.
+pub struct Settings {
+    /// The issuer identifier (no trailing slash).
+    pub issuer: String,
+    /// The registered relying parties.
+    pub clients: Vec<RegisteredClient>,
+    /// Salt of the pairwise `sub` (the same on every instance, forever).
+    pub pairwise_salt: PairwiseSalt,
+    /// ID token lifetime.
+    pub id_token_lifetime: Duration,
+    /// Access token lifetime.
+    pub access_token_lifetime: Duration,
+    /// Refresh token family lifetime.
+    pub refresh_token_lifetime: Duration,
+    /// Authorization code lifetime.
+    pub code_lifetime: StdDuration,
+    /// Citizen session lifetime.
+    pub session_lifetime: StdDuration,
+    /// Rate limits.
+    pub limits: Limits,
+}
+
+/// A registered client with what is precomputed for it.
+struct Client {
+    reg: RegisteredClient,
+    /// Verifies its `private_key_jwt` assertions.
+    assertions: Option<TokenVerifier>,
+    /// Verifies ID tokens issued to it (as `id_token_hint`).
+    id_tokens: TokenVerifier,
+    /// SHA-256 of the secret last verified with argon2id: a high-entropy secret is then
+    /// checked in constant time without re-running argon2id on every request.
+    verified_secret: Mutex<Option<[u8; 32]>>,
+    /// The origins of its redirect URIs, for the pages' `form-action`.
+    origins: String,
+}
+
+impl Client {
+    /// The client as the token issuer sees it.
+    fn relying_party(&self) -> RelyingParty {
+        RelyingParty {
+            client_id: self.reg.id.as_str().to_owned(),
+            subject_type: self.reg.subject_type.clone(),
+        }
+    }
+}
+
+/// The provider: shared by every request.
+pub struct Oidc {
+    issuer: String,
+    secure_cookies: bool,
+    clients: HashMap<String, Client>,
+    keys: KeyRing,
+    tokens: TokenIssuer,
+    /// Verifies this issuer's access tokens (audience: the issuer).
+    access_tokens: TokenVerifier,
+    durable: Arc<dyn DurableStore>,
+    ephemeral: Arc<dyn EphemeralStore>,
+    registry: Arc<dyn PopulationRegistry>,
+    codes: CodeStore,
+    hasher: PasswordHasher,
+    login_account: RateLimiter,
+    login_ip: RateLimiter,
+    client_failures: RateLimiter,
+    refresh_lifetime: Duration,
+    session_lifetime: StdDuration,
+    metrics: Metrics,
+    /// The discovery document, serialised once.
+    discovery: String,
+}
+
+/// The stores and services the provider works with.
+pub struct Backends {
+    /// Accounts, credentials, consents, refresh tokens, audit.
+    pub durable: Arc<dyn DurableStore>,
+    /// Request state.
+    pub ephemeral: Arc<dyn EphemeralStore>,
+    /// The population register.
+    pub registry: Arc<dyn PopulationRegistry>,
+    /// Password (and client secret) hashing.
+    pub hasher: PasswordHasher,
+    /// Metrics to count logins and tokens in.
+    pub metrics: Metrics,
+}
+
+impl Oidc {
+    /// Builds the provider.
+    pub fn new(settings: Settings, keys: KeyRing, backends: Backends) -> anyhow::Result<Self> {
+        let issuer = settings.issuer.trim_end_matches('/').to_owned();
+        let jwks =
+            VerificationKeys::from_jwk_set(&keys.jwks()).context("cannot read the signing keys")?;
+        let endpoint = |path: &str| format!("{issuer}{path}");
+        // Assertions may name the issuer or the endpoint they are sent to (OIDC Core 9,
+        // RFC 7523 section 3 item 3).
+        let assertion_audiences = [
+            issuer.clone(),
+            endpoint(paths::TOKEN),
+            endpoint(paths::PAR),
+            endpoint(paths::INTROSPECT),
+            endpoint(paths::REVOKE),
+        ];
+        let audiences: Vec<&str> = assertion_audiences.iter().map(String::as_str).collect();
+        let mut clients = HashMap::new();
+        for reg in settings.clients {
+            let assertions = match &reg.auth {
+                ClientAuth::PrivateKeyJwt { jwks } => Some(
+                    TokenVerifier::for_client_assertions(
+                        VerificationKeys::from_json(jwks)
+                            .with_context(|| format!("client {}: bad jwks", reg.id.as_str()))?,
+                        reg.id.as_str(),
+                        &audiences,
+                        ASSERTION_LEEWAY,
+                    )
+                    .context("cannot build an assertion verifier")?,
+                ),
+                _ => None,
+            };
+            let id_tokens =
+                TokenVerifier::new(jwks.clone(), &issuer, reg.id.as_str(), Duration::ZERO)
+                    .context("cannot build an ID token verifier")?;
+            let mut origins: Vec<String> = reg
+                .redirect_uris()
+                .iter()
+                .filter_map(|uri| pages::origin_of(uri))
+                .collect();
+            origins.sort();
+            origins.dedup();
+            clients.insert(
+                reg.id.as_str().to_owned(),
+                Client {
+                    assertions,
+                    id_tokens,
+                    verified_secret: Mutex::new(None),
+                    origins: origins.join(" "),
+                    reg,
+                },
+            );
+        }
+        let tokens = TokenIssuer::new(issuer.clone(), settings.pairwise_salt)
+            .with_lifetimes(settings.id_token_lifetime, settings.access_token_lifetime)
+            .context("bad token lifetimes")?;
+        let access_tokens = TokenVerifier::new(jwks, &issuer, &issuer, Duration::ZERO)
+            .context("cannot build the access token verifier")?;
+        let ephemeral = backends.ephemeral;
+        let codes = CodeStore::new(Arc::clone(&ephemeral), settings.code_lifetime)
+            .context("bad authorization code lifetime")?;
+        let limiter = |name, limit| RateLimiter::new(Arc::clone(&ephemeral), name, limit);
+        let mut oidc = Self {
+            secure_cookies: issuer.starts_with("https://"),
+            login_account: limiter("login-account", settings.limits.per_account),
+            login_ip: limiter("login-ip", settings.limits.per_ip),
+            client_failures: limiter("client-auth", settings.limits.per_client),
+            issuer,
+            clients,
+            keys,
+            tokens,
+            access_tokens,
+            durable: backends.durable,
+            registry: backends.registry,
+            codes,
+            hasher: backends.hasher,
+            refresh_lifetime: settings.refresh_token_lifetime,
+            session_lifetime: settings.session_lifetime,
+            metrics: backends.metrics,
+            ephemeral,
+            discovery: String::new(),
+        };
+        oidc.discovery = discovery::metadata(&oidc).to_string();
+        Ok(oidc)
+    }
+
+    /// The issuer identifier.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    fn endpoint(&self, path: &str) -> String {
+        format!("{}{path}", self.issuer)
+    }
+
+    fn client(&self, id: &str) -> Option<&Client> {
+        self.clients.get(id)
+    }
+}
+
+/// The provider's routes.
+pub fn router(oidc: Arc<Oidc>) -> Router {
+    Router::new()
+        .route(paths::DISCOVERY, get(discovery::configuration))
+        .route(
+            paths::AUTHORIZE,
+            get(authorize::authorize_get).post(authorize::authorize_post),
+        )
+        .route(paths::PAR, post(par::push))
+        .route(
+            paths::LOGIN,
+            get(authorize::login_page).post(authorize::login_submit),
+        )
+        .route(
+            paths::CONSENT,
+            get(authorize::consent_page).post(authorize::consent_submit),
+        )
+        .route(paths::TOKEN, post(token::token))
+        .route(
+            paths::USERINFO,
+            get(userinfo::userinfo).post(userinfo::userinfo),
+        )
+        .route(paths::INTROSPECT, post(access::introspect))
+        .route(paths::REVOKE, post(access::revoke))
+        .route(
+            paths::LOGOUT,
+            get(logout::logout_get).post(logout::logout_post),
+        )
+        .route(pages::CSS_PATH, get(stylesheet))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(oidc)
+}
+
+async fn stylesheet() -> impl axum::response::IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        pages::CSS,
+    )
+}
+
+/// The client's IP address for rate limits: the peer, or — when the peer is a reverse
+/// proxy on the loopback interface — the last address that proxy appended to
+/// `X-Forwarded-For` (the only entry it vouches for).
+fn client_ip(peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    if peer.ip().is_loopback()
+        && let Some(forwarded) = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(|last| last.trim().parse::<IpAddr>().ok())
+    {
+        return forwarded;
+    }
+    peer.ip()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_for_is_trusted_from_a_local_proxy_only() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            "203.0.113.9, 198.51.100.7".parse().unwrap(),
+        );
+        let local: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let remote: SocketAddr = "192.0.2.1:5000".parse().unwrap();
+        assert_eq!(
+            client_ip(local, &headers),
+            "198.51.100.7".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(client_ip(remote, &headers), remote.ip());
+        assert_eq!(client_ip(local, &HeaderMap::new()), local.ip());
+    }
+}
