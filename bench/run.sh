@@ -45,7 +45,6 @@ die() { log "error: $*"; exit 1; }
 # --- tools -------------------------------------------------------------------------------
 need_apt=()
 command -v wrk >/dev/null || need_apt+=(wrk)
-command -v argon2 >/dev/null || need_apt+=(argon2)
 command -v sqlite3 >/dev/null || need_apt+=(sqlite3)
 if ((${#need_apt[@]})); then
   [[ $(id -u) == 0 ]] || die "install ${need_apt[*]} (Debian packages)"
@@ -83,18 +82,45 @@ trap cleanup EXIT
 
 random_b64url() { openssl rand -base64 "$1" | tr '+/' '-_' | tr -d '=\n'; }
 
-CLIENT_SECRET=$(random_b64url 32)
 CODE_VERIFIER=$(random_b64url 48)
 CODE_CHALLENGE=$(printf %s "$CODE_VERIFIER" | openssl dgst -sha256 -binary | openssl base64 -A | tr '+/' '-_' | tr -d '=')
-# Argon2id at the OWASP minimum eid-server requires (m=19456 KiB, t=2, p=1).
-CLIENT_SECRET_HASH=$(printf %s "$CLIENT_SECRET" | argon2 "$(openssl rand -hex 8)" -id -t 2 -k 19456 -p 1 -e)
 PASSWORD=$(random_b64url 18)
-BASIC=$(printf '%s:%s' "$CLIENT_ID" "$CLIENT_SECRET" | openssl base64 -A)
 
 log "generating a register of 1000 citizens"
 "$EID" registry generate --citizens 1000 --seed 1 --out "$WORK/register.sqlite" >/dev/null
 PERSONAL_ID=$(printf '%012d' "$(sqlite3 "$WORK/register.sqlite" \
   "SELECT personal_id FROM citizens WHERE status = 'active' ORDER BY personal_id LIMIT 1")")
+
+# One configuration for both eid-server runs; each run points the durable store and the
+# key ring at a directory of its own (EID_DURABLE_URL, EID_KEYS_FILE).
+cat >"$WORK/eid.toml" <<EOF
+issuer = "http://localhost:$EID_PORT"
+listen = "127.0.0.1:$EID_PORT"
+
+[durable]
+url = "sqlite://$WORK/unused.sqlite"
+
+[ephemeral]
+url = "memory"
+
+[register]
+file = "$WORK/register.sqlite"
+
+[keys]
+file = "$WORK/unused.sealed"
+
+[tokens]
+id_token_lifetime_secs = 300
+access_token_lifetime_secs = 300
+refresh_token_lifetime_secs = 86400
+authorization_code_lifetime_secs = 600
+EOF
+# The client, through the admin CLI: it generates the secret and writes its argon2id hash.
+CLIENT_SECRET=$("$EID" clients add --config "$WORK/eid.toml" --client-id "$CLIENT_ID" \
+  --name "Benchmark client" --redirect-uri "$REDIRECT_URI" --auth client_secret_basic \
+  --subject-type public --client-credentials 2>/dev/null | sed -n 's/^client_secret: //p')
+[[ -n $CLIENT_SECRET ]] || die "eid-server clients add printed no client_secret"
+BASIC=$(printf '%s:%s' "$CLIENT_ID" "$CLIENT_SECRET" | openssl base64 -A)
 
 wait_ready() { # URL PID
   for _ in $(seq 1 300); do
@@ -148,45 +174,14 @@ run_wrk() {
 bench_eid() {
   local label=$1 cpus=$2 dir=$WORK/$1 base=http://127.0.0.1:$EID_PORT
   mkdir -p "$dir"
-  cat >"$dir/eid.toml" <<EOF
-issuer = "http://localhost:$EID_PORT"
-listen = "127.0.0.1:$EID_PORT"
-
-[durable]
-url = "sqlite://$dir/eid.sqlite"
-
-[ephemeral]
-url = "memory"
-
-[register]
-file = "$WORK/register.sqlite"
-
-[keys]
-file = "$dir/keys.sealed"
-
-[tokens]
-id_token_lifetime_secs = 300
-access_token_lifetime_secs = 300
-refresh_token_lifetime_secs = 86400
-authorization_code_lifetime_secs = 600
-
-[[clients]]
-client_id = "$CLIENT_ID"
-name = "Benchmark client"
-redirect_uris = ["$REDIRECT_URI"]
-token_endpoint_auth_method = "client_secret_basic"
-client_secret_hash = "$CLIENT_SECRET_HASH"
-client_credentials = true
-subject_type = "public"
-scopes = ["openid"]
-EOF
+  export EID_DURABLE_URL=sqlite://$dir/eid.sqlite EID_KEYS_FILE=$dir/keys.sealed
   export EID_KEY_ENCRYPTION_KEY
   EID_KEY_ENCRYPTION_KEY=$(openssl rand -base64 32)
-  printf '%s\n' "$PASSWORD" | "$EID" accounts add --config "$dir/eid.toml" --personal-id "$PERSONAL_ID" >/dev/null
+  printf '%s\n' "$PASSWORD" | "$EID" accounts add --config "$WORK/eid.toml" --personal-id "$PERSONAL_ID" >/dev/null
   local pin=()
   [[ $cpus == all ]] || pin=(taskset -c "$cpus")
   log "starting eid-server ($label)"
-  RUST_LOG=warn "${pin[@]}" "$EID" serve --config "$dir/eid.toml" >"$OUT/raw/$label.log" 2>&1 &
+  RUST_LOG=warn "${pin[@]}" "$EID" serve --config "$WORK/eid.toml" >"$OUT/raw/$label.log" 2>&1 &
   SERVER_PID=$!
   wait_ready "$base/.well-known/openid-configuration" "$SERVER_PID"
   run_wrk "$label" discovery get.lua "$base/.well-known/openid-configuration"
