@@ -17,7 +17,7 @@
 # figure is invalid and shows as INVALID in the table.
 #
 # Settings (environment): BENCH_DURATION (10), BENCH_WARMUP (2), BENCH_CONNECTIONS (32),
-# BENCH_CODES (60000 codes per measured code run), BENCH_SEEDS (2000 refresh tokens
+# BENCH_CODES (40000 codes per measured code run), BENCH_SEEDS (2000 refresh tokens
 # seeding the rotation chains), BENCH_EID_PORT (18080), BENCH_NODE_PORT (13000),
 # BENCH_OUT, BENCH_SERVERS (a subset of "eid-1core node-1core eid-all", in that order).
 set -euo pipefail
@@ -28,7 +28,7 @@ DURATION=${BENCH_DURATION:-10}
 WARMUP=${BENCH_WARMUP:-2}
 CONNECTIONS=${BENCH_CONNECTIONS:-32}
 THREADS=2
-CODES=${BENCH_CODES:-60000}
+CODES=${BENCH_CODES:-40000}
 # Warm-up codes, in proportion to the warm-up's length.
 WARM_CODES=$(((CODES * WARMUP + DURATION - 1) / DURATION))
 SEEDS=${BENCH_SEEDS:-2000}
@@ -64,6 +64,7 @@ log "building eid-server (release)"
 (cd "$ROOT" && cargo build --release -p eid-server --quiet)
 EID=$ROOT/target/release/eid-server
 
+rm -rf "$OUT/raw"
 mkdir -p "$OUT/raw"
 WORK=$(mktemp -d)
 SERVER_PID=
@@ -139,6 +140,7 @@ split_tokens() {
 
 declare -A RPS P99 STATUS
 INVALID=0
+WARMUP_NOTES=()
 
 # run_wrk LABEL SCENARIO SCRIPT URL [TOKENS_PREFIX]
 run_wrk() {
@@ -155,6 +157,9 @@ run_wrk() {
     line=$(grep '^BENCH ' "$raw") || die "no result line in $raw"
     field() { sed -E "s/.* $1=([^ ]*).*/\1/" <<<"$line"; }
     local bad=$(($(field non2xx3xx) + $(field socket_errors) + $(field exhausted)))
+    if ((bad > 0)) && [[ $phase == warm ]]; then
+      WARMUP_NOTES+=("$label $scenario warm-up: $(field non2xx3xx) non-2xx/3xx, $(field socket_errors) socket errors, $(field exhausted) out of tokens (statuses $(field statuses))")
+    fi
     if ((bad > 0)); then
       log "$label $scenario ($phase): $(field non2xx3xx) non-2xx/3xx, $(field socket_errors) socket errors, $(field exhausted) out of tokens; statuses $(field statuses)"
     fi
@@ -177,11 +182,11 @@ bench_eid() {
   export EID_DURABLE_URL=sqlite://$dir/eid.sqlite EID_KEYS_FILE=$dir/keys.sealed
   export EID_KEY_ENCRYPTION_KEY
   EID_KEY_ENCRYPTION_KEY=$(openssl rand -base64 32)
-  printf '%s\n' "$PASSWORD" | "$EID" accounts add --config "$WORK/eid.toml" --personal-id "$PERSONAL_ID" >/dev/null
+  printf '%s\n' "$PASSWORD" | "$EID" accounts add --config "$WORK/eid.toml" --personal-id "$PERSONAL_ID" >/dev/null 2>>"$OUT/raw/$label.log"
   local pin=()
   [[ $cpus == all ]] || pin=(taskset -c "$cpus")
   log "starting eid-server ($label)"
-  RUST_LOG=warn "${pin[@]}" "$EID" serve --config "$WORK/eid.toml" >"$OUT/raw/$label.log" 2>&1 &
+  RUST_LOG=warn "${pin[@]}" "$EID" serve --config "$WORK/eid.toml" >>"$OUT/raw/$label.log" 2>&1 &
   SERVER_PID=$!
   wait_ready "$base/.well-known/openid-configuration" "$SERVER_PID"
   run_wrk "$label" discovery get.lua "$base/.well-known/openid-configuration"
@@ -272,6 +277,10 @@ ratio() {
     "$("$EID" --version) · oidc-provider $(node -p "require('$BENCH_DIR/node/node_modules/oidc-provider/package.json').version")" \
     "on Node $(node --version) · $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2)"
   echo "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency (after a ${WARMUP} s warm-up), wrk on core 1"
+  for note in "${WARMUP_NOTES[@]}"; do
+    echo
+    echo "Discarded $note"
+  done
 } >>"$OUT/results.md"
 cat "$OUT/results.md"
 if ((INVALID)); then
