@@ -231,6 +231,7 @@ bench_node() {
   stop_server
 }
 
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 for server in $SERVERS; do
   case $server in
     eid-1core) bench_eid eid-1core 0 ;;
@@ -276,7 +277,8 @@ ratio() {
   echo "$(date -u +%F) · $(nproc) vCPU ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)) ·" \
     "$("$EID" --version) · oidc-provider $(node -p "require('$BENCH_DIR/node/node_modules/oidc-provider/package.json').version")" \
     "on Node $(node --version) · $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2)"
-  echo "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency (after a ${WARMUP} s warm-up), wrk on core 1"
+  echo "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency (after a ${WARMUP} s warm-up), wrk on core 1;" \
+    "load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)"
   for note in "${WARMUP_NOTES[@]}"; do
     echo
     echo "Discarded $note"
