@@ -254,6 +254,7 @@ cell() { # LABEL SCENARIO
 }
 ratio() {
   [[ -n ${RPS[eid-1core.$1]:-} && -n ${RPS[node-1core.$1]:-} ]] || { printf '—'; return; }
+  [[ -z ${STATUS[eid-1core.$1]:-}${STATUS[node-1core.$1]:-} ]] || { printf '— (invalid)'; return; }
   awk -v a="${RPS[eid-1core.$1]}" -v b="${RPS[node-1core.$1]}" 'BEGIN { printf "**%.2f×**", a / b }'
 }
 {
