@@ -173,11 +173,20 @@ async fn secret_matches(
     secret: &str,
 ) -> Result<bool, OAuthError> {
     let digest: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
-    let cached = *client
-        .verified_secret
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if cached.is_some_and(|known| bool::from(known.ct_eq(&digest))) {
+    let known = || {
+        client
+            .verified_secret
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_some_and(|known| bool::from(known.ct_eq(&digest)))
+    };
+    if known() {
+        return Ok(true);
+    }
+    // One argon2id check per client at a time: a burst of requests on a cold cache waits
+    // for the first check instead of queueing a hash each (and overflowing the pool).
+    let _verifying = client.verifying.lock().await;
+    if known() {
         return Ok(true);
     }
     let subject = format!("{}|{ip}", client.reg.id.as_str());

@@ -146,6 +146,8 @@ struct Client {
     /// SHA-256 of the secret last verified with argon2id: a high-entropy secret is then
     /// checked in constant time without re-running argon2id on every request.
     verified_secret: Mutex<Option<[u8; 32]>>,
+    /// Held while a secret of this client is checked with argon2id.
+    verifying: tokio::sync::Mutex<()>,
     /// The origins of its redirect URIs, for the pages' `form-action`.
     origins: String,
 }
@@ -254,6 +256,7 @@ impl Oidc {
                     assertions,
                     id_tokens,
                     verified_secret: Mutex::new(None),
+                    verifying: tokio::sync::Mutex::new(()),
                     origins: origins.join(" "),
                     reg,
                 },

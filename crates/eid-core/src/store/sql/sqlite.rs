@@ -63,7 +63,14 @@ impl SqliteStore {
                 .connect_with(options)
                 .await?
         } else {
+            // One connection: SQLite has one writer at a time, and writers on several
+            // connections do not queue but sleep and retry on the busy lock, which under
+            // load turned commits of ~1 ms into tails of a second (measured with the token
+            // endpoint benchmark, docs/performance.md). With one connection requests queue
+            // in the pool, in order. Other processes sharing the file still wait on the
+            // busy timeout.
             SqlitePoolOptions::new()
+                .max_connections(1)
                 .connect_with(options.journal_mode(SqliteJournalMode::Wal))
                 .await?
         };
