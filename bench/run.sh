@@ -19,7 +19,9 @@
 # Settings (environment): BENCH_DURATION (10), BENCH_WARMUP (2), BENCH_CONNECTIONS (32),
 # BENCH_CODES (40000 codes per measured code run), BENCH_SEEDS (2000 refresh tokens
 # seeding the rotation chains), BENCH_EID_PORT (18080), BENCH_NODE_PORT (13000),
-# BENCH_OUT, BENCH_SERVERS (a subset of "eid-1core node-1core eid-all", in that order).
+# BENCH_OUT, BENCH_SERVERS (a subset of "eid-1core node-1core eid-all", in that order),
+# BENCH_EID_DURABLE / BENCH_EID_EPHEMERAL (eid-server's stores instead of SQLite and memory,
+# e.g. postgres://postgres@127.0.0.1/bench and redis://127.0.0.1:6379).
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -179,7 +181,8 @@ run_wrk() {
 bench_eid() {
   local label=$1 cpus=$2 dir=$WORK/$1 base=http://127.0.0.1:$EID_PORT
   mkdir -p "$dir"
-  export EID_DURABLE_URL=sqlite://$dir/eid.sqlite EID_KEYS_FILE=$dir/keys.sealed
+  export EID_DURABLE_URL=${BENCH_EID_DURABLE:-sqlite://$dir/eid.sqlite} EID_KEYS_FILE=$dir/keys.sealed
+  export EID_EPHEMERAL_URL=${BENCH_EID_EPHEMERAL:-memory}
   export EID_KEY_ENCRYPTION_KEY
   EID_KEY_ENCRYPTION_KEY=$(openssl rand -base64 32)
   printf '%s\n' "$PASSWORD" | "$EID" accounts add --config "$WORK/eid.toml" --personal-id "$PERSONAL_ID" >/dev/null 2>>"$OUT/raw/$label.log"

@@ -479,6 +479,39 @@ mod durable {
         assert!(db.store.verify_audit_chain().await.is_ok());
     }
 
+    pub async fn audit_batches(db: &Durable) {
+        let s = &*db.store;
+        let first = s.append_audit(record(0)).await.unwrap();
+        let batch = s
+            .append_audit_batch((1..4).map(record).collect())
+            .await
+            .unwrap();
+        assert_eq!(batch.iter().map(|e| e.seq).collect::<Vec<_>>(), [2, 3, 4]);
+        assert_eq!(batch[0].prev_hash, first.hash);
+        assert_eq!(batch[2].prev_hash, batch[1].hash);
+        assert!(s.append_audit_batch(Vec::new()).await.unwrap().is_empty());
+        assert_eq!(s.verify_audit_chain().await.unwrap(), batch[2].head());
+        // Batches and single appends from concurrent writers keep one chain.
+        let tasks: Vec<_> = db
+            .handles(4)
+            .await
+            .into_iter()
+            .map(|store| {
+                tokio::spawn(async move {
+                    store
+                        .append_audit_batch((0..5).map(record).collect())
+                        .await
+                        .unwrap();
+                    store.append_audit(record(9)).await.unwrap();
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(s.verify_audit_chain().await.unwrap().seq, 4 + 4 * 6);
+    }
+
     pub async fn audit_concurrent_appends(db: &Durable) {
         const TASKS: u32 = 8;
         const EACH: u32 = 10;
@@ -892,7 +925,8 @@ macro_rules! durable_suite {
             durable_suite!(@cases $backend: accounts, passwords, passkeys, consents, ekyc, audit_log,
                 audit_detects_edits, audit_detects_removal, audit_detects_reordering,
                 audit_detects_truncation, audit_ignores_rows_outside_the_chain,
-                audit_concurrent_appends, refresh_tokens, refresh_concurrent_rotations);
+                audit_batches, audit_concurrent_appends, refresh_tokens,
+                refresh_concurrent_rotations);
         }
     )*};
     (@cases $backend:ident: $($case:ident),*) => {$(

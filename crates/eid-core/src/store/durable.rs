@@ -124,7 +124,18 @@ pub trait EkycStore: Send + Sync {
 pub trait AuditStore: Send + Sync {
     /// Appends an entry after the current head, timestamped now; safe under concurrent
     /// appenders, including other processes.
-    async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry, StoreError>;
+    async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry, StoreError> {
+        self.append_audit_batch(vec![record])
+            .await?
+            .pop()
+            .ok_or(StoreError::Corrupt("audit batch"))
+    }
+    /// Appends `records` in order, in one transaction (a group commit: one durable write
+    /// for all of them); all are appended or none.
+    async fn append_audit_batch(
+        &self,
+        records: Vec<AuditRecord>,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
     /// Up to `limit` entries with sequence numbers above `after`, in order.
     async fn audit_entries(&self, after: u64, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
     /// Up to `limit` entries about an account (as subject or actor), newest first.

@@ -104,6 +104,6 @@ pub(super) async fn record(
         .iter()
         .filter_map(|c| AttributeName::new(c.as_str()).ok())
         .collect();
-    oidc.durable.append_audit(record).await?;
+    oidc.audit.append(record).await?;
     Ok(())
 }

@@ -175,7 +175,7 @@ async fn login(
         (Verification::Valid { rehash }, Some(account)) => {
             if account.status != AccountStatus::Active {
                 oidc.metrics.login("inactive");
-                oidc.durable.append_audit(record).await?;
+                oidc.audit.append(record).await?;
                 return Ok(Err(LoginFailure::Inactive));
             }
             oidc.login_account.reset(&account_key).await?;
@@ -186,7 +186,7 @@ async fn login(
         }
         _ => {
             oidc.metrics.login("bad_credentials");
-            oidc.durable.append_audit(record).await?;
+            oidc.audit.append(record).await?;
             Ok(Err(LoginFailure::BadCredentials))
         }
     }
@@ -218,7 +218,7 @@ async fn new_session(oidc: &Oidc, account: &Account) -> anyhow::Result<Session> 
     );
     record.subject = Some(account.id);
     record.loa = loa;
-    oidc.durable.append_audit(record).await?;
+    oidc.audit.append(record).await?;
     oidc.metrics.login("success");
     Ok(session)
 }

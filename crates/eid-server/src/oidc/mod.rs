@@ -7,6 +7,7 @@
 //! so any instance can serve any step of a flow.
 
 mod access;
+mod audit_writer;
 mod authorize;
 mod client_auth;
 mod consent;
@@ -186,6 +187,8 @@ pub struct Oidc {
     /// Verifies this issuer's access tokens (audience: the issuer).
     access_tokens: TokenVerifier,
     durable: Arc<dyn DurableStore>,
+    /// Group-commits audit records to the durable store.
+    audit: audit_writer::AuditWriter,
     ephemeral: Arc<dyn EphemeralStore>,
     registry: Arc<dyn PopulationRegistry>,
     codes: CodeStore,
@@ -215,7 +218,7 @@ pub struct Backends {
 }
 
 impl Oidc {
-    /// Builds the provider.
+    /// Builds the provider (on a Tokio runtime: it starts the audit writer task).
     pub fn new(settings: Settings, keys: KeyRing, backends: Backends) -> anyhow::Result<Self> {
         let issuer = settings.issuer.trim_end_matches('/').to_owned();
         let jwks =
@@ -281,6 +284,7 @@ impl Oidc {
             keys,
             tokens,
             access_tokens,
+            audit: audit_writer::AuditWriter::start(Arc::clone(&backends.durable)),
             durable: backends.durable,
             registry: backends.registry,
             codes,

@@ -375,7 +375,7 @@ async fn audit_issue(
     record.subject = account;
     record.relying_party = Some(client.reg.id.clone());
     record.loa = loa;
-    oidc.durable.append_audit(record).await.map_err(internal)?;
+    oidc.audit.append(record).await.map_err(internal)?;
     oidc.metrics.token_issued(loa.map_or("none", Loa::as_str));
     Ok(())
 }

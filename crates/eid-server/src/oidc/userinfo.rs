@@ -96,7 +96,7 @@ async fn claims(oidc: &Oidc, token: &str) -> anyhow::Result<Result<Value, Respon
     audit.subject = Some(account_id);
     audit.relying_party = Some(client);
     audit.attributes = released.attributes;
-    oidc.durable.append_audit(audit).await?;
+    oidc.audit.append(audit).await?;
     let mut body = released.claims;
     body.insert("sub".into(), Value::from(claims.sub));
     Ok(Ok(Value::Object(body)))

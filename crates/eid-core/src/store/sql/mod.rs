@@ -534,42 +534,52 @@ macro_rules! durable_impl {
 
             #[async_trait]
             impl AuditStore for $store {
-                async fn append_audit(
+                async fn append_audit_batch(
                     &self,
-                    record: AuditRecord,
-                ) -> Result<AuditEntry, StoreError> {
+                    records: Vec<AuditRecord>,
+                ) -> Result<Vec<AuditEntry>, StoreError> {
                     let mut tx = self.pool.begin_with($begin).await?;
-                    let head = Self::read_head(&mut *tx).await?;
-                    let entry = AuditEntry::seal(&head, now(), record);
-                    let r = &entry.record;
-                    let attributes: Vec<&str> = r.attributes.iter().map(|a| a.as_str()).collect();
-                    let sql = concat!(
-                        "INSERT INTO audit_log (",
-                        audit_columns!(),
-                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-                    );
-                    sqlx::query(sql)
-                        .bind(rows::seq_value(entry.seq)?)
-                        .bind(micros(entry.at))
-                        .bind(r.event.as_str())
-                        .bind(r.actor.kind())
-                        .bind(r.actor.id())
-                        .bind(r.subject.map(|s| s.as_uuid()))
-                        .bind(r.relying_party.as_ref().map(ClientId::as_str))
-                        .bind(Json(attributes))
-                        .bind(r.loa.map(|l| l.as_str()))
-                        .bind(r.outcome.as_str())
-                        .bind(&entry.prev_hash[..])
-                        .bind(&entry.hash[..])
-                        .execute(&mut *tx)
-                        .await?;
+                    let mut head = Self::read_head(&mut *tx).await?;
+                    let at = now();
+                    let mut entries = Vec::with_capacity(records.len());
+                    for record in records {
+                        let entry = AuditEntry::seal(&head, at, record);
+                        let r = &entry.record;
+                        let attributes: Vec<&str> =
+                            r.attributes.iter().map(|a| a.as_str()).collect();
+                        let sql = concat!(
+                            "INSERT INTO audit_log (",
+                            audit_columns!(),
+                            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                        );
+                        sqlx::query(sql)
+                            .bind(rows::seq_value(entry.seq)?)
+                            .bind(micros(entry.at))
+                            .bind(r.event.as_str())
+                            .bind(r.actor.kind())
+                            .bind(r.actor.id())
+                            .bind(r.subject.map(|s| s.as_uuid()))
+                            .bind(r.relying_party.as_ref().map(ClientId::as_str))
+                            .bind(Json(attributes))
+                            .bind(r.loa.map(|l| l.as_str()))
+                            .bind(r.outcome.as_str())
+                            .bind(&entry.prev_hash[..])
+                            .bind(&entry.hash[..])
+                            .execute(&mut *tx)
+                            .await?;
+                        head = entry.head();
+                        entries.push(entry);
+                    }
+                    if entries.is_empty() {
+                        return Ok(entries);
+                    }
                     sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-                        .bind(rows::seq_value(entry.seq)?)
-                        .bind(&entry.hash[..])
+                        .bind(rows::seq_value(head.seq)?)
+                        .bind(&head.hash[..])
                         .execute(&mut *tx)
                         .await?;
                     tx.commit().await?;
-                    Ok(entry)
+                    Ok(entries)
                 }
 
                 async fn audit_entries(
