@@ -283,11 +283,7 @@ impl Errors {
 impl Config {
     /// Reads `path`, applies the process environment and validates.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        Self::parse(&text, |name| std::env::var(name).ok())
+        Self::parse(&read(path)?, |name| std::env::var(name).ok())
     }
 
     /// Parses TOML `text`, applies the overrides `env` returns and validates.
@@ -344,12 +340,16 @@ impl ToolSettings {
     /// Reads `path` and validates it like [`parse`](Self::parse), with the process
     /// environment.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        Self::parse(&text, |name| std::env::var(name).ok())
+        Self::parse(&read(path)?, |name| std::env::var(name).ok())
     }
+}
+
+/// The text of the configuration file at `path`.
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// A TOML syntax error with its line but without the offending text, which may be a
