@@ -695,3 +695,121 @@ async fn a_suspended_account_gets_no_more_codes_or_tokens() {
         .await;
     assert_eq!(json(refresh).await["error"], "invalid_grant");
 }
+
+/// The refusals of UserInfo, introspection, revocation and logout.
+#[tokio::test]
+async fn userinfo_introspection_revocation_and_logout_refusals() {
+    let p = Provider::start().await;
+    // UserInfo: no token (a bare challenge), a malformed one, a client-credentials token
+    // (no citizen, no openid scope).
+    let userinfo = |token: Option<&str>| {
+        let mut request = p.http.get(format!("{}/userinfo", p.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    let bare = userinfo(None).await.unwrap();
+    assert_eq!(bare.status(), 401);
+    assert_eq!(bare.headers()["www-authenticate"], "Bearer realm=\"eid\"");
+    let malformed = userinfo(Some("not-a-token")).await.unwrap();
+    assert_eq!(malformed.status(), 401);
+    assert!(
+        malformed.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("invalid_token")
+    );
+    let cc = json(
+        p.post(
+            "/token",
+            Some(("basic", SECRET)),
+            &[("grant_type", "client_credentials")],
+        )
+        .await,
+    )
+    .await;
+    let machine = userinfo(cc["access_token"].as_str()).await.unwrap();
+    assert_eq!(machine.status(), 403);
+
+    // Introspection: public clients may not, the token is required, another client's
+    // token is inactive.
+    let public = p
+        .post(
+            "/introspect",
+            None,
+            &[("client_id", "public"), ("token", "x")],
+        )
+        .await;
+    assert_eq!(json(public).await["error"], "invalid_client");
+    let missing = p.post("/introspect", Some(("basic", SECRET)), &[]).await;
+    assert_eq!(json(missing).await["error"], "invalid_request");
+    let foreign = p
+        .post(
+            "/introspect",
+            Some(("pushed", SECRET)),
+            &[("token", cc["access_token"].as_str().unwrap())],
+        )
+        .await;
+    assert_eq!(json(foreign).await["active"], false);
+    // Revocation of an unknown token is still 200 (RFC 7009 section 2.2); no token is 400.
+    let unknown = p
+        .post("/revoke", Some(("basic", SECRET)), &[("token", "unknown")])
+        .await;
+    assert_eq!(unknown.status(), 200);
+    let missing = p.post("/revoke", Some(("basic", SECRET)), &[]).await;
+    assert_eq!(json(missing).await["error"], "invalid_request");
+
+    // Logout: unregistered post-logout URI, a forged hint, an unknown client: a page,
+    // never a redirect.
+    let mut browser = p.browser();
+    let encoded = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    for query in [
+        format!(
+            "client_id=basic&post_logout_redirect_uri={}",
+            encoded("https://evil.example/")
+        ),
+        "id_token_hint=eyJhbGciOiJub25lIn0.eyJhdWQiOiJiYXNpYyJ9.".to_owned(),
+        "client_id=nobody".to_owned(),
+    ] {
+        let response = browser.get(&format!("/logout?{query}")).await;
+        assert_eq!(response.status(), 400, "{query}");
+        assert!(response.headers().get("location").is_none());
+    }
+    // Without a hint a logged-in citizen confirms on a page; a forged confirmation is
+    // refused, the real one ends the session and redirects.
+    let (_, challenge) = pkce();
+    p.login(&mut browser, &authorize_query("basic", &challenge, ""))
+        .await;
+    let page = browser
+        .get(&format!(
+            "/logout?client_id=basic&post_logout_redirect_uri={}",
+            encoded(RP_LOGOUT)
+        ))
+        .await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    let forged = browser
+        .post(
+            "/logout",
+            &[("req", &hidden(&html, "req")), ("csrf", "forged")],
+        )
+        .await;
+    assert_eq!(forged.status(), 403);
+    let confirmed = browser
+        .post(
+            "/logout",
+            &[
+                ("req", &hidden(&html, "req")),
+                ("csrf", &hidden(&html, "csrf")),
+            ],
+        )
+        .await;
+    assert_eq!(location(&confirmed), RP_LOGOUT);
+    let (_, challenge) = pkce();
+    let after = browser
+        .authorize(&authorize_query("basic", &challenge, "&prompt=none"))
+        .await;
+    let after = url::Url::parse(&location(&after)).unwrap();
+    assert_eq!(param(&after, "error").as_deref(), Some("login_required"));
+}
