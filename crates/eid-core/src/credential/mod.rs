@@ -1,5 +1,7 @@
-//! Credentials: what a citizen proves themselves with — passwords (argon2id) — and the
+//! Credentials: what a citizen proves themselves with — passwords (argon2id) and passkeys
+//! (WebAuthn) — and the
 //! eKYC records that say how their identity was verified.
 
 pub mod ekyc;
+pub mod passkey;
 pub mod password;
