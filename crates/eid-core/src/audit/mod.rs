@@ -99,6 +99,11 @@ named_enum!(
         CredentialAdded => "credential_added",
         /// A password or passkey was removed.
         CredentialRemoved => "credential_removed",
+        /// A passkey was renamed.
+        CredentialRenamed => "credential_renamed",
+        /// A passkey's signature counter went backwards: the authenticator may have been
+        /// cloned (W3C WebAuthn section 6.1.1); the login was refused.
+        CredentialCloneSuspected => "credential_clone_suspected",
         /// The citizen granted a relying party access to attributes.
         ConsentGranted => "consent_granted",
         /// The citizen withdrew a consent.

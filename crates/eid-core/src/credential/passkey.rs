@@ -37,12 +37,12 @@ use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq as _;
 use time::OffsetDateTime;
 use url::Url;
-use webauthn_rs_proto::ResidentKeyRequirement;
 use webauthn_rs::prelude::{
     CreationChallengeResponse, DiscoverableAuthentication, Passkey, PasskeyAuthentication,
     PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential,
     RequestChallengeResponse, Webauthn, WebauthnBuilder, WebauthnError,
 };
+use webauthn_rs_proto::ResidentKeyRequirement;
 
 use crate::store::{AccountId, DurableStore, EphemeralStore, NewPasskey, PasskeyId, StoreError};
 use crate::token::OpaqueToken;
@@ -327,7 +327,8 @@ impl Passkeys {
                 if record.account_id != account {
                     return Err(PasskeyError::WrongAccount);
                 }
-                self.webauthn.finish_passkey_authentication(&response, &state)
+                self.webauthn
+                    .finish_passkey_authentication(&response, &state)
             }
             State::Discoverable { state } => {
                 let (user, _) = self
@@ -350,8 +351,7 @@ impl Passkeys {
             other => PasskeyError::Rejected(other),
         })?;
         passkey.update_credential(&result);
-        let stored =
-            serde_json::to_value(&passkey).map_err(|_| StoreError::Corrupt("passkey"))?;
+        let stored = serde_json::to_value(&passkey).map_err(|_| StoreError::Corrupt("passkey"))?;
         durable
             .record_passkey_use(record.id, &stored, OffsetDateTime::now_utc())
             .await?;

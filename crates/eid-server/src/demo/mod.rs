@@ -16,7 +16,7 @@ use eid_core::store::{DurableStore, EphemeralStore, MemoryEphemeral, SqliteStore
 use eid_core::token::{KeyRing, OpaqueToken, PairwiseSalt, TokenIssuer};
 
 use crate::cli::DemoArgs;
-use crate::oidc::{Limits, SESSION_LIFETIME, Settings};
+use crate::oidc::{Limits, PasskeySettings, SESSION_LIFETIME, Settings};
 use crate::{accounts, app};
 
 pub use rp::{CALLBACK, CLIENT_ID};
@@ -84,6 +84,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             code_lifetime: Duration::from_secs(60),
             session_lifetime: SESSION_LIFETIME,
             limits: Limits::default(),
+            passkeys: PasskeySettings::default(),
         },
         keys,
         durable,

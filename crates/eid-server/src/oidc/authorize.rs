@@ -25,7 +25,7 @@ use super::pages::{self, texts};
 use super::params::{Params, RawParams};
 use super::request::{self, AuthRequest};
 use super::session::{self, Browser, Session, cookie, flow_cookie, session_cookie};
-use super::{Oidc, par, paths};
+use super::{Oidc, authn, par, paths};
 
 /// The flow kind of pending authorizations.
 pub(super) const AUTHZ: &str = "authz";
@@ -33,8 +33,8 @@ pub(super) const AUTHZ: &str = "authz";
 /// A pending authorization.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct Authorization {
-    /// The validated request.
-    pub request: AuthRequest,
+    /// The validated request; `None` when the citizen signs in to their own account page.
+    pub request: Option<AuthRequest>,
     /// The account whose authentication satisfies this request: set when the citizen
     /// logs in within the flow (or had a fresh session when it started). Later steps
     /// need the same account's session, and count it as fresh for `prompt=login` and
@@ -133,17 +133,29 @@ async fn authorize(oidc: &Oidc, headers: &HeaderMap, raw: &[u8]) -> Response {
             return redirect_error(&req.redirect_uri, err, req.state.as_deref(), &oidc.issuer);
         }
         Next::Login => (paths::LOGIN, None),
+        Next::StepUp(account) => (paths::LOGIN, Some(account)),
         Next::Consent(account) => (paths::CONSENT, Some(account)),
     };
-    let browser = Browser::of(headers, oidc.secure_cookies);
     let pending = Authorization {
-        request: req,
+        request: Some(req),
         account,
     };
+    start_flow(oidc, headers, &pending, page, lang).await
+}
+
+/// Files `pending` as a new flow bound to this browser and sends the browser to `page`.
+pub(super) async fn start_flow(
+    oidc: &Oidc,
+    headers: &HeaderMap,
+    pending: &Authorization,
+    page: &str,
+    lang: Lang,
+) -> Response {
+    let browser = Browser::of(headers, oidc.secure_cookies);
     let created = flow::create(
         oidc.ephemeral.as_ref(),
         AUTHZ,
-        &pending,
+        pending,
         &browser.id,
         unix_now(),
     );
@@ -162,6 +174,8 @@ pub(super) enum Next {
     Login,
     /// The citizen (this account) must consent.
     Consent(AccountId),
+    /// The citizen (this account) must confirm with a passkey to reach the requested level.
+    StepUp(AccountId),
     /// A code can be issued for this session.
     Issue(Session),
     /// The request fails with this error.
@@ -203,11 +217,23 @@ pub(super) async fn decide(
     if let Some(min) = req.min_loa
         && session.loa.is_none_or(|loa| loa < min)
     {
-        // No stronger authenticator is available to step up with (OIDC Core 5.5.1.1).
-        return Ok(Next::Fail(AuthzError::new(
-            "unmet_authentication_requirements",
-            "the requested level of assurance cannot be reached",
-        )));
+        // A passkey login reaches the account's proofing level: step up when that is
+        // enough, else the level cannot be met (OpenID Connect Core 1.0 incorporating
+        // errata set 2, section 5.5.1.1; the error code is from OpenID Connect Core
+        // Unmet Authentication Requirements 1.0).
+        let reachable = authn::passkey_reaches(oidc, session.account, min).await?;
+        return Ok(match (reachable, req.prompt.none) {
+            (true, false) => Next::StepUp(session.account),
+            // OIDC Core 3.1.2.6: prompt=none and the citizen would have to interact.
+            (true, true) => Next::Fail(AuthzError::new(
+                "interaction_required",
+                "the citizen must confirm with a passkey",
+            )),
+            (false, _) => Next::Fail(AuthzError::new(
+                "unmet_authentication_requirements",
+                "the requested level of assurance cannot be reached",
+            )),
+        });
     }
     if !consented && (req.prompt.consent || !consent_on_file(oidc, session, req).await?) {
         return Ok(if req.prompt.none {
@@ -314,9 +340,9 @@ pub(super) struct Pending {
 }
 
 impl Pending {
-    /// The request.
-    pub fn request(&self) -> &AuthRequest {
-        &self.flow.payload.request
+    /// The relying party's request (`None` for a sign-in to the account page).
+    pub fn request(&self) -> Option<&AuthRequest> {
+        self.flow.payload.request.as_ref()
     }
 
     /// Whether `session` belongs to the account the flow is bound to (if it is bound).
@@ -338,7 +364,10 @@ async fn pending(oidc: &Oidc, headers: &HeaderMap, params: &Params) -> Result<Pe
         Ok(Some(flow)) => Ok(Pending {
             id: id.to_owned(),
             lang: Lang::choose(
-                flow.payload.request.ui_locales.as_deref(),
+                flow.payload
+                    .request
+                    .as_ref()
+                    .and_then(|r| r.ui_locales.as_deref()),
                 accept_language(headers),
             ),
             flow,
@@ -387,8 +416,16 @@ pub(super) async fn posted(
     Ok((pending, params))
 }
 
-/// The client's display name and its redirect origins (for the pages' `form-action`).
-pub(super) fn client_name<'a>(oidc: &'a Oidc, req: &AuthRequest) -> (&'a str, Option<&'a str>) {
+/// The client's display name and its redirect origins (for the pages' `form-action`);
+/// for a sign-in to the account page, the page's name.
+pub(super) fn client_name<'a>(
+    oidc: &'a Oidc,
+    req: Option<&AuthRequest>,
+    lang: Lang,
+) -> (&'a str, Option<&'a str>) {
+    let Some(req) = req else {
+        return (texts(lang).account_title, None);
+    };
     oidc.client(&req.client_id).map_or(("?", None), |c| {
         (c.reg.name.as_str(), Some(c.origins.as_str()))
     })
@@ -413,7 +450,13 @@ pub(super) async fn proceed(
     session: &Session,
     consented: bool,
 ) -> Response {
-    let req = p.request();
+    let Some(req) = p.request() else {
+        // A sign-in to the account page: done.
+        return match flow::finish(oidc.ephemeral.as_ref(), AUTHZ, &p.id).await {
+            Ok(_) => see_other(paths::ACCOUNT),
+            Err(err) => internal_page(p.lang, &err),
+        };
+    };
     let next = match decide(oidc, Some(session), req, p.flow.payload.account, consented).await {
         Ok(next) => next,
         Err(err) => return internal_page(p.lang, &err),
@@ -422,7 +465,9 @@ pub(super) async fn proceed(
         Next::Issue(session) => Ok(session),
         Next::Fail(err) => Err(err),
         Next::Consent(_) => return see_other(&format!("{}?req={}", paths::CONSENT, p.id)),
-        Next::Login => return see_other(&format!("{}?req={}", paths::LOGIN, p.id)),
+        Next::Login | Next::StepUp(_) => {
+            return see_other(&format!("{}?req={}", paths::LOGIN, p.id));
+        }
     };
     // The flow ends here: take it, so a concurrent submission cannot answer it twice.
     match flow::finish(oidc.ephemeral.as_ref(), AUTHZ, &p.id).await {

@@ -21,10 +21,22 @@ use super::request::AuthRequest;
 use super::session::Session;
 use super::{Oidc, paths};
 
-/// The session of the citizen the flow belongs to, or the redirect to log in again.
-async fn citizen(oidc: &Oidc, headers: &HeaderMap, p: &Pending) -> Result<Session, Response> {
+/// The session of the citizen the flow belongs to, or the redirect to log in again. A
+/// sign-in to the account page has nothing to consent to.
+async fn citizen<'p>(
+    oidc: &Oidc,
+    headers: &HeaderMap,
+    p: &'p Pending,
+) -> Result<(Session, &'p AuthRequest), Response> {
+    let Some(req) = p.request() else {
+        return Err(pages::error(
+            StatusCode::BAD_REQUEST,
+            p.lang,
+            texts(p.lang).expired,
+        ));
+    };
     match current_session(oidc, headers).await {
-        Ok(Some(session)) if p.is_for(&session) => Ok(session),
+        Ok(Some(session)) if p.is_for(&session) => Ok((session, req)),
         Ok(_) => Err(see_other(&format!("{}?req={}", paths::LOGIN, p.id))),
         Err(err) => Err(internal_page(p.lang, &err)),
     }
@@ -40,12 +52,13 @@ pub async fn consent_page(
         Ok(p) => p,
         Err(page) => return page,
     };
-    if let Err(page) = citizen(&oidc, &headers, &p).await {
-        return page;
-    }
-    let (names, _) = shared(p.request());
+    let req = match citizen(&oidc, &headers, &p).await {
+        Ok((_, req)) => req,
+        Err(page) => return page,
+    };
+    let (names, _) = shared(req);
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    let (name, origins) = client_name(&oidc, p.request());
+    let (name, origins) = client_name(&oidc, Some(req), p.lang);
     pages::consent(p.lang, name, &p.id, &p.flow.csrf, &names, origins)
 }
 
@@ -59,25 +72,22 @@ pub async fn consent_submit(
         Ok(posted) => posted,
         Err(page) => return page,
     };
-    let session = match citizen(&oidc, &headers, &p).await {
-        Ok(session) => session,
+    let (session, req) = match citizen(&oidc, &headers, &p).await {
+        Ok((session, req)) => (session, req.clone()),
         Err(page) => return page,
     };
     match params.get("decision") {
         Some("allow") => proceed(&oidc, p, &session, true).await,
-        Some("deny") => {
-            let req = p.request();
-            match flow::finish(oidc.ephemeral.as_ref(), AUTHZ, &p.id).await {
-                Ok(true) => redirect_error(
-                    &req.redirect_uri,
-                    AuthzError::new("access_denied", "the citizen refused consent"),
-                    req.state.as_deref(),
-                    &oidc.issuer,
-                ),
-                Ok(false) => pages::error(StatusCode::BAD_REQUEST, p.lang, texts(p.lang).expired),
-                Err(err) => internal_page(p.lang, &err),
-            }
-        }
+        Some("deny") => match flow::finish(oidc.ephemeral.as_ref(), AUTHZ, &p.id).await {
+            Ok(true) => redirect_error(
+                &req.redirect_uri,
+                AuthzError::new("access_denied", "the citizen refused consent"),
+                req.state.as_deref(),
+                &oidc.issuer,
+            ),
+            Ok(false) => pages::error(StatusCode::BAD_REQUEST, p.lang, texts(p.lang).expired),
+            Err(err) => internal_page(p.lang, &err),
+        },
         _ => pages::error(StatusCode::BAD_REQUEST, p.lang, texts(p.lang).forbidden),
     }
 }

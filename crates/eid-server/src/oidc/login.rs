@@ -1,5 +1,7 @@
 //! The login page: the 12-digit personal ID number and the password, with attempts
-//! counted per account and per client IP before the password is checked.
+//! counted per account and per client IP before the password is checked. The page also
+//! offers passkeys (see [`super::passkey_login`]) and, when a relying party asks for more
+//! than the session's level, becomes the step-up form.
 
 use std::sync::Arc;
 
@@ -7,15 +9,16 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use eid_core::assurance::{Authenticator, Loa};
 use eid_core::audit::{Actor, AuditEvent, AuditRecord, Outcome};
 use eid_core::citizen::PersonalId;
 use eid_core::credential::password::{Password, PasswordError, Verification};
 use eid_core::ratelimit::Decision;
-use eid_core::store::{Account, AccountStatus, ClientId};
+use eid_core::store::{Account, AccountStatus, ClientId, StoreError};
 
+use super::authn::{self, Method};
 use super::authorize::{
-    Pending, bind, client_name, internal_page, posted, proceed, replace_session, shown,
+    Pending, bind, client_name, current_session, internal_page, posted, proceed, replace_session,
+    shown,
 };
 use super::pages::{self, LoginPage, texts};
 use super::session::{Session, session_cookie, set_cookie};
@@ -28,26 +31,44 @@ pub async fn login_page(
     RawQuery(query): RawQuery,
 ) -> Response {
     match shown(&oidc, &headers, query).await {
-        Ok(p) => form(
-            &oidc,
-            &p,
-            StatusCode::OK,
-            p.request().login_hint.as_deref(),
-            None,
-        ),
+        Ok(p) => {
+            let hint = p.request().and_then(|r| r.login_hint.clone());
+            form(&oidc, &headers, &p, StatusCode::OK, hint.as_deref(), None).await
+        }
         Err(page) => page,
     }
 }
 
-/// The login form of `p`, with `personal_id` filled in and an `error` shown.
-fn form(
+/// The session the citizen must step up from, if the flow `p` waits for a passkey
+/// confirmation: a session of the flow's account below the requested level.
+pub(super) async fn step_up_session(
     oidc: &Oidc,
+    headers: &HeaderMap,
+    p: &Pending,
+) -> Result<Option<Session>, StoreError> {
+    let Some(min) = p.request().and_then(|r| r.min_loa) else {
+        return Ok(None);
+    };
+    let session = current_session(oidc, headers).await?;
+    Ok(session
+        .filter(|s| p.flow.payload.account == Some(s.account) && s.loa.is_none_or(|loa| loa < min)))
+}
+
+/// The login page of `p` (or its step-up form), with `personal_id` filled in and an
+/// `error` shown.
+pub(super) async fn form(
+    oidc: &Oidc,
+    headers: &HeaderMap,
     p: &Pending,
     status: StatusCode,
     personal_id: Option<&str>,
     error: Option<&str>,
 ) -> Response {
-    let (name, origins) = client_name(oidc, p.request());
+    let step_up = match step_up_session(oidc, headers, p).await {
+        Ok(session) => session.is_some(),
+        Err(err) => return internal_page(p.lang, &err),
+    };
+    let (name, origins) = client_name(oidc, p.request(), p.lang);
     pages::login(
         status,
         &LoginPage {
@@ -58,6 +79,7 @@ fn form(
             personal_id,
             error,
             form_target: origins,
+            step_up,
         },
     )
 }
@@ -79,14 +101,14 @@ pub async fn login_submit(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (mut p, params) = match posted(&oidc, &headers, &body).await {
+    let (p, params) = match posted(&oidc, &headers, &body).await {
         Ok(posted) => posted,
         Err(page) => return page,
     };
     let typed_id = params.get("personal_id").unwrap_or_default();
     let password = params.get("password").unwrap_or_default();
-    let client = p.request().client_id.clone();
-    let account = match login(&oidc, &ip.to_string(), typed_id, password, &client).await {
+    let client = p.request().map(|r| r.client_id.clone());
+    let account = match login(&oidc, &ip.to_string(), typed_id, password, client).await {
         Ok(Ok(account)) => account,
         Ok(Err(failure)) => {
             let t = texts(p.lang);
@@ -98,28 +120,39 @@ pub async fn login_submit(
                 LoginFailure::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, t.internal),
             };
             let shown_id = typed_id.len() <= 12 && typed_id.bytes().all(|b| b.is_ascii_digit());
-            return form(
-                &oidc,
-                &p,
-                status,
-                shown_id.then_some(typed_id),
-                Some(message),
-            );
+            let shown_id = shown_id.then_some(typed_id);
+            return form(&oidc, &headers, &p, status, shown_id, Some(message)).await;
         }
         Err(err) => return internal_page(p.lang, &err),
     };
-    let session = match new_session(&oidc, &account).await {
+    sign_in(&oidc, &headers, p, &account, Method::Password).await
+}
+
+/// Starts the session of `account`, who just authenticated with `method` within the flow
+/// `p`, and continues the flow.
+pub(super) async fn sign_in(
+    oidc: &Oidc,
+    headers: &HeaderMap,
+    mut p: Pending,
+    account: &Account,
+    method: Method<'_>,
+) -> Response {
+    let previous = match current_session(oidc, headers).await {
+        Ok(previous) => previous,
+        Err(err) => return internal_page(p.lang, &err),
+    };
+    let session = match authn::new_session(oidc, account, method, previous.as_ref()).await {
         Ok(session) => session,
         Err(err) => return internal_page(p.lang, &err),
     };
-    let value = match replace_session(&oidc, &headers, &session).await {
+    let value = match replace_session(oidc, headers, &session).await {
         Ok(value) => value,
         Err(err) => return internal_page(p.lang, &err),
     };
-    if let Err(err) = bind(&oidc, &mut p, account.id).await {
+    if let Err(err) = bind(oidc, &mut p, account.id).await {
         return internal_page(p.lang, &err);
     }
-    let mut response = proceed(&oidc, p, &session, false).await;
+    let mut response = proceed(oidc, p, &session, false).await;
     set_cookie(
         &mut response,
         session_cookie(oidc.secure_cookies),
@@ -137,7 +170,7 @@ async fn login(
     ip: &str,
     typed_id: &str,
     password: &str,
-    client: &str,
+    client: Option<String>,
 ) -> anyhow::Result<Result<Account, LoginFailure>> {
     let Ok(personal_id) = PersonalId::parse(typed_id) else {
         oidc.metrics.login("malformed");
@@ -169,7 +202,7 @@ async fn login(
         Err(err) => return Err(err.into()),
     };
     let mut record = AuditRecord::new(AuditEvent::Authentication, Actor::System, Outcome::Failure);
-    record.relying_party = ClientId::new(client).ok();
+    record.relying_party = client.and_then(|c| ClientId::new(c).ok());
     record.subject = account.as_ref().map(|a| a.id);
     match (verification, account) {
         (Verification::Valid { rehash }, Some(account)) => {
@@ -190,35 +223,4 @@ async fn login(
             Ok(Err(LoginFailure::BadCredentials))
         }
     }
-}
-
-/// The session of a password login to `account`: its level is the weaker of the
-/// account's best valid identity proofing and what a password supports.
-async fn new_session(oidc: &Oidc, account: &Account) -> anyhow::Result<Session> {
-    let now = time::OffsetDateTime::now_utc();
-    let proofed = oidc
-        .durable
-        .ekyc_records(account.id)
-        .await?
-        .into_iter()
-        .filter(|r| r.is_valid_at(now))
-        .map(|r| r.loa)
-        .max();
-    let loa: Option<Loa> = proofed.map(|p| p.min(Authenticator::Password.cap()));
-    let session = Session {
-        account: account.id,
-        auth_time: now.unix_timestamp(),
-        loa,
-        amr: vec!["pwd".to_owned()],
-    };
-    let mut record = AuditRecord::new(
-        AuditEvent::Authentication,
-        Actor::Account(account.id),
-        Outcome::Success,
-    );
-    record.subject = Some(account.id);
-    record.loa = loa;
-    oidc.audit.append(record).await?;
-    oidc.metrics.login("success");
-    Ok(session)
 }

@@ -1,13 +1,15 @@
 //! The OpenID Connect provider: discovery, authorization (with pushed requests), the
-//! citizen's login and consent pages, the token endpoint, UserInfo, introspection,
-//! revocation and RP-initiated logout.
+//! citizen's login (password or passkey, with passkey step-up), consent and account
+//! pages, the token endpoint, UserInfo, introspection, revocation and RP-initiated logout.
 //!
 //! Every piece of request state (pending authorizations, sessions, codes, PAR objects,
 //! rate-limit counters, replay caches, access-token records) lives in the ephemeral store,
 //! so any instance can serve any step of a flow.
 
 mod access;
+mod account;
 mod audit_writer;
+mod authn;
 mod authorize;
 mod client_auth;
 mod consent;
@@ -20,6 +22,7 @@ mod logout;
 mod pages;
 mod par;
 mod params;
+mod passkey_login;
 mod request;
 mod session;
 mod token;
@@ -36,6 +39,7 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts};
 use axum::http::request::Parts as RequestParts;
 use axum::http::{HeaderMap, header};
 use axum::routing::{get, post};
+use eid_core::credential::passkey::Passkeys;
 use eid_core::credential::password::PasswordHasher;
 use eid_core::oauth::{ClientAuth, CodeStore, RegisteredClient};
 use eid_core::ratelimit::{RateLimit, RateLimiter};
@@ -82,6 +86,39 @@ pub mod paths {
     pub const LOGIN: &str = "/login";
     /// The consent page.
     pub const CONSENT: &str = "/consent";
+    /// Starts a passkey login (JSON options for `navigator.credentials.get`).
+    pub const PASSKEY_OPTIONS: &str = "/passkey/options";
+    /// Finishes a passkey login.
+    pub const PASSKEY_LOGIN: &str = "/passkey/login";
+    /// The citizen's account page.
+    pub const ACCOUNT: &str = "/account";
+    /// Starts enrolling a passkey (JSON options for `navigator.credentials.create`).
+    pub const ENROL_OPTIONS: &str = "/account/passkeys/options";
+    /// Finishes enrolling a passkey.
+    pub const ENROL: &str = "/account/passkeys";
+    /// Renames a passkey.
+    pub const RENAME_PASSKEY: &str = "/account/passkeys/rename";
+    /// Deletes a passkey.
+    pub const DELETE_PASSKEY: &str = "/account/passkeys/delete";
+}
+
+/// WebAuthn settings. The relying party ID is the issuer's host and the only origin
+/// accepted is the issuer's.
+#[derive(Debug, Clone)]
+pub struct PasskeySettings {
+    /// The service's name in the browser's passkey prompts.
+    pub rp_name: String,
+    /// How long a ceremony (enrolment or login) may take.
+    pub ceremony_lifetime: StdDuration,
+}
+
+impl Default for PasskeySettings {
+    fn default() -> Self {
+        Self {
+            rp_name: "eID".to_owned(),
+            ceremony_lifetime: eid_core::credential::passkey::DEFAULT_CEREMONY_LIFETIME,
+        }
+    }
 }
 
 /// Login and client authentication limits, counted in the ephemeral store.
@@ -135,6 +172,8 @@ pub struct Settings {
     pub session_lifetime: StdDuration,
     /// Rate limits.
     pub limits: Limits,
+    /// Passkeys.
+    pub passkeys: PasskeySettings,
 }
 
 /// A registered client with what is precomputed for it.
@@ -192,6 +231,7 @@ pub struct Oidc {
     ephemeral: Arc<dyn EphemeralStore>,
     registry: Arc<dyn PopulationRegistry>,
     codes: CodeStore,
+    passkeys: Passkeys,
     hasher: PasswordHasher,
     login_account: RateLimiter,
     login_ip: RateLimiter,
@@ -274,6 +314,19 @@ impl Oidc {
         let codes = CodeStore::new(Arc::clone(&ephemeral), settings.code_lifetime)
             .context("bad authorization code lifetime")?;
         let limiter = |name, limit| RateLimiter::new(Arc::clone(&ephemeral), name, limit);
+        let origin = url::Url::parse(&issuer).context("the issuer is not a URL")?;
+        let rp_id = origin
+            .host_str()
+            .context("the issuer has no host")?
+            .to_owned();
+        let passkeys = Passkeys::new(
+            &rp_id,
+            &origin,
+            &settings.passkeys.rp_name,
+            Arc::clone(&ephemeral),
+            settings.passkeys.ceremony_lifetime,
+        )
+        .context("cannot set up passkeys (WebAuthn)")?;
         let mut oidc = Self {
             secure_cookies: issuer.starts_with("https://"),
             login_account: limiter("login-account", settings.limits.per_account),
@@ -288,6 +341,7 @@ impl Oidc {
             durable: backends.durable,
             registry: backends.registry,
             codes,
+            passkeys,
             hasher: backends.hasher,
             refresh_lifetime: settings.refresh_token_lifetime,
             session_lifetime: settings.session_lifetime,
@@ -330,6 +384,13 @@ pub fn router(oidc: Arc<Oidc>) -> Router {
             paths::CONSENT,
             get(consent::consent_page).post(consent::consent_submit),
         )
+        .route(paths::PASSKEY_OPTIONS, post(passkey_login::options))
+        .route(paths::PASSKEY_LOGIN, post(passkey_login::login))
+        .route(paths::ACCOUNT, get(account::account_page))
+        .route(paths::ENROL_OPTIONS, post(account::enrol_options))
+        .route(paths::ENROL, post(account::enrol))
+        .route(paths::RENAME_PASSKEY, post(account::rename))
+        .route(paths::DELETE_PASSKEY, post(account::delete))
         .route(paths::TOKEN, post(token::token))
         .route(
             paths::USERINFO,
@@ -342,17 +403,30 @@ pub fn router(oidc: Arc<Oidc>) -> Router {
             get(logout::logout_endpoint).post(logout::logout_endpoint),
         )
         .route(pages::CSS_PATH, get(stylesheet))
+        .route(pages::SCRIPT_PATH, get(script))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(oidc)
 }
 
 async fn stylesheet() -> impl axum::response::IntoResponse {
+    static_file("text/css; charset=utf-8", pages::CSS)
+}
+
+async fn script() -> impl axum::response::IntoResponse {
+    static_file("text/javascript; charset=utf-8", pages::SCRIPT)
+}
+
+fn static_file(
+    content_type: &'static str,
+    body: &'static str,
+) -> impl axum::response::IntoResponse {
     (
         [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CONTENT_TYPE, content_type),
             (header::CACHE_CONTROL, "public, max-age=3600"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         ],
-        pages::CSS,
+        body,
     )
 }
 

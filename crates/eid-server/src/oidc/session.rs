@@ -133,6 +133,21 @@ pub async fn start(
     Ok(cookie)
 }
 
+/// The CSRF token of the forms shown to the session `cookie` (the account page): a hash of
+/// the cookie, which only its browser knows (the cookie is `HttpOnly` and 256 random bits).
+pub fn csrf_token(cookie: &OpaqueToken) -> String {
+    eid_core::store::key_digest(&[b"eid-account-csrf", cookie.expose().as_bytes()])
+}
+
+/// Whether `presented` is the CSRF token of the session `cookie` (constant-time).
+pub fn csrf_matches(cookie: &OpaqueToken, presented: &str) -> bool {
+    use subtle::ConstantTimeEq as _;
+    csrf_token(cookie)
+        .as_bytes()
+        .ct_eq(presented.as_bytes())
+        .into()
+}
+
 /// Ends the session of `cookie`.
 pub async fn end(store: &dyn EphemeralStore, cookie: &OpaqueToken) -> Result<(), StoreError> {
     store.delete(&key(cookie)).await?;

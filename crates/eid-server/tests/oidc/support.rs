@@ -14,7 +14,7 @@ use eid_core::store::{
     ClientId, DurableStore, EphemeralStore, MemoryEphemeral, RedisEphemeral, SqliteStore,
 };
 use eid_core::token::{KeyRing, OpaqueToken, PairwiseSalt, SigningKey, TokenIssuer};
-use eid_server::oidc::{Limits, SESSION_LIFETIME, Settings};
+use eid_server::oidc::{Limits, PasskeySettings, SESSION_LIFETIME, Settings};
 use eid_server::{accounts, app};
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use serde_json::Value;
@@ -181,6 +181,9 @@ impl Provider {
                 code_lifetime: options.code_lifetime,
                 session_lifetime: SESSION_LIFETIME,
                 limits: Limits::default(),
+                passkeys: PasskeySettings::default(),
+                passkeys: PasskeySettings::default(),
+                passkeys: PasskeySettings::default(),
             },
             keys: KeyRing::generate().unwrap(),
             durable: Arc::clone(&durable),

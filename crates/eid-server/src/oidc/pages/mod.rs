@@ -1,16 +1,36 @@
-//! The citizen's pages (login, consent, logout, errors), server-rendered in Vietnamese or
-//! English, every value HTML-escaped, served with a Content-Security-Policy that allows no
-//! script and no inline style.
+//! The citizen's pages (login, step-up, consent, account, logout, errors), server-rendered
+//! in Vietnamese or English, every value HTML-escaped, served with a
+//! Content-Security-Policy that allows no inline script or style: the pages that use
+//! passkeys load [`SCRIPT_PATH`] from this origin, the others no script at all.
 
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::lang::Lang;
 
+mod account;
+mod texts;
+
+pub use account::{AccountPage, Activity, PasskeyRow, account};
+pub use texts::texts;
+
 /// The stylesheet, served at [`CSS_PATH`].
 pub const CSS: &str = include_str!("eid.css");
 /// Where the stylesheet is served.
 pub const CSS_PATH: &str = "/static/eid.css";
+/// The passkey script (`navigator.credentials`), served at [`SCRIPT_PATH`].
+pub const SCRIPT: &str = include_str!("passkey.js");
+/// Where the passkey script is served.
+pub const SCRIPT_PATH: &str = "/static/passkey.js";
+
+/// Whether a page runs the passkey script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Script {
+    /// No script at all (`script-src` stays `'none'`).
+    None,
+    /// [`SCRIPT_PATH`], which fetches from this origin.
+    Passkeys,
+}
 
 /// `Cache-Control: no-store` and `Pragma: no-cache`, for every response carrying tokens,
 /// codes or personal data (RFC 6749 section 5.1).
@@ -37,103 +57,6 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// The fixed texts of the pages in one language.
-pub struct Texts {
-    pub login_title: &'static str,
-    pub login_intro: &'static str,
-    pub personal_id: &'static str,
-    pub password: &'static str,
-    pub sign_in: &'static str,
-    pub bad_credentials: &'static str,
-    pub bad_personal_id: &'static str,
-    pub rate_limited: &'static str,
-    pub inactive: &'static str,
-    pub consent_title: &'static str,
-    pub consent_intro: &'static str,
-    pub allow: &'static str,
-    pub deny: &'static str,
-    pub error_title: &'static str,
-    pub expired: &'static str,
-    pub forbidden: &'static str,
-    pub logout_title: &'static str,
-    pub logout_question: &'static str,
-    pub logout_confirm: &'static str,
-    pub logged_out: &'static str,
-    pub internal: &'static str,
-    /// Per scope, what the citizen is asked to share.
-    pub scopes: [(&'static str, &'static str); 5],
-}
-
-const VI: Texts = Texts {
-    login_title: "Đăng nhập định danh điện tử",
-    login_intro: "để tiếp tục tới",
-    personal_id: "Số định danh cá nhân (12 chữ số)",
-    password: "Mật khẩu",
-    sign_in: "Đăng nhập",
-    bad_credentials: "Số định danh hoặc mật khẩu không đúng.",
-    bad_personal_id: "Số định danh cá nhân phải gồm đúng 12 chữ số.",
-    rate_limited: "Quá nhiều lần thử. Vui lòng thử lại sau.",
-    inactive: "Tài khoản này đang bị khóa hoặc tạm dừng.",
-    consent_title: "Chia sẻ thông tin",
-    consent_intro: "muốn nhận các thông tin sau của bạn:",
-    allow: "Đồng ý",
-    deny: "Từ chối",
-    error_title: "Không thể tiếp tục",
-    expired: "Yêu cầu đăng nhập đã hết hạn hoặc không hợp lệ. Hãy quay lại dịch vụ và thử lại.",
-    forbidden: "Biểu mẫu không hợp lệ. Hãy quay lại dịch vụ và thử lại.",
-    logout_title: "Đăng xuất",
-    logout_question: "Bạn có muốn đăng xuất khỏi tài khoản định danh điện tử?",
-    logout_confirm: "Đăng xuất",
-    logged_out: "Bạn đã đăng xuất.",
-    internal: "Đã xảy ra lỗi. Vui lòng thử lại sau.",
-    scopes: [
-        ("profile", "Họ, chữ đệm và tên"),
-        ("birthdate", "Ngày sinh"),
-        ("gender", "Giới tính"),
-        ("address", "Địa chỉ nơi cư trú"),
-        ("personal_id", "Số định danh cá nhân"),
-    ],
-};
-
-const EN: Texts = Texts {
-    login_title: "Sign in with your electronic identity",
-    login_intro: "to continue to",
-    personal_id: "Personal ID number (12 digits)",
-    password: "Password",
-    sign_in: "Sign in",
-    bad_credentials: "The personal ID number or the password is wrong.",
-    bad_personal_id: "A personal ID number has exactly 12 digits.",
-    rate_limited: "Too many attempts. Please try again later.",
-    inactive: "This account is locked or suspended.",
-    consent_title: "Share your information",
-    consent_intro: "asks to receive the following information about you:",
-    allow: "Allow",
-    deny: "Deny",
-    error_title: "Cannot continue",
-    expired: "This sign-in request has expired or is not valid. Go back to the service and try again.",
-    forbidden: "This form is not valid. Go back to the service and try again.",
-    logout_title: "Sign out",
-    logout_question: "Do you want to sign out of your electronic identity?",
-    logout_confirm: "Sign out",
-    logged_out: "You are signed out.",
-    internal: "Something went wrong. Please try again later.",
-    scopes: [
-        ("profile", "Your family, middle and given names"),
-        ("birthdate", "Your date of birth"),
-        ("gender", "Your sex"),
-        ("address", "Your address of residence"),
-        ("personal_id", "Your personal ID number"),
-    ],
-};
-
-/// The texts of `lang`.
-pub fn texts(lang: Lang) -> &'static Texts {
-    match lang {
-        Lang::Vi => &VI,
-        Lang::En => &EN,
-    }
-}
-
 /// A complete page: `body` is trusted HTML built by this module. `form_targets` are the
 /// origins a form on the page may end up at (the relying party's redirect URI, reached by
 /// a redirect after the form is posted: `form-action` applies to those redirects).
@@ -143,18 +66,28 @@ fn page(
     title: &str,
     body: &str,
     form_targets: &[&str],
+    script: Script,
 ) -> Response {
+    let (script_tag, script_csp) = match script {
+        Script::None => ("", ""),
+        Script::Passkeys => (
+            "<script src=\"/static/passkey.js\" defer></script>",
+            "; script-src 'self'; connect-src 'self'",
+        ),
+    };
     let html = format!(
         "<!doctype html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title}</title><link rel=\"stylesheet\" href=\"{CSS_PATH}\"></head>\
-         <body><main><h1>{title}</h1>{body}</main></body></html>\n",
+         <title>{title}</title><link rel=\"stylesheet\" href=\"{CSS_PATH}\">{script_tag}</head>\
+         <body><header><span class=\"emblem\" aria-hidden=\"true\"></span>{service}</header>\
+         <main><h1>{title}</h1>{body}</main></body></html>\n",
         lang = lang.tag(),
         title = escape(title),
+        service = texts(lang).service_name,
     );
-    let mut csp = String::from(
+    let mut csp = format!(
         "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; \
-         frame-ancestors 'none'; form-action 'self'",
+         frame-ancestors 'none'{script_csp}; form-action 'self'",
     );
     for target in form_targets {
         csp.push(' ');
@@ -198,38 +131,102 @@ pub struct LoginPage<'a> {
     pub personal_id: Option<&'a str>,
     pub error: Option<&'a str>,
     pub form_target: Option<&'a str>,
+    /// The citizen is logged in below the requested level: only a passkey helps.
+    pub step_up: bool,
 }
 
-/// The login form.
+/// The login form (personal ID number and password, or a passkey), or the step-up form.
 pub fn login(status: StatusCode, p: &LoginPage<'_>) -> Response {
     let t = texts(p.lang);
     let error = p
         .error
         .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e)))
         .unwrap_or_default();
-    let body = format!(
-        "<p>{intro} <strong>{client}</strong></p>{error}\
-         <form method=\"post\" action=\"/login\">\
+    let passkey = passkey_login(p);
+    let (title, body) = if p.step_up {
+        let body = format!(
+            "<p><strong>{client}</strong> {intro}</p>{error}{passkey}",
+            client = escape(p.client_name),
+            intro = t.step_up_intro,
+        );
+        (t.step_up_title, body)
+    } else {
+        let body = format!(
+            "<p>{intro} <strong>{client}</strong></p>{error}\
+             <form id=\"password-login\" method=\"post\" action=\"/login\">\
+             <input type=\"hidden\" name=\"req\" value=\"{req}\">\
+             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+             <label for=\"personal_id\">{pid_label}</label>\
+             <input id=\"personal_id\" name=\"personal_id\" value=\"{pid}\" inputmode=\"numeric\" \
+             pattern=\"[0-9]{{12}}\" maxlength=\"12\" autocomplete=\"username webauthn\" required>\
+             <label for=\"password\">{pw_label}</label>\
+             <input id=\"password\" name=\"password\" type=\"password\" maxlength=\"1024\" \
+             autocomplete=\"current-password\" required>\
+             <button type=\"submit\">{sign_in}</button></form>\
+             <p class=\"or\"><span>{or}</span></p>{passkey}<p class=\"hint\">{hint}</p>",
+            intro = t.login_intro,
+            client = escape(p.client_name),
+            req = escape(p.req),
+            csrf = escape(p.csrf),
+            pid_label = t.personal_id,
+            pid = escape(p.personal_id.unwrap_or("")),
+            pw_label = t.password,
+            sign_in = t.sign_in,
+            or = t.or,
+            hint = t.passkey_hint,
+        );
+        (t.login_title, body)
+    };
+    let targets: Vec<&str> = p.form_target.into_iter().collect();
+    page(status, p.lang, title, &body, &targets, Script::Passkeys)
+}
+
+/// The passkey button of the login page and the form its script posts.
+fn passkey_login(p: &LoginPage<'_>) -> String {
+    let t = texts(p.lang);
+    let (button, autofill) = if p.step_up {
+        (t.step_up_button, "off")
+    } else {
+        (t.passkey_sign_in, "on")
+    };
+    format!(
+        "<button type=\"button\" id=\"passkey-login\" class=\"{class}\">{button}</button>\
+         <form id=\"passkey-form\" method=\"post\" action=\"/passkey/login\" \
+         data-options=\"/passkey/options\" data-autofill=\"{autofill}\">\
          <input type=\"hidden\" name=\"req\" value=\"{req}\">\
          <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-         <label for=\"personal_id\">{pid_label}</label>\
-         <input id=\"personal_id\" name=\"personal_id\" value=\"{pid}\" inputmode=\"numeric\" \
-         pattern=\"[0-9]{{12}}\" maxlength=\"12\" autocomplete=\"username\" required>\
-         <label for=\"password\">{pw_label}</label>\
-         <input id=\"password\" name=\"password\" type=\"password\" maxlength=\"1024\" \
-         autocomplete=\"current-password\" required>\
-         <button type=\"submit\">{sign_in}</button></form>",
-        intro = t.login_intro,
-        client = escape(p.client_name),
+         <input type=\"hidden\" name=\"ceremony\">\
+         <input type=\"hidden\" name=\"credential\"></form>{status}",
+        class = if p.step_up { "primary" } else { "secondary" },
         req = escape(p.req),
         csrf = escape(p.csrf),
-        pid_label = t.personal_id,
-        pid = escape(p.personal_id.unwrap_or("")),
-        pw_label = t.password,
-        sign_in = t.sign_in,
-    );
-    let targets: Vec<&str> = p.form_target.into_iter().collect();
-    page(status, p.lang, t.login_title, &body, &targets)
+        status = script_status(p.lang),
+    )
+}
+
+/// Where the passkey script reports problems, with its messages; and what shows
+/// without JavaScript.
+pub(super) fn script_status(lang: Lang) -> String {
+    let t = texts(lang);
+    format!(
+        "<p id=\"passkey-status\" class=\"error\" role=\"alert\" hidden \
+         data-unsupported=\"{unsupported}\" data-failed=\"{failed}\" data-duplicate=\"{duplicate}\" \
+         data-label=\"{label}\"></p><noscript><p class=\"hint\">{noscript}</p></noscript>",
+        unsupported = escape(t.passkey_unsupported),
+        failed = escape(t.passkey_failed),
+        duplicate = escape(notice(lang, "duplicate").unwrap_or_default()),
+        label = escape(notice(lang, "label").unwrap_or_default()),
+        noscript = t.passkey_needs_script,
+    )
+}
+
+/// The account page's text for a notice code, if it is one.
+pub fn notice(lang: Lang, code: &str) -> Option<&'static str> {
+    texts(lang)
+        .notices
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map(|(_, text)| *text)
 }
 
 /// The consent form listing what `scopes` would release.
@@ -264,14 +261,21 @@ pub fn consent(
         deny = t.deny,
     );
     let targets: Vec<&str> = form_target.into_iter().collect();
-    page(StatusCode::OK, lang, t.consent_title, &body, &targets)
+    page(
+        StatusCode::OK,
+        lang,
+        t.consent_title,
+        &body,
+        &targets,
+        Script::None,
+    )
 }
 
 /// An error page (never a redirect: used when the redirect URI cannot be trusted).
 pub fn error(status: StatusCode, lang: Lang, message: &str) -> Response {
     let t = texts(lang);
     let body = format!("<p class=\"error\">{}</p>", escape(message));
-    page(status, lang, t.error_title, &body, &[])
+    page(status, lang, t.error_title, &body, &[], Script::None)
 }
 
 /// The logout confirmation form; `form_target` is the origin of the post-logout redirect
@@ -289,14 +293,28 @@ pub fn logout_confirm(lang: Lang, req: &str, csrf: &str, form_target: Option<&st
         confirm = t.logout_confirm,
     );
     let targets: Vec<&str> = form_target.into_iter().collect();
-    page(StatusCode::OK, lang, t.logout_title, &body, &targets)
+    page(
+        StatusCode::OK,
+        lang,
+        t.logout_title,
+        &body,
+        &targets,
+        Script::None,
+    )
 }
 
 /// The page shown after logging out without a redirect.
 pub fn logged_out(lang: Lang) -> Response {
     let t = texts(lang);
     let body = format!("<p>{}</p>", t.logged_out);
-    page(StatusCode::OK, lang, t.logout_title, &body, &[])
+    page(
+        StatusCode::OK,
+        lang,
+        t.logout_title,
+        &body,
+        &[],
+        Script::None,
+    )
 }
 
 #[cfg(test)]
@@ -332,6 +350,7 @@ mod tests {
                 personal_id: Some("\"><x"),
                 error: None,
                 form_target: Some("https://rp.example"),
+                step_up: false,
             },
         );
         let csp = response.headers()[header::CONTENT_SECURITY_POLICY]
