@@ -1,5 +1,6 @@
 //! Helpers shared by the end-to-end tests in `tests/`: the binary, the stores, the
-//! register's citizens, relying parties, configuration and the running daemon.
+//! register's citizens, relying parties, configuration, the running daemon, and the Node
+//! scripts and browser that drive it.
 
 pub mod availability;
 pub mod browser;
@@ -7,6 +8,7 @@ pub mod citizen;
 pub mod clients;
 pub mod daemon;
 pub mod deployment;
+pub mod node;
 pub mod random;
 pub mod stores;
 

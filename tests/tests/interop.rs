@@ -6,7 +6,7 @@
 //! missing the test fails if `CI=true` and otherwise prints `skipping: …` and passes.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use eid_core::registry::RegisterRecord;
@@ -15,32 +15,9 @@ use eid_e2e::citizen::{citizen, register_claims};
 use eid_e2e::clients::{Auth, Rp};
 use eid_e2e::daemon::free_port;
 use eid_e2e::deployment::Deployment;
+use eid_e2e::node::{node_ready, package_dir};
 use eid_e2e::random::random_text;
 use eid_e2e::stores::{StoreUrls, Stores};
-
-/// `tests/interop`, where the script and its node_modules are.
-fn interop_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("interop")
-}
-
-/// Whether Node and the script's dependencies are installed (else why not).
-fn node_ready() -> Result<(), String> {
-    let version = Command::new("node")
-        .arg("--version")
-        .output()
-        .map_err(|err| format!("node: {err}"))?;
-    if !version.status.success() {
-        return Err("node --version failed".to_owned());
-    }
-    let module = interop_dir().join("node_modules/openid-client/package.json");
-    if !module.exists() {
-        return Err(format!(
-            "{} missing: run `npm ci --prefix tests/interop`",
-            module.display()
-        ));
-    }
-    Ok(())
-}
 
 /// The script's environment for a client's authentication.
 fn auth_env(auth: &Auth) -> Vec<(&'static str, String)> {
@@ -67,7 +44,7 @@ fn run_flow(flow: &Flow, issuer: &str, record: &RegisterRecord, password: &str) 
     let out = Command::new("node")
         // `localhost` is the issuer's host; the daemon listens on IPv4 only.
         .args(["--dns-result-order=ipv4first", "flow.mjs"])
-        .current_dir(interop_dir())
+        .current_dir(package_dir("interop"))
         .env("EID_ISSUER", issuer)
         .env("EID_CLIENT_ID", flow.rp.client_id)
         .envs(auth_env(&flow.rp.auth))
@@ -189,7 +166,7 @@ fn interoperate(dir: &Path, stores: &StoreUrls) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn openid_client_completes_every_flow() {
-    if let Err(err) = node_ready() {
+    if let Err(err) = node_ready(&package_dir("interop"), "openid-client") {
         return unavailable("Node with tests/interop's packages", err);
     }
     if let Some(stores) = Stores::prepare("interop").await {
