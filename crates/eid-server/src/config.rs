@@ -48,6 +48,8 @@ pub const OVERRIDES: &[(&str, bool)] = &[
     ("password.memory_kib", true),
     ("password.iterations", true),
     ("password.parallelism", true),
+    ("passkeys.rp_name", false),
+    ("passkeys.ceremony_lifetime_secs", true),
 ];
 
 /// Default listening address.
@@ -145,6 +147,8 @@ pub struct Config {
     pub password: PasswordParams,
     /// Registered relying parties.
     pub clients: Vec<RegisteredClient>,
+    /// Passkey (WebAuthn) settings.
+    pub passkeys: crate::oidc::PasskeySettings,
 }
 
 /// Where accounts, credentials, consents and audit live.
@@ -210,7 +214,16 @@ struct RawConfig {
     #[serde(default)]
     password: RawPassword,
     #[serde(default)]
+    passkeys: RawPasskeys,
+    #[serde(default)]
     clients: Vec<RawClient>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawPasskeys {
+    rp_name: Option<String>,
+    ceremony_lifetime_secs: Option<i64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -444,6 +457,7 @@ fn validate(
     let tokens = tokens(&raw.tokens, errors);
     let password = password(&raw.password, errors);
     let clients = clients(raw.clients, errors);
+    let passkeys = passkeys(raw.passkeys, errors);
     Some(Config {
         issuer: issuer?,
         listen: listen?,
@@ -454,6 +468,37 @@ fn validate(
         tokens: tokens?,
         password: password?,
         clients: clients?,
+        passkeys: passkeys?,
+    })
+}
+
+fn passkeys(raw: RawPasskeys, errors: &mut Errors) -> Option<crate::oidc::PasskeySettings> {
+    let defaults = crate::oidc::PasskeySettings::default();
+    let rp_name = raw.rp_name.unwrap_or(defaults.rp_name);
+    let name_ok = !rp_name.trim().is_empty()
+        && rp_name.chars().count() <= 64
+        && !rp_name.chars().any(char::is_control);
+    if !name_ok {
+        errors.add(
+            "passkeys.rp_name",
+            "must be 1 to 64 characters without control characters",
+        );
+    }
+    let lifetime = lifetime(
+        "passkeys.ceremony_lifetime_secs",
+        raw.ceremony_lifetime_secs,
+        defaults
+            .ceremony_lifetime
+            .as_secs()
+            .try_into()
+            .unwrap_or(300),
+        (5, 600),
+        errors,
+    )?;
+    let ceremony_lifetime = lifetime.try_into().ok()?;
+    name_ok.then_some(crate::oidc::PasskeySettings {
+        rp_name,
+        ceremony_lifetime,
     })
 }
 

@@ -14,7 +14,7 @@ use eid_core::token::KeyRing;
 
 use crate::cli::ConfigArgs;
 use crate::config::{Config, ConfigError, DurableConfig, EphemeralConfig};
-use crate::oidc::{Limits, PasskeySettings, SESSION_LIFETIME, Settings};
+use crate::oidc::{Limits, SESSION_LIFETIME, Settings};
 use crate::{app, keyfile};
 
 /// Loads and validates the configuration, opens the stores, the register and the key
@@ -46,7 +46,7 @@ pub async fn run(args: ConfigArgs) -> anyhow::Result<()> {
             .context("bad authorization code lifetime")?,
         session_lifetime: SESSION_LIFETIME,
         limits: Limits::default(),
-        passkeys: PasskeySettings::default(),
+        passkeys: config.passkeys,
     };
     let app = app::build(app::Parts {
         settings,

@@ -105,6 +105,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!("health: {issuer}/healthz  readiness: {issuer}/readyz  metrics: {issuer}/metrics");
     println!("keys: {issuer}/jwks.json");
     println!("discovery: {issuer}/.well-known/openid-configuration");
+    println!("account page (passkeys): {issuer}/account");
     println!("demo relying party:");
     println!("  client_id: {CLIENT_ID}");
     println!("  client_secret: {}", demo_rp.secret);

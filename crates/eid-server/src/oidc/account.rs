@@ -13,6 +13,7 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse as _, Response};
+use eid_core::assurance::Loa;
 use eid_core::audit::{Actor, AuditEvent, AuditRecord, Outcome};
 use eid_core::credential::passkey::PasskeyError;
 use eid_core::store::{AccountId, PasskeyId, StoreError, Unique};
@@ -130,7 +131,14 @@ async fn show(oidc: &Oidc, c: &Citizen, code: Option<&str>) -> anyhow::Result<Re
         })
         .collect();
     let masked = oidc.durable.account(account).await?.personal_id.to_string();
-    let level = c.session.loa.map(|loa| oidc.tokens.acr_table().acr(loa));
+    let level = c.session.loa.map(|loa| {
+        let index = Loa::ALL.iter().position(|l| *l == loa).unwrap_or_default();
+        format!(
+            "{} ({})",
+            texts(c.lang).levels[index],
+            oidc.tokens.acr_table().acr(loa)
+        )
+    });
     let problem = matches!(
         code,
         Some("duplicate" | "rejected" | "expired" | "last" | "label" | "reauth" | "busy")
@@ -140,7 +148,7 @@ async fn show(oidc: &Oidc, c: &Citizen, code: Option<&str>) -> anyhow::Result<Re
         lang: c.lang,
         csrf: &csrf_token(&c.cookie),
         masked_id: &masked,
-        level,
+        level: level.as_deref(),
         passkeys: &passkeys,
         activity: &activity,
         notice: notice.map(|text| (text, problem)),

@@ -60,7 +60,9 @@ pub struct Texts {
     /// Per notice code of the account page, what the citizen is told.
     pub notices: [(&'static str, &'static str); 10],
     /// Per audit event name, how the activity list names it.
-    pub events: [(&'static str, &'static str); 7],
+    pub events: [(&'static str, &'static str); 9],
+    /// The levels of assurance, lowest first.
+    pub levels: [&'static str; 3],
 }
 
 const VI: Texts = Texts {
@@ -145,8 +147,10 @@ const VI: Texts = Texts {
     ],
     events: [
         ("authentication", "Đăng nhập"),
-        ("credential_added", "Thêm khóa truy cập"),
-        ("credential_removed", "Xóa khóa truy cập"),
+        ("account_created", "Tạo tài khoản"),
+        ("identity_proofed", "Xác minh danh tính"),
+        ("credential_added", "Thêm phương thức đăng nhập"),
+        ("credential_removed", "Xóa phương thức đăng nhập"),
         ("credential_renamed", "Đổi tên khóa truy cập"),
         (
             "credential_clone_suspected",
@@ -155,6 +159,7 @@ const VI: Texts = Texts {
         ("consent_granted", "Đồng ý chia sẻ thông tin"),
         ("token_issued", "Cấp quyền cho dịch vụ"),
     ],
+    levels: ["thấp", "đáng kể", "cao"],
 };
 
 const EN: Texts = Texts {
@@ -239,8 +244,10 @@ const EN: Texts = Texts {
     ],
     events: [
         ("authentication", "Sign-in"),
-        ("credential_added", "Passkey added"),
-        ("credential_removed", "Passkey deleted"),
+        ("account_created", "Account created"),
+        ("identity_proofed", "Identity verified"),
+        ("credential_added", "Sign-in method added"),
+        ("credential_removed", "Sign-in method removed"),
         ("credential_renamed", "Passkey renamed"),
         (
             "credential_clone_suspected",
@@ -249,6 +256,7 @@ const EN: Texts = Texts {
         ("consent_granted", "Consent to share information"),
         ("token_issued", "Access granted to a service"),
     ],
+    levels: ["low", "substantial", "high"],
 };
 
 /// The texts of `lang`.
