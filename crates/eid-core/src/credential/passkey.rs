@@ -269,8 +269,8 @@ impl Passkeys {
     /// Starts a login. With `account`'s passkeys (`Some`), the browser offers only those
     /// ("a passkey for this personal ID"); with `None`, any discoverable passkey of this
     /// site (the account picker, or conditional UI / autofill). An account without
-    /// passkeys gets a discoverable challenge, so the answer does not tell whether a
-    /// number has passkeys; its finish then fails like a wrong passkey.
+    /// passkeys gets a discoverable challenge (there is nothing to list); a finish with
+    /// another account's passkey fails with [`PasskeyError::WrongAccount`].
     pub async fn start_login(
         &self,
         context: &str,
