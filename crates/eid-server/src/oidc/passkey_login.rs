@@ -41,8 +41,15 @@ pub(super) fn json_error(status: StatusCode, message: &str) -> Response {
         .into_response()
 }
 
-/// `POST /passkey/options` (form: `req`, `csrf`, optional `personal_id`).
-pub async fn options(State(oidc): State<Arc<Oidc>>, headers: HeaderMap, body: Bytes) -> Response {
+/// `POST /passkey/options` (form: `req`, `csrf`, optional `personal_id`). A typed number
+/// gets its passkeys' credential IDs, which tells whether it has any: such requests count
+/// against the client IP's login limit.
+pub async fn options(
+    State(oidc): State<Arc<Oidc>>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let (p, params) = match posted(&oidc, &headers, &body).await {
         Ok(posted) => posted,
         Err(page) => return page,
@@ -54,6 +61,13 @@ pub async fn options(State(oidc): State<Arc<Oidc>>, headers: HeaderMap, body: By
             let Ok(personal_id) = PersonalId::parse(typed) else {
                 return json_error(StatusCode::BAD_REQUEST, t.bad_personal_id);
             };
+            match oidc.login_ip.hit(&ip.to_string()).await {
+                Ok(Decision::Allowed { .. }) => {}
+                Ok(Decision::Limited) => {
+                    return json_error(StatusCode::TOO_MANY_REQUESTS, t.rate_limited);
+                }
+                Err(err) => return internal_page(p.lang, &err),
+            }
             match oidc.durable.find_account(&personal_id).await {
                 Ok(account) => account.map(|a| a.id),
                 Err(err) => return internal_page(p.lang, &err),
