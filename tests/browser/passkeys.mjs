@@ -116,6 +116,9 @@ async function authorize(extra = {}) {
 async function finish({ verifier, state, nonce }) {
   if (!reached && page.url().startsWith(`${issuer}/consent`)) await submit('button[value=allow]');
   await until(() => reached, `the redirect to the relying party (at ${page.url()})`);
+  // Let the failed navigation end on the browser's error page, so that it cannot
+  // interrupt the next one.
+  await page.waitForURL((url) => url.protocol === 'chrome-error:', { waitUntil: 'commit' });
   const back = new URL(reached);
   reached = null;
   assert.equal(`${back.origin}${back.pathname}`, redirectUri);
@@ -288,8 +291,15 @@ await Promise.all([page.waitForNavigation(), page.evaluate(() => document.getEle
 assert.equal((await page.textContent('main p.error')).trim(), 'The passkey request has expired. Please try again.');
 step('login ceremony finished after its lifetime refused');
 
-// 9. Delete the passkey (the password remains); it no longer logs in.
+// 9. The account page in Vietnamese; then delete the passkey (the password remains):
+// it no longer logs in.
 await accountWithPassword();
+await page.setExtraHTTPHeaders({ 'Accept-Language': 'vi' });
+await page.reload();
+assert.equal((await page.textContent('h1')).trim(), 'Tài khoản định danh điện tử');
+await screenshot('account-vi');
+await page.setExtraHTTPHeaders({ 'Accept-Language': 'en' });
+await page.reload();
 await submit('li.passkey form[action$=delete] button');
 assert.equal(await notice(), 'The passkey was deleted.');
 assert.equal(await page.$$eval('li.passkey', (els) => els.length), 0);

@@ -127,7 +127,10 @@ async fn show(oidc: &Oidc, c: &Citizen, code: Option<&str>) -> anyhow::Result<Re
             at: entry.at.format(&minute).unwrap_or_default(),
             event: entry.record.event.as_str(),
             failed: entry.record.outcome == Outcome::Failure,
-            client: entry.record.relying_party.map(|c| c.as_str().to_owned()),
+            client: entry.record.relying_party.map(|c| {
+                oidc.client(c.as_str())
+                    .map_or_else(|| c.as_str().to_owned(), |client| client.reg.name.clone())
+            }),
         })
         .collect();
     let masked = oidc.durable.account(account).await?.personal_id.to_string();

@@ -26,7 +26,7 @@ pub struct Activity {
     pub event: &'static str,
     /// Whether it failed or was refused.
     pub failed: bool,
-    /// The relying party involved, if any.
+    /// The relying party involved (its display name), if any.
     pub client: Option<String>,
 }
 
