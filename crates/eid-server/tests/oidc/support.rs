@@ -182,8 +182,6 @@ impl Provider {
                 session_lifetime: SESSION_LIFETIME,
                 limits: Limits::default(),
                 passkeys: PasskeySettings::default(),
-                passkeys: PasskeySettings::default(),
-                passkeys: PasskeySettings::default(),
             },
             keys: KeyRing::generate().unwrap(),
             durable: Arc::clone(&durable),
