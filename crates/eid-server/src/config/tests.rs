@@ -277,7 +277,35 @@ fn every_override_has_the_documented_name() {
     assert_eq!(env_name("durable.url"), "EID_DURABLE_URL");
     assert_eq!(env_name("keys.file"), "EID_KEYS_FILE");
     assert_eq!(env_name("keys.kek_file"), "EID_KEYS_KEK_FILE");
-    assert_eq!(OVERRIDES.len(), 15);
+    assert_eq!(OVERRIDES.len(), 17);
+}
+
+#[test]
+fn passkey_settings_have_defaults_and_bounds() {
+    let config = parse(GOOD).unwrap();
+    assert_eq!(config.passkeys.rp_name, "eID");
+    assert_eq!(config.passkeys.ceremony_lifetime.as_secs(), 300);
+    let env = [
+        (KEK_ENV, KEK),
+        ("EID_PASSKEYS_RP_NAME", "Cổng định danh"),
+        ("EID_PASSKEYS_CEREMONY_LIFETIME_SECS", "60"),
+    ];
+    let config = Config::parse(GOOD, self::env(&env)).unwrap();
+    assert_eq!(config.passkeys.rp_name, "Cổng định danh");
+    assert_eq!(config.passkeys.ceremony_lifetime.as_secs(), 60);
+    for (field, value, message) in [
+        ("ceremony_lifetime_secs", "4", "between 5 and 600"),
+        ("ceremony_lifetime_secs", "601", "between 5 and 600"),
+        ("rp_name", "\"  \"", "1 to 64 characters"),
+        ("rp_name", "\"a\\u0007b\"", "1 to 64 characters"),
+    ] {
+        let text = format!("{GOOD}\n[passkeys]\n{field} = {value}\n");
+        assert_error(
+            &errors(&text, &with_kek()),
+            &format!("passkeys.{field}"),
+            message,
+        );
+    }
 }
 
 #[test]
