@@ -210,7 +210,7 @@ impl Passkeys {
     ) -> Result<Challenge<CreationChallengeResponse>, PasskeyError> {
         let exclude = existing
             .iter()
-            .map(|p| p.credential_id.clone().into())
+            .map(|p| p.credential_id.clone())
             .collect::<Vec<_>>();
         let (mut options, state) = self
             .webauthn
