@@ -743,6 +743,19 @@ async fn discoverable_answer_for_another_user_is_wrong_account() {
     );
 }
 
+/// A login asked for an account without passkeys is discoverable (there is nothing to
+/// list); another account's passkey then fails as it would for an account with some.
+#[tokio::test]
+async fn login_for_an_account_without_passkeys_is_wrong_account() {
+    let mut rp = Rp::new().await;
+    rp.enrol(rp.bob).await;
+    let (login, assertion) = rp.login_answer(Some(rp.alice)).await;
+    assert_fails!(
+        rp.finish_login(&login, &assertion).await,
+        PasskeyError::WrongAccount
+    );
+}
+
 #[tokio::test]
 async fn counter_that_did_not_grow_is_possible_clone() {
     let mut rp = Rp::new().await;

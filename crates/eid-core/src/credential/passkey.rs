@@ -103,8 +103,12 @@ enum State {
         account: AccountId,
         state: PasskeyAuthentication,
     },
-    /// Login with any discoverable passkey.
-    Discoverable { state: DiscoverableAuthentication },
+    /// Login with any discoverable passkey; only with one of `account`'s when the login
+    /// was asked for an account that had no passkeys.
+    Discoverable {
+        account: Option<AccountId>,
+        state: DiscoverableAuthentication,
+    },
 }
 
 /// What a ceremony was started for: the same text must be given to finish it (for
@@ -293,7 +297,8 @@ impl Passkeys {
                     .webauthn
                     .start_discoverable_authentication()
                     .map_err(PasskeyError::Rejected)?;
-                (options, State::Discoverable { state })
+                let account = account.map(|(account, _)| account);
+                (options, State::Discoverable { account, state })
             }
         };
         // The page decides between a modal request and conditional mediation.
@@ -330,12 +335,13 @@ impl Passkeys {
                 self.webauthn
                     .finish_passkey_authentication(&response, &state)
             }
-            State::Discoverable { state } => {
+            State::Discoverable { account, state } => {
                 let (user, _) = self
                     .webauthn
                     .identify_discoverable_authentication(&response)
                     .map_err(|_| PasskeyError::Malformed)?;
-                if user != record.account_id.as_uuid() {
+                let asked_for_another = account.is_some_and(|asked| asked != record.account_id);
+                if user != record.account_id.as_uuid() || asked_for_another {
                     return Err(PasskeyError::WrongAccount);
                 }
                 self.webauthn
