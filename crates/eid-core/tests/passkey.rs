@@ -766,3 +766,16 @@ async fn counter_that_did_not_grow_is_possible_clone() {
     }
     assert_eq!(counter(&rp.stored(&record).await), 1000, "not lowered");
 }
+
+/// The counter is checked against the stored one when the answer arrives: a login with the
+/// genuine key may have raised it while this ceremony was pending.
+#[tokio::test]
+async fn counter_raised_during_the_ceremony_is_possible_clone() {
+    let mut rp = Rp::new().await;
+    let record = rp.enrol(rp.alice).await;
+    for account in [Some(rp.alice), None] {
+        let (login, assertion) = rp.login_answer(account).await;
+        rp.set_counter(&record, 1000).await;
+        assert_possible_clone(rp.finish_login(&login, &assertion).await, &record);
+    }
+}
