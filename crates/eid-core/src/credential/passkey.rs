@@ -25,7 +25,8 @@
 //! citizen can log in without typing their number; webauthn-rs's passkey registration
 //! asks for `discouraged`, so [`Passkeys::start_registration`] changes the option (the
 //! library does not check it at finish). A signature counter that does not grow is the
-//! WebAuthn signal of a cloned authenticator (section 6.1.1): the login is refused with
+//! WebAuthn signal of a cloned authenticator (section 6.1.1): checked against the stored
+//! counter when the answer arrives, the login is refused with
 //! [`PasskeyError::PossibleClone`] for the caller to audit.
 //!
 //! [`Authenticator::PasskeyUserVerified`]: crate::assurance::Authenticator::PasskeyUserVerified
@@ -38,9 +39,10 @@ use subtle::ConstantTimeEq as _;
 use time::OffsetDateTime;
 use url::Url;
 use webauthn_rs::prelude::{
-    CreationChallengeResponse, DiscoverableAuthentication, Passkey, PasskeyAuthentication,
-    PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential,
-    RequestChallengeResponse, Webauthn, WebauthnBuilder, WebauthnError,
+    AuthenticationResult, CreationChallengeResponse, Credential, DiscoverableAuthentication,
+    Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
+    RegisterPublicKeyCredential, RequestChallengeResponse, Webauthn, WebauthnBuilder,
+    WebauthnError,
 };
 use webauthn_rs_proto::ResidentKeyRequirement;
 
@@ -103,8 +105,12 @@ enum State {
         account: AccountId,
         state: PasskeyAuthentication,
     },
-    /// Login with any discoverable passkey.
-    Discoverable { state: DiscoverableAuthentication },
+    /// Login with any discoverable passkey; only with one of `account`'s when the login
+    /// was asked for an account that had no passkeys.
+    Discoverable {
+        account: Option<AccountId>,
+        state: DiscoverableAuthentication,
+    },
 }
 
 /// What a ceremony was started for: the same text must be given to finish it (for
@@ -293,7 +299,8 @@ impl Passkeys {
                     .webauthn
                     .start_discoverable_authentication()
                     .map_err(PasskeyError::Rejected)?;
-                (options, State::Discoverable { state })
+                let account = account.map(|(account, _)| account);
+                (options, State::Discoverable { account, state })
             }
         };
         // The page decides between a modal request and conditional mediation.
@@ -330,12 +337,13 @@ impl Passkeys {
                 self.webauthn
                     .finish_passkey_authentication(&response, &state)
             }
-            State::Discoverable { state } => {
+            State::Discoverable { account, state } => {
                 let (user, _) = self
                     .webauthn
                     .identify_discoverable_authentication(&response)
                     .map_err(|_| PasskeyError::Malformed)?;
-                if user != record.account_id.as_uuid() {
+                let asked_for_another = account.is_some_and(|asked| asked != record.account_id);
+                if user != record.account_id.as_uuid() || asked_for_another {
                     return Err(PasskeyError::WrongAccount);
                 }
                 self.webauthn
@@ -343,13 +351,20 @@ impl Passkeys {
             }
             State::Registration { .. } => return Err(PasskeyError::WrongContext),
         };
+        let possible_clone = || PasskeyError::PossibleClone {
+            account: record.account_id,
+            passkey: record.id,
+        };
         let result = result.map_err(|err| match err {
-            WebauthnError::CredentialPossibleCompromise => PasskeyError::PossibleClone {
-                account: record.account_id,
-                passkey: record.id,
-            },
+            WebauthnError::CredentialPossibleCompromise => possible_clone(),
             other => PasskeyError::Rejected(other),
         })?;
+        // webauthn-rs compared the counter with the passkey as it was when the login
+        // started (a `Login` state holds the account's passkeys then); a login finished
+        // since may have raised it.
+        if counter_did_not_grow(&passkey, &result) {
+            return Err(possible_clone());
+        }
         passkey.update_credential(&result);
         let stored = serde_json::to_value(&passkey).map_err(|_| StoreError::Corrupt("passkey"))?;
         durable
@@ -414,6 +429,13 @@ fn parse<T: serde::de::DeserializeOwned>(response: &str) -> Result<T, PasskeyErr
         return Err(PasskeyError::Malformed);
     }
     serde_json::from_str(response).map_err(|_| PasskeyError::Malformed)
+}
+
+/// WebAuthn Level 3 section 6.1.1: a signature counter that is not above the stored one
+/// (unless both are 0: an authenticator without a counter) signals a possible clone.
+fn counter_did_not_grow(stored: &Passkey, result: &AuthenticationResult) -> bool {
+    let stored = Credential::from(stored.clone()).counter;
+    (result.counter() > 0 || stored > 0) && result.counter() <= stored
 }
 
 fn passkeys_of(records: &[crate::store::PasskeyRecord]) -> Result<Vec<Passkey>, PasskeyError> {
