@@ -72,7 +72,7 @@ await page.route(`${issuer}/static/passkey.js`, async (route) => {
   const response = await route.fetch();
   let body = await response.text();
   if (!autofill) {
-    const patched = body.replace("login.dataset.autofill === 'on'", 'false');
+    const patched = body.replace("login.dataset.autofill !== 'on'", 'true');
     assert.notEqual(patched, body, 'the autofill switch of passkey.js');
     body = patched;
   }

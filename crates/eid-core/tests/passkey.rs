@@ -239,7 +239,10 @@ impl Rp {
     async fn set_counter(&self, record: &PasskeyRecord, counter: u32) {
         let mut passkey = record.passkey.clone();
         passkey["cred"]["counter"] = json!(counter);
-        let used = self.db.store.record_passkey_use(record.id, &passkey, now());
+        let used = self
+            .db
+            .store
+            .record_passkey_use(record.id, &record.passkey, &passkey, now());
         used.await.expect("counter stored");
     }
 }

@@ -153,15 +153,26 @@ mod durable {
         ));
 
         let used = now();
-        s.record_passkey_use(k1.id, &json!({"cred": {"counter": 7}}), used)
+        let counter_7 = json!({"cred": {"counter": 7}});
+        s.record_passkey_use(k1.id, &k1.passkey, &counter_7, used)
             .await
             .unwrap();
         let k1_now = s.find_passkey(b"cred-1").await.unwrap().unwrap();
         assert_eq!(k1_now.label, "old phone");
-        assert_eq!(k1_now.passkey, json!({"cred": {"counter": 7}}));
+        assert_eq!(k1_now.passkey, counter_7);
         assert_eq!(k1_now.last_used_at, Some(used));
+        // A use checked against an older state loses: the counter never goes back.
         assert!(matches!(
-            s.record_passkey_use(PasskeyId::new(), &json!({}), used)
+            s.record_passkey_use(k1.id, &k1.passkey, &json!({"cred": {"counter": 5}}), used)
+                .await,
+            Err(StoreError::Contention)
+        ));
+        assert_eq!(
+            s.find_passkey(b"cred-1").await.unwrap().unwrap().passkey,
+            counter_7
+        );
+        assert!(matches!(
+            s.record_passkey_use(PasskeyId::new(), &json!({}), &json!({}), used)
                 .await,
             Err(StoreError::NotFound(Entity::Passkey))
         ));

@@ -203,6 +203,11 @@ impl Passkeys {
         })
     }
 
+    /// How long a ceremony may take.
+    pub fn ceremony_lifetime(&self) -> Duration {
+        self.lifetime
+    }
+
     /// Starts enrolling a passkey for `account`. `existing` are the account's passkeys
     /// (sent as `excludeCredentials`, so an authenticator cannot enrol twice);
     /// `user_name` and `display_name` are shown by the authenticator's account picker.
@@ -331,7 +336,11 @@ impl Passkeys {
             .map_err(|_| StoreError::Corrupt("passkey"))?;
         let result = match state {
             State::Login { account, state } => {
-                if record.account_id != account {
+                // W3C WebAuthn Level 3 section 7.2 step 6: a user handle, when the
+                // authenticator gives one, must be the account's.
+                let handle = response.get_user_unique_id();
+                let foreign = handle.is_some_and(|h| h != account.as_uuid().as_bytes());
+                if record.account_id != account || foreign {
                     return Err(PasskeyError::WrongAccount);
                 }
                 self.webauthn
@@ -368,7 +377,12 @@ impl Passkeys {
         passkey.update_credential(&result);
         let stored = serde_json::to_value(&passkey).map_err(|_| StoreError::Corrupt("passkey"))?;
         durable
-            .record_passkey_use(record.id, &stored, OffsetDateTime::now_utc())
+            .record_passkey_use(
+                record.id,
+                &record.passkey,
+                &stored,
+                OffsetDateTime::now_utc(),
+            )
             .await?;
         Ok(PasskeyLogin {
             account: record.account_id,

@@ -64,10 +64,14 @@ pub trait CredentialStore: Send + Sync {
         id: PasskeyId,
         label: &str,
     ) -> Result<(), StoreError>;
-    /// Replaces a passkey's serialised state after it authenticated at `used_at`.
+    /// Replaces a passkey's serialised state after it authenticated at `used_at`, only if
+    /// it is still `previous` (the state the authentication was checked against): else
+    /// [`StoreError::Contention`], as when two logins with one key race, so that a stored
+    /// signature counter never goes back.
     async fn record_passkey_use(
         &self,
         id: PasskeyId,
+        previous: &serde_json::Value,
         passkey: &serde_json::Value,
         used_at: OffsetDateTime,
     ) -> Result<(), StoreError>;

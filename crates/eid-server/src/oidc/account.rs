@@ -16,7 +16,7 @@ use axum::response::{IntoResponse as _, Response};
 use eid_core::assurance::Loa;
 use eid_core::audit::{Actor, AuditEvent, AuditRecord, Outcome};
 use eid_core::credential::passkey::PasskeyError;
-use eid_core::store::{AccountId, PasskeyId, StoreError, Unique};
+use eid_core::store::{AccountId, AccountStatus, PasskeyId, StoreError, Unique};
 use eid_core::token::OpaqueToken;
 use time::macros::format_description;
 
@@ -25,9 +25,9 @@ use super::error::see_other;
 use super::lang::Lang;
 use super::pages::{self, Activity, PasskeyRow, no_store, notice, texts};
 use super::params::Params;
-use super::passkey_login::json_error;
+use super::passkey_login::{count_ceremony, json_error};
 use super::session::{self, Session, cookie, csrf_matches, csrf_token, session_cookie};
-use super::{Oidc, paths};
+use super::{ClientIp, Oidc, paths};
 
 /// Passkeys can be changed this long after signing in; later, the citizen signs in again.
 pub const REAUTH_AFTER: Duration = Duration::from_secs(15 * 60);
@@ -48,9 +48,10 @@ impl Citizen {
         format!("enrol:{}", csrf_token(&self.cookie))
     }
 
-    fn recent(&self) -> bool {
+    /// Whether the citizen signed in within `window`.
+    fn signed_in_within(&self, window: Duration) -> bool {
         let age = unix_now().saturating_sub(self.session.auth_time);
-        u64::try_from(age).is_ok_and(|age| age <= REAUTH_AFTER.as_secs())
+        u64::try_from(age).is_ok_and(|age| age <= window.as_secs())
     }
 
     fn audit(&self, event: AuditEvent, outcome: Outcome) -> AuditRecord {
@@ -60,18 +61,24 @@ impl Citizen {
     }
 }
 
+/// The citizen signed in with `headers`' session; a suspended or locked account counts
+/// as signed out, as everywhere else.
 async fn citizen(oidc: &Oidc, headers: &HeaderMap) -> Result<Option<Citizen>, StoreError> {
     let lang = Lang::choose(None, accept_language(headers));
     let Some(cookie) = cookie(headers, session_cookie(oidc.secure_cookies)) else {
         return Ok(None);
     };
-    Ok(session::load(oidc.ephemeral.as_ref(), &cookie)
-        .await?
-        .map(|session| Citizen {
-            session,
-            cookie,
-            lang,
-        }))
+    let Some(session) = session::load(oidc.ephemeral.as_ref(), &cookie).await? else {
+        return Ok(None);
+    };
+    if oidc.durable.account(session.account).await?.status != AccountStatus::Active {
+        return Ok(None);
+    }
+    Ok(Some(Citizen {
+        session,
+        cookie,
+        lang,
+    }))
 }
 
 /// Sends the browser to the login page, to come back here signed in.
@@ -147,6 +154,7 @@ async fn show(oidc: &Oidc, c: &Citizen, code: Option<&str>) -> anyhow::Result<Re
         Some("duplicate" | "rejected" | "expired" | "last" | "label" | "reauth" | "busy")
     );
     let notice = code.and_then(|code| notice(c.lang, code));
+    let reauth = code == Some("reauth");
     Ok(pages::account(&pages::AccountPage {
         lang: c.lang,
         csrf: &csrf_token(&c.cookie),
@@ -155,6 +163,7 @@ async fn show(oidc: &Oidc, c: &Citizen, code: Option<&str>) -> anyhow::Result<Re
         passkeys: &passkeys,
         activity: &activity,
         notice: notice.map(|text| (text, problem)),
+        reauth,
     }))
 }
 
@@ -163,26 +172,67 @@ fn told(code: &str) -> Response {
     see_other(&format!("{}?notice={code}", paths::ACCOUNT))
 }
 
-/// A form of the account page, checked: a session, its CSRF token, a recent sign-in.
-/// Else the response to give instead.
+/// Why a form of the account page is not acted on.
+enum Refused {
+    /// No live session of an active account.
+    SignedOut,
+    /// The form is malformed or lacks the session's CSRF token.
+    Forbidden,
+    /// The sign-in is too old for this change.
+    Reauth,
+    /// The store failed.
+    Failed(StoreError),
+}
+
+impl Refused {
+    /// The answer to a form.
+    fn page(self, lang: Lang) -> Response {
+        match self {
+            Refused::SignedOut => see_other(paths::ACCOUNT),
+            Refused::Forbidden => pages::error(StatusCode::FORBIDDEN, lang, texts(lang).forbidden),
+            Refused::Reauth => told("reauth"),
+            Refused::Failed(err) => internal_page(lang, &err),
+        }
+    }
+
+    /// The answer to the page's script.
+    fn json(self, lang: Lang) -> Response {
+        match self {
+            Refused::SignedOut | Refused::Forbidden => {
+                json_error(StatusCode::FORBIDDEN, texts(lang).forbidden)
+            }
+            Refused::Reauth => json_error(
+                StatusCode::FORBIDDEN,
+                notice(lang, "reauth").unwrap_or_default(),
+            ),
+            Refused::Failed(err) => {
+                tracing::error!(cause = %err, "request failed");
+                json_error(StatusCode::INTERNAL_SERVER_ERROR, texts(lang).internal)
+            }
+        }
+    }
+}
+
+/// A form of the account page, checked: a session, its CSRF token, a sign-in within
+/// `window`. Else why not, with the page's language.
 async fn checked(
     oidc: &Oidc,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<(Citizen, Params), Response> {
+    window: Duration,
+) -> Result<(Citizen, Params), (Refused, Lang)> {
     let lang = Lang::choose(None, accept_language(headers));
-    let forbidden = || pages::error(StatusCode::FORBIDDEN, lang, texts(lang).forbidden);
-    let params = Params::parse(body).map_err(|_| forbidden())?;
+    let params = Params::parse(body).map_err(|_| (Refused::Forbidden, lang))?;
     let citizen = match citizen(oidc, headers).await {
         Ok(Some(citizen)) => citizen,
-        Ok(None) => return Err(see_other(paths::ACCOUNT)),
-        Err(err) => return Err(internal_page(lang, &err)),
+        Ok(None) => return Err((Refused::SignedOut, lang)),
+        Err(err) => return Err((Refused::Failed(err), lang)),
     };
     if !csrf_matches(&citizen.cookie, params.get("csrf").unwrap_or_default()) {
-        return Err(forbidden());
+        return Err((Refused::Forbidden, lang));
     }
-    if !citizen.recent() {
-        return Err(told("reauth"));
+    if !citizen.signed_in_within(window) {
+        return Err((Refused::Reauth, lang));
     }
     Ok((citizen, params))
 }
@@ -191,13 +241,17 @@ async fn checked(
 /// the options for `navigator.credentials.create` as JSON.
 pub async fn enrol_options(
     State(oidc): State<Arc<Oidc>>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let c = match checked(&oidc, &headers, &body).await {
+    let c = match checked(&oidc, &headers, &body, REAUTH_AFTER).await {
         Ok((c, _)) => c,
-        Err(_) => return json_error(StatusCode::FORBIDDEN, texts(Lang::default()).forbidden),
+        Err((refused, lang)) => return refused.json(lang),
     };
+    if let Some(refusal) = count_ceremony(&oidc, ip, c.lang).await {
+        return refusal;
+    }
     let account = c.session.account;
     let started = async {
         let existing = oidc.durable.passkeys(account).await?;
@@ -215,9 +269,12 @@ pub async fn enrol_options(
 /// `POST /account/passkeys` (form: `csrf`, `ceremony`, `label`, `credential`): finishes
 /// the enrolment and stores the passkey.
 pub async fn enrol(State(oidc): State<Arc<Oidc>>, headers: HeaderMap, body: Bytes) -> Response {
-    let (c, params) = match checked(&oidc, &headers, &body).await {
+    // The sign-in was recent when the ceremony started (enrol_options checked it): the
+    // ceremony may take its lifetime, and the device has made the key by now.
+    let window = REAUTH_AFTER + oidc.passkeys.ceremony_lifetime();
+    let (c, params) = match checked(&oidc, &headers, &body, window).await {
         Ok(checked) => checked,
-        Err(response) => return response,
+        Err((refused, lang)) => return refused.page(lang),
     };
     let label = params.get("label").unwrap_or_default().trim();
     let finished = oidc
@@ -295,9 +352,9 @@ fn passkey_id(params: &Params) -> Option<PasskeyId> {
 
 /// `POST /account/passkeys/rename` (form: `csrf`, `id`, `label`).
 pub async fn rename(State(oidc): State<Arc<Oidc>>, headers: HeaderMap, body: Bytes) -> Response {
-    let (c, params) = match checked(&oidc, &headers, &body).await {
+    let (c, params) = match checked(&oidc, &headers, &body, REAUTH_AFTER).await {
         Ok(checked) => checked,
-        Err(response) => return response,
+        Err((refused, lang)) => return refused.page(lang),
     };
     let Some(id) = passkey_id(&params) else {
         return told("rejected");
@@ -329,9 +386,9 @@ pub async fn rename(State(oidc): State<Arc<Oidc>>, headers: HeaderMap, body: Byt
 /// account's credentials are serialised by a lock in the ephemeral store, so two
 /// concurrent deletions cannot both pass the check, on any instance.
 pub async fn delete(State(oidc): State<Arc<Oidc>>, headers: HeaderMap, body: Bytes) -> Response {
-    let (c, params) = match checked(&oidc, &headers, &body).await {
+    let (c, params) = match checked(&oidc, &headers, &body, REAUTH_AFTER).await {
         Ok(checked) => checked,
-        Err(response) => return response,
+        Err((refused, lang)) => return refused.page(lang),
     };
     let Some(id) = passkey_id(&params) else {
         return told("rejected");
@@ -343,32 +400,21 @@ pub async fn delete(State(oidc): State<Arc<Oidc>>, headers: HeaderMap, body: Byt
         Ok(false) => return told("busy"),
         Err(err) => return internal_page(c.lang, &err),
     }
-    let outcome = delete_unless_last(&oidc, account, id).await;
-    if let Err(err) = oidc.ephemeral.delete(&lock).await {
-        return internal_page(c.lang, &err);
-    }
-    match outcome {
-        Ok(true) => {
-            audited(
-                &oidc,
-                &c,
-                AuditEvent::CredentialRemoved,
-                Outcome::Success,
-                "deleted",
-            )
-            .await
-        }
-        Ok(false) => {
-            audited(
-                &oidc,
-                &c,
-                AuditEvent::CredentialRemoved,
-                Outcome::Failure,
-                "last",
-            )
-            .await
+    // Audited before the lock is released, so a failure to release cannot lose the record.
+    let response = match delete_unless_last(&oidc, account, id).await {
+        Ok(deleted) => {
+            let (outcome, code) = if deleted {
+                (Outcome::Success, "deleted")
+            } else {
+                (Outcome::Failure, "last")
+            };
+            audited(&oidc, &c, AuditEvent::CredentialRemoved, outcome, code).await
         }
         Err(StoreError::NotFound(_)) => told("rejected"),
+        Err(err) => internal_page(c.lang, &err),
+    };
+    match oidc.ephemeral.delete(&lock).await {
+        Ok(_) => response,
         Err(err) => internal_page(c.lang, &err),
     }
 }

@@ -63,24 +63,22 @@ pub(super) async fn passkey_reaches(
     Ok(level.is_some_and(|l| l >= min) && !oidc.durable.passkeys(account).await?.is_empty())
 }
 
-/// The session of `account` after authenticating with `method`. A passkey used while
-/// `previous` is a live session of the same account is a step-up: the two
-/// authentications add up (the better level, both sets of methods, `mfa`). A password
-/// login replaces the session as it is: the fresh `auth_time` must not vouch for an older
-/// stronger authentication. Audited.
+/// The session of `account` after authenticating with `method`. Its level comes from the
+/// account's current proofing and this authentication alone. When `stepped_up_from` is
+/// the session a relying party's request asked to step up from (a live session of the
+/// same account, fresh for that request, below its level), its methods are kept in `amr`
+/// with `mfa`: both were used for this request. Audited.
 pub(super) async fn new_session(
     oidc: &Oidc,
     account: &Account,
     method: Method<'_>,
-    previous: Option<&Session>,
+    stepped_up_from: Option<&Session>,
 ) -> anyhow::Result<Session> {
     let now = time::OffsetDateTime::now_utc();
     let proofed = proofed_level(oidc, account.id).await?;
-    let mut loa = proofed.map(|p| p.min(method.authenticator().cap()));
+    let loa = proofed.map(|p| p.min(method.authenticator().cap()));
     let mut amr: Vec<String> = method.amr().into_iter().map(str::to_owned).collect();
-    let step_up = matches!(method, Method::Passkey(_));
-    if let Some(previous) = previous.filter(|p| step_up && p.account == account.id) {
-        loa = loa.max(previous.loa);
+    if let Some(previous) = stepped_up_from.filter(|p| p.account == account.id) {
         for method in &previous.amr {
             if !amr.contains(method) {
                 amr.push(method.clone());

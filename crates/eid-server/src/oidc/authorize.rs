@@ -431,12 +431,13 @@ pub(super) fn client_name<'a>(
     })
 }
 
-/// Binds the flow to `account` (it logged in within the flow).
+/// Binds the flow to `account` (it logged in within the flow); `false` if the flow has
+/// ended meanwhile.
 pub(super) async fn bind(
     oidc: &Oidc,
     p: &mut Pending,
     account: AccountId,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     p.flow.payload.account = Some(account);
     flow::update(oidc.ephemeral.as_ref(), AUTHZ, &p.id, &p.flow).await
 }

@@ -83,16 +83,23 @@ pub async fn load<T: DeserializeOwned>(
     Ok(same_browser.then_some(flow))
 }
 
-/// Stores `flow` back under `id` (its payload changed), for another full lifetime.
+/// Stores `flow` back under `id` (its payload changed), for another full lifetime;
+/// `false` if the flow has ended meanwhile (a concurrent submission finished it), in which
+/// case it stays ended. The old value is taken first, so an update can never bring back a
+/// finished flow (which would let it be answered twice).
 pub async fn update<T: Serialize>(
     store: &dyn EphemeralStore,
     kind: &str,
     id: &str,
     flow: &Flow<T>,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let id = OpaqueToken::parse(id).map_err(|_| StoreError::Corrupt("flow id"))?;
     let value = serde_json::to_vec(flow).map_err(|_| StoreError::Corrupt("flow"))?;
-    store.put(&key(kind, &id), &value, FLOW_LIFETIME).await
+    if store.take(&key(kind, &id)).await?.is_none() {
+        return Ok(false);
+    }
+    store.put(&key(kind, &id), &value, FLOW_LIFETIME).await?;
+    Ok(true)
 }
 
 /// Ends the `kind` flow `id`; `false` if it had already ended (a concurrent submission
@@ -133,13 +140,16 @@ mod tests {
         assert!(wrong_kind.is_none());
         let mut changed = flow;
         changed.payload = 8;
-        update(&store, "t", id.expose(), &changed).await.unwrap();
+        assert!(update(&store, "t", id.expose(), &changed).await.unwrap());
         let reloaded: Flow<u32> = load(&store, "t", id.expose(), Some(&browser))
             .await
             .unwrap()
             .unwrap();
         assert_eq!((reloaded.payload, reloaded.csrf), (8, csrf));
         assert!(finish(&store, "t", id.expose()).await.unwrap());
+        assert!(!finish(&store, "t", id.expose()).await.unwrap());
+        // A finished flow stays finished: a late update does not bring it back.
+        assert!(!update(&store, "t", id.expose(), &reloaded).await.unwrap());
         assert!(!finish(&store, "t", id.expose()).await.unwrap());
         assert!(!finish(&store, "t", "malformed").await.unwrap());
     }

@@ -129,7 +129,8 @@ pub async fn login_submit(
 }
 
 /// Starts the session of `account`, who just authenticated with `method` within the flow
-/// `p`, and continues the flow.
+/// `p`, and continues the flow. A passkey used where the flow waits for a step-up adds to
+/// the session stepped up from (see [`authn::new_session`]).
 pub(super) async fn sign_in(
     oidc: &Oidc,
     headers: &HeaderMap,
@@ -137,21 +138,26 @@ pub(super) async fn sign_in(
     account: &Account,
     method: Method<'_>,
 ) -> Response {
-    let previous = match current_session(oidc, headers).await {
-        Ok(previous) => previous,
-        Err(err) => return internal_page(p.lang, &err),
+    let stepped_up_from = match method {
+        Method::Passkey(_) => match step_up_session(oidc, headers, &p).await {
+            Ok(session) => session,
+            Err(err) => return internal_page(p.lang, &err),
+        },
+        Method::Password => None,
     };
-    let session = match authn::new_session(oidc, account, method, previous.as_ref()).await {
+    let session = match authn::new_session(oidc, account, method, stepped_up_from.as_ref()).await {
         Ok(session) => session,
         Err(err) => return internal_page(p.lang, &err),
     };
+    match bind(oidc, &mut p, account.id).await {
+        Ok(true) => {}
+        Ok(false) => return pages::error(StatusCode::BAD_REQUEST, p.lang, texts(p.lang).expired),
+        Err(err) => return internal_page(p.lang, &err),
+    }
     let value = match replace_session(oidc, headers, &session).await {
         Ok(value) => value,
         Err(err) => return internal_page(p.lang, &err),
     };
-    if let Err(err) = bind(oidc, &mut p, account.id).await {
-        return internal_page(p.lang, &err);
-    }
     let mut response = proceed(oidc, p, &session, false).await;
     set_cookie(
         &mut response,

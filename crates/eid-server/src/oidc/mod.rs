@@ -131,6 +131,9 @@ pub struct Limits {
     pub per_ip: RateLimit,
     /// Wrong client secrets per client id and source IP.
     pub per_client: RateLimit,
+    /// Passkey ceremonies started per client IP (each keeps a state in the ephemeral
+    /// store for the ceremony lifetime).
+    pub ceremonies_per_ip: RateLimit,
 }
 
 impl Default for Limits {
@@ -147,6 +150,10 @@ impl Default for Limits {
             per_client: RateLimit {
                 max: 20,
                 window: StdDuration::from_secs(5 * 60),
+            },
+            ceremonies_per_ip: RateLimit {
+                max: 300,
+                window: StdDuration::from_secs(15 * 60),
             },
         }
     }
@@ -236,6 +243,7 @@ pub struct Oidc {
     login_account: RateLimiter,
     login_ip: RateLimiter,
     client_failures: RateLimiter,
+    ceremony_ip: RateLimiter,
     refresh_lifetime: Duration,
     session_lifetime: StdDuration,
     metrics: Metrics,
@@ -332,6 +340,7 @@ impl Oidc {
             login_account: limiter("login-account", settings.limits.per_account),
             login_ip: limiter("login-ip", settings.limits.per_ip),
             client_failures: limiter("client-auth", settings.limits.per_client),
+            ceremony_ip: limiter("passkey-ceremony-ip", settings.limits.ceremonies_per_ip),
             issuer,
             clients,
             keys,

@@ -6,6 +6,7 @@
 //! for `navigator.credentials.get` as JSON; the page's script posts the browser's answer
 //! to `POST /passkey/login` as a form, which continues the flow like a password login.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::Json;
@@ -21,6 +22,7 @@ use eid_core::store::{AccountStatus, ClientId};
 
 use super::authn::Method;
 use super::authorize::{Pending, internal_page, posted};
+use super::lang::Lang;
 use super::login::{form, sign_in, step_up_session};
 use super::pages::{no_store, texts};
 use super::{ClientIp, Oidc};
@@ -29,6 +31,24 @@ use super::{ClientIp, Oidc};
 /// cannot finish another.
 fn context(p: &Pending) -> String {
     format!("login:{}", p.id)
+}
+
+/// Counts a ceremony started from `ip`; the answer to give instead when over the limit.
+pub(super) async fn count_ceremony(oidc: &Oidc, ip: IpAddr, lang: Lang) -> Option<Response> {
+    match oidc.ceremony_ip.hit(&ip.to_string()).await {
+        Ok(Decision::Allowed { .. }) => None,
+        Ok(Decision::Limited) => Some(json_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            texts(lang).rate_limited,
+        )),
+        Err(err) => {
+            tracing::error!(cause = %err, "request failed");
+            Some(json_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                texts(lang).internal,
+            ))
+        }
+    }
 }
 
 /// A JSON error for the page's script, with a message for the citizen.
@@ -55,6 +75,9 @@ pub async fn options(
         Err(page) => return page,
     };
     let t = texts(p.lang);
+    if let Some(refusal) = count_ceremony(&oidc, ip, p.lang).await {
+        return refusal;
+    }
     let typed = params.get("personal_id").filter(|id| !id.is_empty());
     let account = match typed {
         Some(typed) => {

@@ -288,18 +288,34 @@ macro_rules! durable_impl {
                 async fn record_passkey_use(
                     &self,
                     id: PasskeyId,
+                    previous: &serde_json::Value,
                     passkey: &serde_json::Value,
                     used_at: OffsetDateTime,
                 ) -> Result<(), StoreError> {
+                    // Compare-and-set: the row changes only if nobody changed it since
+                    // it was read (JSONB equality on PostgreSQL; on SQLite the same
+                    // serde_json text).
                     let done = sqlx::query(
-                        "UPDATE passkeys SET passkey = $2, last_used_at = $3 WHERE id = $1",
+                        "UPDATE passkeys SET passkey = $2, last_used_at = $3 \
+                         WHERE id = $1 AND passkey = $4",
                     )
                     .bind(id.as_uuid())
                     .bind(Json(passkey))
                     .bind(micros(used_at))
+                    .bind(Json(previous))
                     .execute(&self.pool)
                     .await?;
-                    changed(done.rows_affected(), Entity::Passkey)
+                    if done.rows_affected() == 1 {
+                        return Ok(());
+                    }
+                    let exists = sqlx::query("SELECT 1 FROM passkeys WHERE id = $1")
+                        .bind(id.as_uuid())
+                        .fetch_optional(&self.pool)
+                        .await?;
+                    Err(match exists {
+                        Some(_) => StoreError::Contention,
+                        None => StoreError::NotFound(Entity::Passkey),
+                    })
                 }
 
                 async fn delete_passkey(

@@ -43,6 +43,8 @@ pub struct AccountPage<'a> {
     pub activity: &'a [Activity],
     /// What to tell the citizen first, and whether it is a problem.
     pub notice: Option<(&'a str, bool)>,
+    /// Offer to sign in again (the sign-in is too old to change passkeys).
+    pub reauth: bool,
 }
 
 /// The account page.
@@ -55,6 +57,14 @@ pub fn account(p: &AccountPage<'_>) -> Response {
             format!("<p class=\"{class}\" role=\"status\">{}</p>", escape(text))
         })
         .unwrap_or_default();
+    let notice = if p.reauth {
+        format!(
+            "{notice}<p><a id=\"reauth\" href=\"/account?login\">{}</a></p>",
+            t.sign_in_again
+        )
+    } else {
+        notice
+    };
     let level = p.level.unwrap_or(t.account_unproofed);
     let csrf = escape(p.csrf);
     let rows: String = p

@@ -12,15 +12,19 @@
   const supported = typeof PublicKeyCredential !== 'undefined' &&
     typeof PublicKeyCredential.parseRequestOptionsFromJSON === 'function';
 
+  // A refusal from the server, whose message is written for the citizen.
+  class Refusal extends Error {}
+
   // Starts a ceremony: POSTs `fields` to `url`, answers { ceremony, publicKey }.
-  async function start(url, fields) {
+  async function start(url, fields, signal) {
     const response = await fetch(url, {
       method: 'POST',
       credentials: 'same-origin',
       body: new URLSearchParams(fields),
+      signal,
     });
     const body = await response.json().catch(() => ({}));
-    if (!response.ok) throw new Error(body.error || status.dataset.failed);
+    if (!response.ok) throw new Refusal(body.error || status.dataset.failed);
     return body;
   }
 
@@ -31,44 +35,51 @@
     form.submit();
   }
 
-  // What to tell the citizen when a ceremony fails.
+  // What to tell the citizen when a ceremony fails: the server's message, else ours (the
+  // browser's own messages are technical and in its language).
   function explain(error) {
     if (error.name === 'AbortError') return;
-    if (error.name === 'InvalidStateError') return say(status.dataset.duplicate);
-    if (error.name === 'NotAllowedError') return say(status.dataset.failed);
-    say(error.message || status.dataset.failed);
+    say(error instanceof Refusal ? error.message : status.dataset.failed);
   }
 
   const login = document.getElementById('passkey-form');
   if (login) {
-    let autofill = null; // the pending conditional request's AbortController
-    const get = async (personalId, conditional) => {
+    let autofill = null; // the AbortController of the pending autofill request
+    // Asks for a passkey: for the typed `personalId`, or any; `signal` makes it the
+    // autofill (conditional) request.
+    const get = async (personalId, signal) => {
       const fields = { req: login.elements.req.value, csrf: login.elements.csrf.value };
       if (personalId) fields.personal_id = personalId;
-      const { ceremony, publicKey } = await start(login.dataset.options, fields);
+      const { ceremony, publicKey } = await start(login.dataset.options, fields, signal);
       const request = { publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(publicKey) };
-      if (conditional) {
-        autofill = new AbortController();
+      if (signal) {
         request.mediation = 'conditional';
-        request.signal = autofill.signal;
+        request.signal = signal;
       }
       const credential = await navigator.credentials.get(request);
       if (credential) finish(login, ceremony, credential);
+    };
+    // Conditional UI: the browser offers this site's passkeys in the number's autofill.
+    const offerAutofill = async () => {
+      if (!supported || login.dataset.autofill !== 'on' ||
+          !PublicKeyCredential.isConditionalMediationAvailable ||
+          !(await PublicKeyCredential.isConditionalMediationAvailable())) return;
+      autofill = new AbortController();
+      await get('', autofill.signal);
     };
     document.getElementById('passkey-login').addEventListener('click', () => {
       if (!supported) return say(status.dataset.unsupported);
       if (autofill) autofill.abort();
       autofill = null;
       const typed = document.getElementById('personal_id');
-      get(typed ? typed.value.trim() : '', false).catch(explain);
-    });
-    // Conditional UI: the browser offers this site's passkeys in the number's autofill.
-    if (supported && login.dataset.autofill === 'on' &&
-        PublicKeyCredential.isConditionalMediationAvailable) {
-      PublicKeyCredential.isConditionalMediationAvailable()
-        .then((available) => available && get('', true))
+      get(typed ? typed.value.trim() : '', null)
+        .catch((error) => {
+          explain(error);
+          return offerAutofill(); // after a refusal or a cancel, offer autofill again
+        })
         .catch(() => {});
-    }
+    });
+    offerAutofill().catch(() => {});
   }
 
   const enrol = document.getElementById('passkey-enrol');
@@ -86,7 +97,9 @@
         });
         finish(enrol, ceremony, credential);
       } catch (error) {
-        explain(error);
+        // create() refuses an authenticator that holds one of excludeCredentials.
+        if (error.name === 'InvalidStateError') say(status.dataset.duplicate);
+        else explain(error);
       }
     });
   }

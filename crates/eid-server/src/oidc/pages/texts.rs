@@ -57,6 +57,7 @@ pub struct Texts {
     pub activity_title: &'static str,
     pub failed: &'static str,
     pub sign_out: &'static str,
+    pub sign_in_again: &'static str,
     /// Per notice code of the account page, what the citizen is told.
     pub notices: [(&'static str, &'static str); 10],
     /// Per audit event name, how the activity list names it.
@@ -124,6 +125,7 @@ const VI: Texts = Texts {
     activity_title: "Hoạt động gần đây",
     failed: "không thành công",
     sign_out: "Đăng xuất",
+    sign_in_again: "Đăng nhập lại",
     notices: [
         ("added", "Đã thêm khóa truy cập."),
         ("renamed", "Đã đổi tên khóa truy cập."),
@@ -221,6 +223,7 @@ const EN: Texts = Texts {
     activity_title: "Recent activity",
     failed: "failed",
     sign_out: "Sign out",
+    sign_in_again: "Sign in again",
     notices: [
         ("added", "The passkey was added."),
         ("renamed", "The passkey was renamed."),
