@@ -624,10 +624,10 @@ async fn passkey_changes_need_a_recent_sign_in() {
     }
     assert_eq!(the_passkey(&p).await.label, "Phone");
 
-    // Signing in again allows changes again.
-    let (_, challenge) = pkce();
-    let query = authorize_query("basic", &challenge, "&prompt=login");
-    p.login(&mut citizen, &query).await;
+    // Signing in again (the account page's `?login`, session or not) allows changes.
+    let again = citizen.get(&format!("{}?login", paths::ACCOUNT)).await;
+    assert!(location(&again).starts_with("/login?"));
+    assert_eq!(p.follow(&mut citizen, again).await, paths::ACCOUNT);
     let fields = [("id", id.as_str()), ("label", "New")];
     let renamed = account_form(&mut citizen, paths::RENAME_PASSKEY, &fields).await;
     assert_eq!(notice(&renamed), "renamed");
