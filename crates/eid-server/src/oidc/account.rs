@@ -167,40 +167,86 @@ fn told(code: &str) -> Response {
     see_other(&format!("{}?notice={code}", paths::ACCOUNT))
 }
 
+/// Why a form of the account page was refused.
+enum Refusal {
+    /// Not a form of this session's page: malformed, or without its CSRF token.
+    Forbidden,
+    /// No session (it ended): the citizen signs in.
+    SignedOut,
+    /// The sign-in is older than [`REAUTH_AFTER`]: the citizen signs in again.
+    Stale,
+    /// The store failed.
+    Store(StoreError),
+}
+
+impl Refusal {
+    /// The answer to a posted form.
+    fn page(self, lang: Lang) -> Response {
+        match self {
+            Refusal::Forbidden => pages::error(StatusCode::FORBIDDEN, lang, texts(lang).forbidden),
+            Refusal::SignedOut => see_other(paths::ACCOUNT),
+            Refusal::Stale => told("reauth"),
+            Refusal::Store(err) => internal_page(lang, &err),
+        }
+    }
+
+    /// The answer to the page's script asking for options: JSON with the text to show.
+    fn json(self, lang: Lang) -> Response {
+        let forbidden = texts(lang).forbidden;
+        match self {
+            Refusal::Forbidden => json_error(StatusCode::FORBIDDEN, forbidden),
+            Refusal::SignedOut | Refusal::Stale => {
+                let sign_in_again = notice(lang, "reauth").unwrap_or(forbidden);
+                json_error(StatusCode::FORBIDDEN, sign_in_again)
+            }
+            Refusal::Store(err) => internal_page(lang, &err),
+        }
+    }
+}
+
 /// A form of the account page, checked: a session, its CSRF token, a recent sign-in.
-/// Else the response to give instead.
+async fn check(
+    oidc: &Oidc,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Citizen, Params), Refusal> {
+    let params = Params::parse(body).map_err(|_| Refusal::Forbidden)?;
+    let citizen = citizen(oidc, headers)
+        .await
+        .map_err(Refusal::Store)?
+        .ok_or(Refusal::SignedOut)?;
+    if !csrf_matches(&citizen.cookie, params.get("csrf").unwrap_or_default()) {
+        return Err(Refusal::Forbidden);
+    }
+    if !citizen.recent() {
+        return Err(Refusal::Stale);
+    }
+    Ok((citizen, params))
+}
+
+/// [`check`]s a posted form; else the page to answer instead.
 async fn checked(
     oidc: &Oidc,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(Citizen, Params), Response> {
     let lang = Lang::choose(None, accept_language(headers));
-    let forbidden = || pages::error(StatusCode::FORBIDDEN, lang, texts(lang).forbidden);
-    let params = Params::parse(body).map_err(|_| forbidden())?;
-    let citizen = match citizen(oidc, headers).await {
-        Ok(Some(citizen)) => citizen,
-        Ok(None) => return Err(see_other(paths::ACCOUNT)),
-        Err(err) => return Err(internal_page(lang, &err)),
-    };
-    if !csrf_matches(&citizen.cookie, params.get("csrf").unwrap_or_default()) {
-        return Err(forbidden());
-    }
-    if !citizen.recent() {
-        return Err(told("reauth"));
-    }
-    Ok((citizen, params))
+    check(oidc, headers, body)
+        .await
+        .map_err(|refusal| refusal.page(lang))
 }
 
 /// `POST /account/passkeys/options` (form: `csrf`): starts enrolling a passkey; answers
-/// the options for `navigator.credentials.create` as JSON.
+/// the options for `navigator.credentials.create` as JSON, or a JSON error with the text
+/// for the page to show (to sign in again when the sign-in is too old).
 pub async fn enrol_options(
     State(oidc): State<Arc<Oidc>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let c = match checked(&oidc, &headers, &body).await {
+    let c = match check(&oidc, &headers, &body).await {
         Ok((c, _)) => c,
-        Err(_) => return json_error(StatusCode::FORBIDDEN, texts(Lang::default()).forbidden),
+        Err(refusal) => return refusal.json(Lang::choose(None, accept_language(&headers))),
     };
     let account = c.session.account;
     let started = async {

@@ -10,7 +10,7 @@ use eid_core::citizen::{PersonalId, Sex};
 use eid_core::store::{NewPasskey, PasskeyId, PasskeyRecord};
 use eid_core::token::{IdTokenClaims, OpaqueToken};
 use eid_server::oidc::{SESSION_LIFETIME, paths};
-use reqwest::header::{CONTENT_TYPE, SET_COOKIE};
+use reqwest::header::{ACCEPT_LANGUAGE, CONTENT_TYPE, SET_COOKIE};
 use serde_json::Value;
 use time::macros::format_description;
 use url::Url;
@@ -32,8 +32,11 @@ const CEREMONY_EXPIRED: &str = "The passkey request has expired. Please try agai
 const CLONED: &str = "This passkey was refused because it may have been copied.";
 const STEP_UP_TITLE: &str = "<h1>Confirm with your passkey</h1>";
 /// The account page is in Vietnamese (the default: the test browser sends no
-/// `Accept-Language`): a passkey's "last used: never".
+/// `Accept-Language`): a passkey's "last used: never"; "to change your passkeys, please
+/// sign in again"; "this form is not valid…".
 const NEVER_USED: &str = "Dùng lần cuối: chưa dùng";
+const SIGN_IN_AGAIN: &str = "Để thay đổi khóa truy cập, hãy đăng nhập lại.";
+const FORBIDDEN: &str = "Biểu mẫu không hợp lệ. Hãy quay lại dịch vụ và thử lại.";
 /// Authenticator data flags (W3C WebAuthn Level 3 section 6.1): user verified, backup
 /// eligible.
 const FLAG_UV: u8 = 0x04;
@@ -247,6 +250,13 @@ async fn id_token(
     verifier
         .verify_id_token(token, Some("n0nce"), None)
         .unwrap()
+}
+
+/// The text of a 403 JSON error for the page's script.
+async fn json_error(response: reqwest::Response) -> String {
+    assert_eq!(response.status(), 403);
+    let error = json(response).await["error"].as_str().map(str::to_owned);
+    error.expect("an error text")
 }
 
 /// Whether `response` starts a session.
@@ -500,14 +510,16 @@ async fn account_forms_need_the_session_its_token_and_valid_input() {
         assert_eq!(location(&anonymous), paths::ACCOUNT);
         page(citizen.post(path, &fields).await, 403).await;
     }
-    // The script's options request is answered in JSON: 403 either way.
-    for browser in [&mut stranger, &mut citizen] {
-        let options = browser
-            .post(paths::ENROL_OPTIONS, &[("csrf", "forged")])
-            .await;
-        assert_eq!(options.status(), 403);
-        assert!(json(options).await["error"].is_string());
+    // The script's options request is answered in JSON, with the text to show in the
+    // browser's language.
+    for (browser, text) in [(&mut stranger, SIGN_IN_AGAIN), (&mut citizen, FORBIDDEN)] {
+        let options = browser.post(paths::ENROL_OPTIONS, &[("csrf", "forged")]);
+        assert_eq!(json_error(options.await).await, text);
     }
+    let english = p.http.post(format!("{}{}", p.base, paths::ENROL_OPTIONS));
+    let english = english.header(ACCEPT_LANGUAGE, "en").form(&[("csrf", "x")]);
+    let text = json_error(english.send().await.unwrap()).await;
+    assert_eq!(text, "To change your passkeys, please sign in again.");
 
     // Labels are 1 to 100 characters.
     for label in ["   ", &"x".repeat(101)] {
@@ -610,7 +622,7 @@ async fn passkey_changes_need_a_recent_sign_in() {
     let html = account_page(&mut citizen).await;
     assert!(listed(&html, the_passkey(&p).await.id).is_some());
     let options = account_form(&mut citizen, paths::ENROL_OPTIONS, &[]).await;
-    assert_eq!(options.status(), 403);
+    assert_eq!(json_error(options).await, SIGN_IN_AGAIN);
     let fields = [
         ("ceremony", ceremony.as_str()),
         ("label", "Second"),
