@@ -90,16 +90,20 @@ async fn sign_in(oidc: &Oidc, headers: &HeaderMap, lang: Lang) -> Response {
     start_flow(oidc, headers, &pending, paths::LOGIN, lang).await
 }
 
-/// `GET /account[?notice=…|?login]`.
+/// `GET /account[?notice=…|?login]`: `?login` signs in again, even with a session.
 pub async fn account_page(
     State(oidc): State<Arc<Oidc>>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
     let lang = Lang::choose(None, accept_language(&headers));
-    let params = Params::parse(query.unwrap_or_default().as_bytes()).unwrap_or_default();
+    let query = query.unwrap_or_default();
+    let params = Params::parse(query.as_bytes()).unwrap_or_default();
+    // `Params` drops parameters without a value (RFC 6749 section 3.1), so `?login` is
+    // looked for by name.
+    let login = url::form_urlencoded::parse(query.as_bytes()).any(|(name, _)| name == "login");
     let citizen = match citizen(&oidc, &headers).await {
-        Ok(Some(citizen)) if !params.has("login") => citizen,
+        Ok(Some(citizen)) if !login => citizen,
         Ok(_) => return sign_in(&oidc, &headers, lang).await,
         Err(err) => return internal_page(lang, &err),
     };
@@ -198,10 +202,9 @@ impl Refused {
     /// The answer to the page's script.
     fn json(self, lang: Lang) -> Response {
         match self {
-            Refused::SignedOut | Refused::Forbidden => {
-                json_error(StatusCode::FORBIDDEN, texts(lang).forbidden)
-            }
-            Refused::Reauth => json_error(
+            Refused::Forbidden => json_error(StatusCode::FORBIDDEN, texts(lang).forbidden),
+            // The session ended or is too old: the citizen signs in (again).
+            Refused::SignedOut | Refused::Reauth => json_error(
                 StatusCode::FORBIDDEN,
                 notice(lang, "reauth").unwrap_or_default(),
             ),
@@ -238,7 +241,8 @@ async fn checked(
 }
 
 /// `POST /account/passkeys/options` (form: `csrf`): starts enrolling a passkey; answers
-/// the options for `navigator.credentials.create` as JSON.
+/// the options for `navigator.credentials.create` as JSON, or a JSON error with the text
+/// for the page to show (to sign in again when the sign-in is too old).
 pub async fn enrol_options(
     State(oidc): State<Arc<Oidc>>,
     ClientIp(ip): ClientIp,

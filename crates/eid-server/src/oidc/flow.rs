@@ -145,7 +145,7 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!((reloaded.payload, reloaded.csrf), (8, csrf));
+        assert_eq!((reloaded.payload, &reloaded.csrf), (8, &csrf));
         assert!(finish(&store, "t", id.expose()).await.unwrap());
         assert!(!finish(&store, "t", id.expose()).await.unwrap());
         // A finished flow stays finished: a late update does not bring it back.

@@ -47,6 +47,10 @@ const MAX_NAME_LEN: usize = 64;
 pub const MAX_VALUE_LEN: usize = 2048;
 /// Longest value of a parameter carrying a JWT or a JSON document.
 pub const MAX_LONG_VALUE_LEN: usize = 16 * 1024;
+/// Longest passkey answer (`credential`: the browser's WebAuthn response in JSON, about
+/// 2 KB for an RSA key): above the passkey layer's own limit, which refuses a larger
+/// answer as a failed (audited) passkey attempt rather than as a broken form.
+pub const MAX_CREDENTIAL_LEN: usize = 2 * eid_core::credential::passkey::MAX_RESPONSE;
 
 /// Parameters that may be long: JWTs and the `claims` JSON.
 const LONG: [&str; 5] = [
@@ -83,10 +87,10 @@ impl Params {
             if count >= MAX_PARAMS || name.len() > MAX_NAME_LEN {
                 return Err(ParamError::TooMany);
             }
-            let limit = if LONG.contains(&name.as_ref()) {
-                MAX_LONG_VALUE_LEN
-            } else {
-                MAX_VALUE_LEN
+            let limit = match name.as_ref() {
+                "credential" => MAX_CREDENTIAL_LEN,
+                long if LONG.contains(&long) => MAX_LONG_VALUE_LEN,
+                _ => MAX_VALUE_LEN,
             };
             if value.len() > limit {
                 return Err(ParamError::TooLong(printable(&name)));
@@ -166,6 +170,13 @@ mod tests {
         );
         let jwt = format!("client_assertion={}", "a".repeat(MAX_VALUE_LEN + 1));
         assert!(Params::parse(jwt.as_bytes()).is_ok());
+        let answer = format!("credential={}", "a".repeat(MAX_LONG_VALUE_LEN + 1));
+        assert!(Params::parse(answer.as_bytes()).is_ok());
+        let huge = format!("credential={}", "a".repeat(MAX_CREDENTIAL_LEN + 1));
+        assert_eq!(
+            Params::parse(huge.as_bytes()).unwrap_err(),
+            ParamError::TooLong("credential".into())
+        );
         let many: Vec<String> = (0..=MAX_PARAMS).map(|i| format!("p{i}=1")).collect();
         assert_eq!(
             Params::parse(many.join("&").as_bytes()).unwrap_err(),

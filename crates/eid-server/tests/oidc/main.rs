@@ -1,11 +1,11 @@
 //! The OpenID provider over real HTTP: the whole code flow, then every refusal the specs
 //! demand, answered with the exact error and never a 5xx.
 
+mod passkeys;
 mod support;
 
 use std::sync::Arc;
 
-use eid_core::token::{TokenVerifier, VerificationKeys};
 use serde_json::Value;
 use support::{
     Options, Provider, RP, RP_LOGOUT, SECRET, authorize_query, hidden, json, location, param, pkce,
@@ -82,32 +82,17 @@ async fn code_flow_tokens_userinfo_refresh_introspection_revocation_and_logout()
     let code = param(&url, "code").unwrap();
 
     let tokens = json(redeem(&p, "basic", &code, &verifier).await).await;
-    let jwks = p
-        .http
-        .get(format!("{}/jwks.json", p.base))
-        .send()
+    let id = p
+        .verifier("basic")
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let verifier_for = |aud: &str| {
-        TokenVerifier::new(
-            VerificationKeys::from_json(&jwks).unwrap(),
-            &p.issuer,
-            aud,
-            time::Duration::ZERO,
-        )
-        .unwrap()
-    };
-    let id = verifier_for("basic")
         .verify_id_token(tokens["id_token"].as_str().unwrap(), Some("n0nce"), None)
         .unwrap();
     assert_eq!(id.acr.as_deref(), Some("http://eidas.europa.eu/LoA/low"));
     assert_eq!(id.amr, vec!["pwd".to_owned()]);
     assert!(id.auth_time.is_some() && id.at_hash.is_some());
     let access = tokens["access_token"].as_str().unwrap();
-    verifier_for(&p.issuer)
+    p.verifier(&p.issuer)
+        .await
         .verify_access_token(access, None)
         .unwrap();
     assert_eq!(tokens["token_type"], "Bearer");
@@ -672,10 +657,8 @@ async fn a_suspended_account_gets_no_more_codes_or_tokens() {
     assert_eq!(narrowed["scope"], "profile");
     assert!(narrowed.get("id_token").is_none(), "{narrowed}");
 
-    let id = eid_core::citizen::PersonalId::parse(&p.citizen.0).unwrap();
-    let account = p.durable.find_account(&id).await.unwrap().unwrap();
     p.durable
-        .set_account_status(account.id, eid_core::store::AccountStatus::Suspended)
+        .set_account_status(p.account().await, eid_core::store::AccountStatus::Suspended)
         .await
         .unwrap();
     let (_, challenge) = pkce();

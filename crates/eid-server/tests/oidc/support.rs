@@ -6,14 +6,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64ct::{Base64UrlUnpadded, Encoding as _};
+use eid_core::audit::AuditRecord;
+use eid_core::citizen::PersonalId;
 use eid_core::credential::password::{Password, PasswordHasher, PasswordParams};
 use eid_core::oauth::{ClientAuth, RegisteredClient};
 use eid_core::registry::{EmbeddedRegistry, RecordStatus, RegisterLocation, SyntheticPopulation};
 use eid_core::release::Scope;
 use eid_core::store::{
-    ClientId, DurableStore, EphemeralStore, MemoryEphemeral, RedisEphemeral, SqliteStore,
+    AccountId, ClientId, DurableStore, EphemeralStore, MemoryEphemeral, RedisEphemeral, SqliteStore,
 };
-use eid_core::token::{KeyRing, OpaqueToken, PairwiseSalt, SigningKey, TokenIssuer};
+use eid_core::token::{
+    KeyRing, OpaqueToken, PairwiseSalt, SigningKey, TokenIssuer, TokenVerifier, VerificationKeys,
+};
 use eid_server::oidc::{Limits, PasskeySettings, SESSION_LIFETIME, Settings};
 use eid_server::{accounts, app};
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
@@ -78,6 +82,8 @@ pub struct Provider {
     pub rp_key: SigningKey,
     /// The durable store, to inspect the audit log.
     pub durable: Arc<dyn DurableStore>,
+    /// The ephemeral store (sessions, flows, ceremonies), to stage what HTTP cannot.
+    pub ephemeral: Arc<dyn EphemeralStore>,
 }
 
 /// Builder options.
@@ -185,7 +191,7 @@ impl Provider {
             },
             keys: KeyRing::generate().unwrap(),
             durable: Arc::clone(&durable),
-            ephemeral: options.ephemeral,
+            ephemeral: Arc::clone(&options.ephemeral),
             registry,
             hasher,
             extra: axum::Router::new(),
@@ -202,7 +208,28 @@ impl Provider {
             citizen: (record.personal_id.expose(), password.to_owned()),
             rp_key,
             durable,
+            ephemeral: options.ephemeral,
         }
+    }
+
+    /// The enrolled citizen's account.
+    pub async fn account(&self) -> AccountId {
+        let id = PersonalId::parse(&self.citizen.0).unwrap();
+        self.durable.find_account(&id).await.unwrap().unwrap().id
+    }
+
+    /// Verifies the tokens the provider issues to `audience` against its published keys.
+    pub async fn verifier(&self, audience: &str) -> TokenVerifier {
+        let jwks = self.http.get(format!("{}/jwks.json", self.base)).send();
+        let jwks = jwks.await.unwrap().text().await.unwrap();
+        let keys = VerificationKeys::from_json(&jwks).unwrap();
+        TokenVerifier::new(keys, &self.issuer, audience, time::Duration::ZERO).unwrap()
+    }
+
+    /// Every record of the audit log, oldest first.
+    pub async fn audit(&self) -> Vec<AuditRecord> {
+        let entries = self.durable.audit_entries(0, 1000).await.unwrap();
+        entries.into_iter().map(|e| e.record).collect()
     }
 
     /// A new browser with an empty cookie jar.
@@ -241,12 +268,19 @@ impl Provider {
     /// Logs the citizen in through `browser` for an authorization request with `query`
     /// and returns the redirect to the client.
     pub async fn login(&self, browser: &mut Browser, query: &str) -> Url {
-        let mut response = browser.authorize(query).await;
+        let response = browser.authorize(query).await;
+        Url::parse(&self.follow(browser, response).await).unwrap()
+    }
+
+    /// Follows the redirect `response` through the login page (with the citizen's
+    /// password) and the consent page (allowing), and returns where the flow ends: the
+    /// client's redirect URI, or another page of the provider (such as `/account`).
+    pub async fn follow(&self, browser: &mut Browser, mut response: reqwest::Response) -> String {
         loop {
             assert_eq!(response.status(), 303, "{}", response.text().await.unwrap());
             let location = location(&response);
-            if !location.starts_with('/') {
-                return Url::parse(&location).unwrap();
+            if !location.starts_with("/login?") && !location.starts_with("/consent?") {
+                return location;
             }
             let page = browser.get(&location).await;
             let html = page.text().await.unwrap();
@@ -280,6 +314,11 @@ impl Browser {
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join("; ")
+    }
+
+    /// The value of cookie `name`, if the browser has it.
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.jar.get(name).map(String::as_str)
     }
 
     fn keep(&mut self, response: &reqwest::Response) {
