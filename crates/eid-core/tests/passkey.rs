@@ -237,12 +237,14 @@ impl Rp {
 
     /// Stores `counter` as the passkey's signature counter, as a login elsewhere would.
     async fn set_counter(&self, record: &PasskeyRecord, counter: u32) {
-        let mut passkey = record.passkey.clone();
+        let store = &self.db.store;
+        let current = store.find_passkey(&record.credential_id).await;
+        let current = current
+            .expect("read the passkey")
+            .expect("a stored passkey");
+        let mut passkey = current.passkey.clone();
         passkey["cred"]["counter"] = json!(counter);
-        let used = self
-            .db
-            .store
-            .record_passkey_use(record.id, &record.passkey, &passkey, now());
+        let used = store.record_passkey_use(record.id, &current.passkey, &passkey, now());
         used.await.expect("counter stored");
     }
 }

@@ -543,6 +543,15 @@ fn check_issuer(issuer: &str, errors: &mut Errors) -> bool {
         errors.add("issuer", "must not have a query (?…)");
         return false;
     }
+    // The issuer's host is the passkeys' relying party ID, which must be a domain name
+    // (W3C WebAuthn Level 3 section 5.1.3: browsers refuse IP addresses).
+    if !matches!(url.host(), Some(url::Host::Domain(_))) {
+        errors.add(
+            "issuer",
+            "must name its host by a domain name, not an IP address (passkeys need one)",
+        );
+        return false;
+    }
     true
 }
 

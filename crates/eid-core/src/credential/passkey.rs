@@ -376,14 +376,21 @@ impl Passkeys {
         }
         passkey.update_credential(&result);
         let stored = serde_json::to_value(&passkey).map_err(|_| StoreError::Corrupt("passkey"))?;
-        durable
+        let recorded = durable
             .record_passkey_use(
                 record.id,
                 &record.passkey,
                 &stored,
                 OffsetDateTime::now_utc(),
             )
-            .await?;
+            .await;
+        match recorded {
+            Ok(()) => {}
+            // Another login with this key was recorded since this one was checked: two
+            // answers with one counter value, which is what a clone looks like.
+            Err(StoreError::Contention) => return Err(possible_clone()),
+            Err(err) => return Err(err.into()),
+        }
         Ok(PasskeyLogin {
             account: record.account_id,
             passkey: record.id,

@@ -200,6 +200,8 @@ fn issuer_rules() {
         ("id.example.vn", "absolute URL"),
         ("ftp://localhost", "https"),
         ("http://127.0.0.1:8080", "https"),
+        ("https://192.0.2.7", "domain name"),
+        ("https://[2001:db8::1]", "domain name"),
     ] {
         assert_error(&errors(&config(bad), &with_kek()), "issuer", needle);
     }
