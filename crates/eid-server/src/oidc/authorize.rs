@@ -10,9 +10,10 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use eid_core::oauth::CodeGrant;
 use eid_core::store::{AccountId, AccountStatus, ClientId, StoreError};
 use eid_core::token::OpaqueToken;
@@ -414,6 +415,31 @@ pub(super) async fn posted(
         ));
     }
     Ok((pending, params))
+}
+
+/// A posted form of a pending flow, checked as [`posted`] does: the extractor of the
+/// flows' form handlers (the request's headers come with it).
+pub(super) struct PostedForm {
+    pub pending: Pending,
+    pub params: Params,
+    pub headers: HeaderMap,
+}
+
+impl FromRequest<Arc<Oidc>> for PostedForm {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, oidc: &Arc<Oidc>) -> Result<Self, Response> {
+        let headers = request.headers().clone();
+        let body = Bytes::from_request(request, oidc)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let (pending, params) = posted(oidc, &headers, &body).await?;
+        Ok(Self {
+            pending,
+            params,
+            headers,
+        })
+    }
 }
 
 /// The client's display name and its redirect origins (for the pages' `form-action`);

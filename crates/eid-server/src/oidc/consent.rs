@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -12,7 +11,7 @@ use eid_core::audit::{Actor, AttributeName, AuditEvent, AuditRecord, Outcome};
 use eid_core::store::ClientId;
 
 use super::authorize::{
-    AUTHZ, Pending, client_name, current_session, internal_page, posted, proceed, shared, shown,
+    AUTHZ, Pending, PostedForm, client_name, current_session, internal_page, proceed, shared, shown,
 };
 use super::error::{AuthzError, redirect_error, see_other};
 use super::flow;
@@ -65,13 +64,12 @@ pub async fn consent_page(
 /// `POST /consent`: the citizen's decision.
 pub async fn consent_submit(
     State(oidc): State<Arc<Oidc>>,
-    headers: HeaderMap,
-    body: Bytes,
+    PostedForm {
+        pending: p,
+        params,
+        headers,
+    }: PostedForm,
 ) -> Response {
-    let (p, params) = match posted(&oidc, &headers, &body).await {
-        Ok(posted) => posted,
-        Err(page) => return page,
-    };
     let (session, req) = match citizen(&oidc, &headers, &p).await {
         Ok((session, req)) => (session, req.clone()),
         Err(page) => return page,

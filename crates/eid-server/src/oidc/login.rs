@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -17,8 +16,8 @@ use eid_core::store::{Account, AccountStatus, ClientId, StoreError};
 
 use super::authn::{self, Method};
 use super::authorize::{
-    Pending, bind, client_name, current_session, internal_page, posted, proceed, replace_session,
-    shown,
+    Pending, PostedForm, bind, client_name, current_session, internal_page, proceed,
+    replace_session, shown,
 };
 use super::pages::{self, LoginPage, texts};
 use super::session::{Session, session_cookie, set_cookie};
@@ -98,13 +97,12 @@ enum LoginFailure {
 pub async fn login_submit(
     State(oidc): State<Arc<Oidc>>,
     ClientIp(ip): ClientIp,
-    headers: HeaderMap,
-    body: Bytes,
+    PostedForm {
+        pending: p,
+        params,
+        headers,
+    }: PostedForm,
 ) -> Response {
-    let (p, params) = match posted(&oidc, &headers, &body).await {
-        Ok(posted) => posted,
-        Err(page) => return page,
-    };
     let typed_id = params.get("personal_id").unwrap_or_default();
     let password = params.get("password").unwrap_or_default();
     let client = p.request().map(|r| r.client_id.clone());

@@ -10,9 +10,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse as _, Response};
 use eid_core::audit::{Actor, AuditEvent, AuditRecord, Outcome};
 use eid_core::citizen::PersonalId;
@@ -21,7 +20,7 @@ use eid_core::ratelimit::Decision;
 use eid_core::store::{AccountStatus, ClientId};
 
 use super::authn::Method;
-use super::authorize::{Pending, internal_page, posted};
+use super::authorize::{Pending, PostedForm, internal_page};
 use super::lang::Lang;
 use super::login::{form, sign_in, step_up_session};
 use super::pages::{no_store, texts};
@@ -67,13 +66,12 @@ pub(super) fn json_error(status: StatusCode, message: &str) -> Response {
 pub async fn options(
     State(oidc): State<Arc<Oidc>>,
     ClientIp(ip): ClientIp,
-    headers: HeaderMap,
-    body: Bytes,
+    PostedForm {
+        pending: p,
+        params,
+        headers,
+    }: PostedForm,
 ) -> Response {
-    let (p, params) = match posted(&oidc, &headers, &body).await {
-        Ok(posted) => posted,
-        Err(page) => return page,
-    };
     let t = texts(p.lang);
     if let Some(refusal) = count_ceremony(&oidc, ip, p.lang).await {
         return refusal;
@@ -124,13 +122,12 @@ pub async fn options(
 pub async fn login(
     State(oidc): State<Arc<Oidc>>,
     ClientIp(ip): ClientIp,
-    headers: HeaderMap,
-    body: Bytes,
+    PostedForm {
+        pending: p,
+        params,
+        headers,
+    }: PostedForm,
 ) -> Response {
-    let (p, params) = match posted(&oidc, &headers, &body).await {
-        Ok(posted) => posted,
-        Err(page) => return page,
-    };
     let t = texts(p.lang);
     let refuse =
         async |status, message| form(&oidc, &headers, &p, status, None, Some(message)).await;
