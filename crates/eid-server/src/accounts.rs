@@ -57,6 +57,21 @@ pub async fn enrol(
             record.status
         );
     }
+    let evidence = serde_json::json!({ "register": { "status": "active", "by": "registrar" } });
+    proofed_account(durable, hasher, personal_id, password, evidence).await
+}
+
+/// The account of `personal_id`, created if there is none, with `password` set and, unless
+/// it has a valid one, a register-match eKYC record at level substantial carrying
+/// `evidence` (what was checked), valid [`ENROLMENT_EKYC_VALIDITY`]. Every change is
+/// audited as the work of the service.
+pub async fn proofed_account(
+    durable: &dyn DurableStore,
+    hasher: &PasswordHasher,
+    personal_id: &PersonalId,
+    password: Password,
+    evidence: serde_json::Value,
+) -> anyhow::Result<Account> {
     let account = account(durable, personal_id).await?;
     let phc = hasher
         .hash(password)
@@ -76,7 +91,7 @@ pub async fn enrol(
             account.id,
             ProofingEvidence::RegisterMatch,
             Loa::Substantial,
-            serde_json::json!({ "register": { "status": "active", "by": "registrar" } }),
+            evidence,
             now,
             now + ENROLMENT_EKYC_VALIDITY,
         )?;

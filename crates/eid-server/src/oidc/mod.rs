@@ -14,6 +14,7 @@ mod authorize;
 mod client_auth;
 mod consent;
 mod discovery;
+mod enrol;
 mod error;
 mod flow;
 mod lang;
@@ -92,6 +93,8 @@ pub mod paths {
     pub const PASSKEY_LOGIN: &str = "/passkey/login";
     /// The citizen's account page.
     pub const ACCOUNT: &str = "/account";
+    /// Self-enrolment (eKYC by register match).
+    pub const ENROL_ACCOUNT: &str = "/enrol";
     /// Starts enrolling a passkey (JSON options for `navigator.credentials.create`).
     pub const ENROL_OPTIONS: &str = "/account/passkeys/options";
     /// Finishes enrolling a passkey.
@@ -134,6 +137,10 @@ pub struct Limits {
     /// Passkey ceremonies started per client IP (each keeps a state in the ephemeral
     /// store for the ceremony lifetime).
     pub ceremonies_per_ip: RateLimit,
+    /// Enrolment attempts per personal ID number.
+    pub enrolments_per_number: RateLimit,
+    /// Enrolment attempts per client IP.
+    pub enrolments_per_ip: RateLimit,
 }
 
 impl Default for Limits {
@@ -154,6 +161,14 @@ impl Default for Limits {
             ceremonies_per_ip: RateLimit {
                 max: 300,
                 window: StdDuration::from_secs(15 * 60),
+            },
+            enrolments_per_number: RateLimit {
+                max: 5,
+                window: StdDuration::from_secs(3600),
+            },
+            enrolments_per_ip: RateLimit {
+                max: 20,
+                window: StdDuration::from_secs(3600),
             },
         }
     }
@@ -244,6 +259,8 @@ pub struct Oidc {
     login_ip: RateLimiter,
     client_failures: RateLimiter,
     ceremony_ip: RateLimiter,
+    enrol_number: RateLimiter,
+    enrol_ip: RateLimiter,
     refresh_lifetime: Duration,
     session_lifetime: StdDuration,
     metrics: Metrics,
@@ -341,6 +358,8 @@ impl Oidc {
             login_ip: limiter("login-ip", settings.limits.per_ip),
             client_failures: limiter("client-auth", settings.limits.per_client),
             ceremony_ip: limiter("passkey-ceremony-ip", settings.limits.ceremonies_per_ip),
+            enrol_number: limiter("enrol-number", settings.limits.enrolments_per_number),
+            enrol_ip: limiter("enrol-ip", settings.limits.enrolments_per_ip),
             issuer,
             clients,
             keys,
@@ -396,6 +415,10 @@ pub fn router(oidc: Arc<Oidc>) -> Router {
         .route(paths::PASSKEY_OPTIONS, post(passkey_login::options))
         .route(paths::PASSKEY_LOGIN, post(passkey_login::login))
         .route(paths::ACCOUNT, get(account::account_page))
+        .route(
+            paths::ENROL_ACCOUNT,
+            get(enrol::enrol_page).post(enrol::enrol_submit),
+        )
         .route(paths::ENROL_OPTIONS, post(account::enrol_options))
         .route(paths::ENROL, post(account::enrol))
         .route(paths::RENAME_PASSKEY, post(account::rename))

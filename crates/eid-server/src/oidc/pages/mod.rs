@@ -9,9 +9,11 @@ use axum::response::{IntoResponse, Response};
 use super::lang::Lang;
 
 mod account;
+mod enrol;
 mod texts;
 
 pub use account::{AccountPage, Activity, PasskeyRow, account};
+pub use enrol::{EnrolForm, enrol};
 pub use texts::texts;
 
 /// The stylesheet, served at [`CSS_PATH`].
@@ -163,7 +165,8 @@ pub fn login(status: StatusCode, p: &LoginPage<'_>) -> Response {
              <input id=\"password\" name=\"password\" type=\"password\" maxlength=\"1024\" \
              autocomplete=\"current-password\" required>\
              <button type=\"submit\">{sign_in}</button></form>\
-             <p class=\"or\"><span>{or}</span></p>{passkey}<p class=\"hint\">{hint}</p>",
+             <p class=\"or\"><span>{or}</span></p>{passkey}<p class=\"hint\">{hint}</p>\
+             <p><a href=\"/enrol\">{enrol}</a></p>",
             intro = t.login_intro,
             client = escape(p.client_name),
             req = escape(p.req),
@@ -174,6 +177,7 @@ pub fn login(status: StatusCode, p: &LoginPage<'_>) -> Response {
             sign_in = t.sign_in,
             or = t.or,
             hint = t.passkey_hint,
+            enrol = t.enrol_link,
         );
         (t.login_title, body)
     };
