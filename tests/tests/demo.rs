@@ -61,6 +61,13 @@ async fn demo_serves_health_and_readiness_and_reports_register_size() {
         "banner: {:#?}",
         demo.banner
     );
+    assert!(
+        demo.banner
+            .iter()
+            .any(|l| l.starts_with("self-enrolment: http://localhost:")),
+        "banner: {:#?}",
+        demo.banner
+    );
 
     let client = reqwest::Client::new();
     let health = client

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use eid_core::citizen::PersonalId;
 use eid_core::credential::password::{Password, PasswordHasher};
-use eid_core::registry::{EmbeddedRegistry, RecordStatus, RegisterLocation, SyntheticPopulation};
+use eid_core::registry::{
+    EmbeddedRegistry, RecordStatus, RegisterLocation, RegisterRecord, SyntheticPopulation,
+};
 use eid_core::store::{DurableStore, EphemeralStore, MemoryEphemeral, SqliteStore};
 use eid_core::token::{KeyRing, OpaqueToken, PairwiseSalt, TokenIssuer};
 
@@ -61,6 +63,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         args.seed,
     )
     .await?;
+    let newcomer = newcomer(durable.as_ref(), args.citizens, args.seed).await?;
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
         .await
@@ -117,6 +120,20 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
     println!("try it: open this URL in a browser and log in as a demo citizen:");
     println!("  {}", demo_rp.authorize_url);
+    if let Some(record) = newcomer {
+        let id = &record.identity;
+        println!("self-enrolment: {issuer}/enrol with this synthetic citizen's register data:");
+        println!(
+            "  {} | {} | {} | {} | {} | {} | {}",
+            record.personal_id.expose(),
+            id.family_name,
+            id.middle_names,
+            id.given_name,
+            id.birth_date,
+            id.sex.as_str(),
+            id.place_of_birth
+        );
+    }
     let shutdown = app::shutdown_signal()?;
     println!("ready (Ctrl-C stops)");
     tracing::info!(%issuer, citizens, "demo listening");
@@ -157,6 +174,24 @@ async fn enrol_demo_citizens(
         }
     }
     Ok(enrolled)
+}
+
+/// The first active citizen of the synthetic register without an account, to try
+/// self-enrolment with.
+async fn newcomer(
+    durable: &dyn DurableStore,
+    citizens: u64,
+    seed: u64,
+) -> anyhow::Result<Option<RegisterRecord>> {
+    for record in SyntheticPopulation::new(citizens, seed)? {
+        let record = record?;
+        if record.status == RecordStatus::Active
+            && durable.find_account(&record.personal_id).await?.is_none()
+        {
+            return Ok(Some(record));
+        }
+    }
+    Ok(None)
 }
 
 /// Opens the demo register in `dir` (one file per size and seed), generating it when it is
