@@ -3,5 +3,6 @@
 //! eKYC records that say how their identity was verified.
 
 pub mod ekyc;
+pub mod face;
 pub mod passkey;
 pub mod password;
