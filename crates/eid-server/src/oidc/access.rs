@@ -12,7 +12,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use eid_core::store::{AccountId, RefreshGrant, StoreError};
+use eid_core::store::{AccountId, AccountStatus, RefreshGrant, StoreError};
 use eid_core::token::{AccessTokenClaims, OpaqueToken};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -107,7 +107,19 @@ impl Oidc {
         {
             return Ok(None);
         }
+        // A suspended or locked citizen's tokens stop working at once (introspection
+        // reports them inactive, UserInfo refuses them).
+        if let Some(account) = record.account
+            && !self.account_active(account).await?
+        {
+            return Ok(None);
+        }
         Ok(Some((claims, record)))
+    }
+
+    /// Whether `account` may still be used.
+    async fn account_active(&self, account: AccountId) -> Result<bool, StoreError> {
+        Ok(self.durable.account(account).await?.status == AccountStatus::Active)
     }
 }
 
@@ -122,11 +134,15 @@ impl Oidc {
             return Ok(None);
         };
         let now = time::OffsetDateTime::now_utc();
-        Ok(self
+        let grant = self
             .durable
             .refresh_grant(&token.hash(), now)
             .await?
-            .filter(|grant| grant.client == client.reg.id))
+            .filter(|grant| grant.client == client.reg.id);
+        match grant {
+            Some(grant) if self.account_active(grant.account).await? => Ok(Some(grant)),
+            _ => Ok(None),
+        }
     }
 }
 

@@ -658,10 +658,32 @@ async fn a_suspended_account_gets_no_more_codes_or_tokens() {
     assert_eq!(narrowed["scope"], "profile");
     assert!(narrowed.get("id_token").is_none(), "{narrowed}");
 
+    let introspect = async |token: &str| {
+        let response = p
+            .post("/introspect", Some(("basic", SECRET)), &[("token", token)])
+            .await;
+        json(response).await["active"].clone()
+    };
+    let access = narrowed["access_token"].as_str().unwrap();
+    let refresh_token = narrowed["refresh_token"].as_str().unwrap();
+    assert_eq!(introspect(access).await, true);
+    assert_eq!(introspect(refresh_token).await, true);
+
     p.durable
         .set_account_status(p.account().await, eid_core::store::AccountStatus::Suspended)
         .await
         .unwrap();
+    // Its live tokens are inactive at once.
+    assert_eq!(introspect(access).await, false);
+    assert_eq!(introspect(refresh_token).await, false);
+    let userinfo = p
+        .http
+        .get(format!("{}/userinfo", p.base))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(userinfo.status(), 401);
     let (_, challenge) = pkce();
     let query = authorize_query("basic", &challenge, "&prompt=none");
     let response = browser.authorize(&query).await;
