@@ -15,11 +15,11 @@ use eid_core::citizen::PersonalId;
 use eid_core::credential::ekyc::EkycRecord;
 use eid_core::credential::password::{MAX_PASSWORD_BYTES, Password, PasswordHasher};
 use eid_core::registry::{Authorisation, PopulationRegistry, RecordStatus, RegistryError};
-use eid_core::store::{Account, AccountId, DurableStore, StoreError, Unique};
+use eid_core::store::{Account, AccountId, AccountStatus, DurableStore, StoreError, Unique};
 use time::{Duration, OffsetDateTime};
 use zeroize::Zeroizing;
 
-use crate::cli::AccountAddArgs;
+use crate::cli::{AccountAddArgs, AccountStatusArgs};
 use crate::config::{ConfigError, ToolSettings};
 use crate::serve;
 
@@ -164,6 +164,41 @@ pub async fn add(args: AccountAddArgs) -> anyhow::Result<()> {
         PasswordHasher::new(settings.password, 1, 0).context("cannot set up password hashing")?;
     let account = enrol(durable.as_ref(), &registry, &hasher, &personal_id, password).await?;
     println!("enrolled {personal_id}: account {}", account.id);
+    Ok(())
+}
+
+/// Sets the status of `personal_id`'s account (audited as the service's act); `false` when
+/// it already had it.
+pub async fn set_status(
+    durable: &dyn DurableStore,
+    personal_id: &PersonalId,
+    status: AccountStatus,
+) -> anyhow::Result<bool> {
+    let account = durable
+        .find_account(personal_id)
+        .await?
+        .with_context(|| format!("{personal_id} has no account"))?;
+    if account.status == status {
+        return Ok(false);
+    }
+    durable.set_account_status(account.id, status).await?;
+    audit(durable, AuditEvent::AccountStatusChanged, account.id, None).await?;
+    Ok(true)
+}
+
+/// `eid-server accounts suspend|resume`.
+pub async fn change_status(args: AccountStatusArgs, status: AccountStatus) -> anyhow::Result<()> {
+    let settings = ToolSettings::load(&args.config.config).map_err(|err: ConfigError| {
+        anyhow::anyhow!("configuration {}: {err}", args.config.config.display())
+    })?;
+    let personal_id = PersonalId::parse(args.personal_id.trim())
+        .map_err(|err| anyhow::anyhow!("--personal-id: {err}"))?;
+    let durable = serve::open_durable(&settings.durable).await?;
+    if set_status(durable.as_ref(), &personal_id, status).await? {
+        println!("{personal_id}: account {}", status.as_str());
+    } else {
+        println!("{personal_id}: account already {}", status.as_str());
+    }
     Ok(())
 }
 

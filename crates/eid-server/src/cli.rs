@@ -230,6 +230,20 @@ pub enum AccountsCommand {
     /// Enrol a citizen found active in the register (a registrar's task): creates the
     /// account or replaces its password. The password is read from stdin (one line).
     Add(AccountAddArgs),
+    /// Suspend an account: it signs in nowhere, and its live tokens stop working at once.
+    Suspend(AccountStatusArgs),
+    /// Make a suspended or locked account active again.
+    Resume(AccountStatusArgs),
+}
+
+/// Options of `eid-server accounts suspend|resume`.
+#[derive(Debug, Args)]
+pub struct AccountStatusArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The citizen's personal ID number (12 digits).
+    #[arg(long)]
+    pub personal_id: String,
 }
 
 /// Options of `eid-server accounts add`.

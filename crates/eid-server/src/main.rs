@@ -10,6 +10,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use eid_core::store::AccountStatus;
 use eid_server::{accounts, cli, clients_cmd, demo, logging, registry_cmd, serve};
 
 #[tokio::main]
@@ -39,6 +40,12 @@ async fn main() -> ExitCode {
         cli::Command::Accounts {
             command: cli::AccountsCommand::Add(args),
         } => accounts::add(args).await,
+        cli::Command::Accounts {
+            command: cli::AccountsCommand::Suspend(args),
+        } => accounts::change_status(args, AccountStatus::Suspended).await,
+        cli::Command::Accounts {
+            command: cli::AccountsCommand::Resume(args),
+        } => accounts::change_status(args, AccountStatus::Active).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

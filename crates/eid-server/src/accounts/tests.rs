@@ -194,3 +194,54 @@ async fn a_number_missing_from_the_register_is_refused() {
     assert!(!err.contains(&unknown.expose()), "{err}");
     assert!(f.durable.find_account(&unknown).await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn suspending_and_resuming_is_audited_once_per_change() {
+    let f = fixture().await;
+    let record = citizen(RecordStatus::Active);
+    let password = Password::new("correct horse battery staple").unwrap();
+    let account = enrol(
+        &f.durable,
+        &f.registry,
+        &f.hasher,
+        &record.personal_id,
+        password,
+    )
+    .await
+    .unwrap();
+    let id = &record.personal_id;
+    assert!(
+        set_status(&f.durable, id, AccountStatus::Suspended)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !set_status(&f.durable, id, AccountStatus::Suspended)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        f.durable.account(account.id).await.unwrap().status,
+        AccountStatus::Suspended
+    );
+    assert!(
+        set_status(&f.durable, id, AccountStatus::Active)
+            .await
+            .unwrap()
+    );
+    let changes = f
+        .durable
+        .audit_for_account(account.id, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.record.event == AuditEvent::AccountStatusChanged)
+        .count();
+    assert_eq!(changes, 2);
+    let unknown = citizen(RecordStatus::Deceased);
+    assert!(
+        set_status(&f.durable, &unknown.personal_id, AccountStatus::Suspended)
+            .await
+            .is_err()
+    );
+}
