@@ -175,3 +175,98 @@ pub(super) fn decode<'a, T: Decode<'a, Error = der::Error>>(
 ) -> Result<T, ChipError> {
     T::from_der(bytes).map_err(|e| ChipError::Malformed(format!("{what}: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::rsa::KeySize;
+    use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, RsaKeyPair};
+    use der::asn1::Any;
+
+    use super::*;
+
+    const MESSAGE: &[u8] = b"signed attributes";
+
+    fn alg(oid: ObjectIdentifier, parameters: Option<Any>) -> AlgorithmIdentifierOwned {
+        AlgorithmIdentifierOwned { oid, parameters }
+    }
+
+    fn spki(der: &[u8]) -> SubjectPublicKeyInfoOwned {
+        SubjectPublicKeyInfoOwned::from_der(der).unwrap()
+    }
+
+    #[test]
+    fn ecdsa_p384() {
+        let key = EcdsaKeyPair::generate(&signature::ECDSA_P384_SHA384_ASN1_SIGNING).unwrap();
+        let sig = key.sign(&SystemRandom::new(), MESSAGE).unwrap();
+        let public = spki(key.public_key().as_der().unwrap().as_ref());
+        let ecdsa384 = alg(ECDSA_SHA384, None);
+        assert_eq!(
+            verify_signature(&ecdsa384, None, &public, MESSAGE, sig.as_ref()),
+            Ok(true)
+        );
+        assert_eq!(
+            verify_signature(&ecdsa384, None, &public, b"other", sig.as_ref()),
+            Ok(false)
+        );
+    }
+
+    #[test]
+    fn rsa_pkcs1_and_pss() {
+        let key = RsaKeyPair::generate(KeySize::Rsa2048).unwrap();
+        let public = spki(key.public_key().as_der().unwrap().as_ref());
+        let rng = SystemRandom::new();
+        let mut sig = vec![0; key.public_modulus_len()];
+
+        key.sign(&signature::RSA_PKCS1_SHA256, &rng, MESSAGE, &mut sig)
+            .unwrap();
+        let sha256_rsa = alg(SHA256_WITH_RSA, None);
+        assert_eq!(
+            verify_signature(&sha256_rsa, None, &public, MESSAGE, &sig),
+            Ok(true)
+        );
+        // Bare rsaEncryption takes its hash from the CMS digestAlgorithm.
+        let bare = alg(RSA_ENCRYPTION, None);
+        assert_eq!(
+            verify_signature(&bare, Some(HashAlgorithm::Sha256), &public, MESSAGE, &sig),
+            Ok(true)
+        );
+        assert!(matches!(
+            verify_signature(&bare, None, &public, MESSAGE, &sig),
+            Err(ChipError::UnsupportedAlgorithm(_))
+        ));
+
+        key.sign(&signature::RSA_PSS_SHA256, &rng, MESSAGE, &mut sig)
+            .unwrap();
+        let sha256 = alg(SHA256, None);
+        let params = |salt_length| PssParams {
+            hash: sha256.clone(),
+            mask_gen: alg(MGF1, Some(Any::encode_from(&sha256).unwrap())),
+            salt_length,
+        };
+        let pss = alg(RSA_PSS, Some(Any::encode_from(&params(32)).unwrap()));
+        assert_eq!(
+            verify_signature(&pss, None, &public, MESSAGE, &sig),
+            Ok(true)
+        );
+        assert_eq!(
+            verify_signature(&pss, None, &public, b"other", &sig),
+            Ok(false)
+        );
+        let odd_salt = alg(RSA_PSS, Some(Any::encode_from(&params(20)).unwrap()));
+        assert!(matches!(
+            verify_signature(&odd_salt, None, &public, MESSAGE, &sig),
+            Err(ChipError::UnsupportedAlgorithm(_))
+        ));
+    }
+
+    #[test]
+    fn sha1_is_refused() {
+        let sha1 = ObjectIdentifier::new_unwrap("1.3.14.3.2.26");
+        assert_eq!(
+            HashAlgorithm::from_oid(&sha1),
+            Err(ChipError::UnsupportedAlgorithm("1.3.14.3.2.26".into()))
+        );
+    }
+}
