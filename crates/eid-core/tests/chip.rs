@@ -22,8 +22,8 @@ use x509_cert::Certificate;
 use x509_cert::builder::profile::BuilderProfile;
 use x509_cert::builder::{Builder, CertificateBuilder, CrlBuilder};
 use x509_cert::crl::RevokedCert;
-use x509_cert::ext::Extension;
-use x509_cert::ext::pkix::CrlNumber;
+use x509_cert::ext::pkix::{BasicConstraints, CrlNumber, KeyUsage, KeyUsages};
+use x509_cert::ext::{Extension, ToExtension};
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::spki::{
@@ -35,10 +35,12 @@ const SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.
 /// The moment of verification in the tests.
 const AT: OffsetDateTime = datetime!(2026-11-01 00:00 UTC);
 
-/// A builder profile with explicit issuer and subject and no extensions.
+/// A builder profile with explicit issuer and subject; a CA gets basicConstraints cA and
+/// keyUsage keyCertSign + cRLSign, a DS keyUsage digitalSignature (ICAO 9303 part 12 §7.1.1).
 struct Profile {
     issuer: Name,
     subject: Name,
+    ca: bool,
 }
 
 impl BuilderProfile for Profile {
@@ -52,9 +54,21 @@ impl BuilderProfile for Profile {
         &self,
         _spk: SubjectPublicKeyInfoRef<'_>,
         _issuer_spk: SubjectPublicKeyInfoRef<'_>,
-        _tbs: &x509_cert::TbsCertificate,
+        tbs: &x509_cert::TbsCertificate,
     ) -> x509_cert::builder::Result<Vec<Extension>> {
-        Ok(Vec::new())
+        let subject = tbs.subject();
+        Ok(if self.ca {
+            vec![
+                BasicConstraints {
+                    ca: true,
+                    path_len_constraint: Some(0),
+                }
+                .to_extension(subject, &[])?,
+                KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign).to_extension(subject, &[])?,
+            ]
+        } else {
+            vec![KeyUsage(KeyUsages::DigitalSignature.into()).to_extension(subject, &[])?]
+        })
     }
 }
 
@@ -78,6 +92,7 @@ fn certificate(
     let profile = Profile {
         issuer: Name::from_str(issuer).unwrap(),
         subject: Name::from_str(subject).unwrap(),
+        ca: issuer == subject,
     };
     let validity = Validity::new(time(validity.0), time(validity.1));
     let spki = SubjectPublicKeyInfoOwned::from_key(subject_key.verifying_key()).unwrap();
@@ -281,6 +296,20 @@ fn trust_list_accepts_pem() {
     let mut trust = TrustList::new();
     trust.add_csca_pem(pem.as_bytes()).unwrap();
     assert!(verify_sod(&sod(&ds_key, &ds_cert), &data_groups(), &trust, AT).is_ok());
+}
+
+#[test]
+fn trust_list_refuses_a_non_ca_certificate() {
+    let (csca_key, _) = csca(1);
+    let (_, ds_cert) = ds(&csca_key, 7, good_validity());
+    assert!(matches!(
+        TrustList::new().add_csca_der(&ds_cert.to_der().unwrap()),
+        Err(ChipError::Malformed(_))
+    ));
+    assert!(matches!(
+        TrustList::new().add_csca_der(b"not a certificate"),
+        Err(ChipError::Malformed(_))
+    ));
 }
 
 #[test]

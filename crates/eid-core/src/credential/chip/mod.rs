@@ -17,7 +17,7 @@ use der::{DecodePem, Encode, Tagged};
 use time::OffsetDateTime;
 use x509_cert::Certificate;
 use x509_cert::crl::CertificateList;
-use x509_cert::ext::pkix::SubjectKeyIdentifier;
+use x509_cert::ext::pkix::{BasicConstraints, KeyUsage, SubjectKeyIdentifier};
 use x509_cert::time::Validity;
 
 pub use crypto::HashAlgorithm;
@@ -84,20 +84,32 @@ impl TrustList {
         Self::default()
     }
 
-    /// Adds a CSCA certificate in DER.
+    /// Adds a CSCA certificate in DER. It must be a CA certificate (ICAO 9303 part 12 §7.1.1:
+    /// basicConstraints cA, keyUsage keyCertSign when present); otherwise
+    /// [`ChipError::Malformed`].
     pub fn add_csca_der(&mut self, der: &[u8]) -> Result<(), ChipError> {
-        let certificate = crypto::decode::<Certificate>(der, "CSCA certificate")?;
-        self.cscas.push(Csca {
-            certificate,
-            crls: Vec::new(),
-        });
-        Ok(())
+        self.add_csca(crypto::decode::<Certificate>(der, "CSCA certificate")?)
     }
 
-    /// Adds a CSCA certificate in PEM.
+    /// Adds a CSCA certificate in PEM, with the checks of [`TrustList::add_csca_der`].
     pub fn add_csca_pem(&mut self, pem: &[u8]) -> Result<(), ChipError> {
         let certificate = Certificate::from_pem(pem)
             .map_err(|e| ChipError::Malformed(format!("CSCA certificate: {e}")))?;
+        self.add_csca(certificate)
+    }
+
+    fn add_csca(&mut self, certificate: Certificate) -> Result<(), ChipError> {
+        let tbs = certificate.tbs_certificate();
+        let not_ca = || ChipError::Malformed("CSCA certificate is not a CA certificate".into());
+        match tbs.get_extension::<BasicConstraints>() {
+            Ok(Some((_, constraints))) if constraints.ca => {}
+            _ => return Err(not_ca()),
+        }
+        match tbs.get_extension::<KeyUsage>() {
+            Ok(None) => {}
+            Ok(Some((_, usage))) if usage.key_cert_sign() => {}
+            _ => return Err(not_ca()),
+        }
         self.cscas.push(Csca {
             certificate,
             crls: Vec::new(),
