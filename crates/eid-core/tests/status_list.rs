@@ -25,7 +25,7 @@ fn keys(ring: &KeyRing) -> VerificationKeys {
     VerificationKeys::from_jwk_set(&ring.jwks()).unwrap()
 }
 
-/// Section 4.1, the 1-bit example: statuses 1,0,0,1,1,1,0,1, 1,1,0,0,0,1,0,1 are the
+/// Sections 4.1 and 4.2, the 1-bit example: statuses 1,0,0,1,1,1,0,1, 1,1,0,0,0,1,0,1 are the
 /// bytes B9 A3, `lst` `eNrbuRgAAhcBXQ`.
 #[test]
 fn decodes_the_one_bit_example_of_the_draft() {
@@ -43,7 +43,7 @@ fn decodes_the_one_bit_example_of_the_draft() {
     assert_eq!(rebuilt, list);
 }
 
-/// Section 4.1, the 2-bit example: statuses 1,2,0,3, 0,1,0,1, 1,2,3,3 are the bytes
+/// Sections 4.1 and 4.2, the 2-bit example: statuses 1,2,0,3, 0,1,0,1, 1,2,3,3 are the bytes
 /// C9 44 F9, `lst` `eNo76fITAAPfAgc`.
 #[test]
 fn decodes_the_two_bit_example_of_the_draft() {

@@ -1,15 +1,18 @@
 //! IETF Token Status List (draft-ietf-oauth-status-list): the statuses of many credentials
 //! in one compressed bit array, published as a signed Status List Token.
 //!
-//! * [`StatusList`] is the array (section 4): `bits` bits per credential (1, 2, 4 or 8),
-//!   index 0 in the least significant bits of byte 0, serialised as `{bits, lst}` where
-//!   `lst` is the base64url of the ZLIB (RFC 1950, DEFLATE) compressed bytes (section 4.1).
+//! * [`StatusList`] is the array (section 4.1): `bits` bits per credential (1, 2, 4 or
+//!   8), index 0 in the least significant bits of byte 0, ZLIB (RFC 1950, DEFLATE)
+//!   compressed; in JSON `{bits, lst}` with `lst` the base64url of the compressed bytes
+//!   (section 4.2).
 //! * [`sign_status_list_token`] issues the Status List Token as a JWT (section 5.1):
 //!   `typ` `statuslist+jwt`, `sub` the list's URI, `iat`, `exp`, `ttl`, `status_list`.
-//! * [`verify_status_list_token`] checks such a token (section 8.3): signature by the
-//!   issuer's key, `typ`, `sub` equal to the URI the credential referenced, times.
+//! * [`verify_status_list_token`] checks such a token (section 8.3, Validation Rules):
+//!   signature by the issuer's key, `typ`, `sub` equal to the URI the credential
+//!   referenced, times.
 //! * [`StatusReference`] is the `status.status_list {idx, uri}` claim of a referenced
-//!   credential (section 6.2); [`TokenStatus`] reads a value (section 7.1).
+//!   credential (section 6.2, Referenced Token in JOSE); [`TokenStatus`] reads a value
+//!   (section 7.1).
 
 use std::io::{Read as _, Write as _};
 
@@ -33,7 +36,7 @@ pub const MAX_LIST_BYTES: usize = 16 * 1024 * 1024;
 /// Why a status list could not be built, decoded or checked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StatusListError {
-    /// `bits` is not 1, 2, 4 or 8 (section 4.1).
+    /// `bits` is not 1, 2, 4 or 8 (section 4.2).
     #[error("status list bits must be 1, 2, 4 or 8")]
     InvalidBits,
     /// The index is beyond the end of the list.
@@ -48,7 +51,7 @@ pub enum StatusListError {
     /// The Status List Token failed verification.
     #[error("status list token: {0}")]
     Token(VerifyError),
-    /// The token's `sub` is not the URI the credential referenced (section 8.3 step 3).
+    /// The token's `sub` is not the URI the credential referenced (section 8.3 step 4a).
     #[error("status list token is for another URI")]
     WrongUri,
     /// The list could not be compressed or the token signed.
@@ -107,7 +110,7 @@ pub struct StatusReference {
     pub uri: String,
 }
 
-/// A list of statuses of `bits` bits each (section 4).
+/// A list of statuses of `bits` bits each (section 4.1).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusList {
     bits: u8,
@@ -172,8 +175,8 @@ impl StatusList {
         Ok(())
     }
 
-    /// `lst`: base64url (unpadded) of the ZLIB-compressed bytes, at the highest
-    /// compression level as section 4.1 recommends.
+    /// `lst`: base64url (unpadded) of the ZLIB-compressed bytes (sections 4.1 and 4.2),
+    /// at the highest compression level.
     pub fn encode_lst(&self) -> Result<String, StatusListError> {
         let mut encoder = ZlibEncoder::new(Vec::new(), Compression::best());
         encoder
@@ -228,7 +231,7 @@ fn check_bits(bits: u8) -> Result<(), StatusListError> {
 
 /// Signs `list` as a Status List Token (section 5.1) published at `uri`: `sub` = `uri`,
 /// `iat` = `now`, `exp` = `now + lifetime`, and `ttl` (how long a relying party may cache
-/// it) when given.
+/// it, section 5.1: a positive number of seconds) when given.
 pub fn sign_status_list_token(
     key: &SigningKey,
     list: &StatusList,
@@ -242,6 +245,9 @@ pub fn sign_status_list_token(
     claims.insert("iat".into(), now.unix_timestamp().into());
     claims.insert("exp".into(), (now + lifetime).unix_timestamp().into());
     if let Some(ttl) = ttl {
+        if !ttl.is_positive() {
+            return Err(StatusListError::Signing("ttl must be positive".into()));
+        }
         claims.insert("ttl".into(), ttl.whole_seconds().into());
     }
     claims.insert("status_list".into(), list.to_json()?);
@@ -293,8 +299,8 @@ pub fn verify_status_list_token(
 }
 
 /// The status of the credential at `reference.idx` in a verified list; an index past the
-/// end of the list is an error (section 8.3 step 4: the token is then not to be
-/// trusted).
+/// end of the list is an error (section 8.3 step 6: no statement about the credential's
+/// status can then be made, and it should be rejected).
 pub fn status_of(
     list: &StatusList,
     reference: &StatusReference,

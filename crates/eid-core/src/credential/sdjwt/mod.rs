@@ -64,11 +64,11 @@ pub enum SdJwtError {
     #[error("duplicate digest or disclosure")]
     Duplicate,
     /// A disclosed claim name already exists in its object (RFC 9901 section 7.1 step
-    /// 3.2.3).
+    /// 3).
     #[error("disclosed claim clashes with a plain claim")]
     ClaimClash,
-    /// A claim that SD-JWT VC never discloses selectively (`iss`, `nbf`, `exp`, `cnf`,
-    /// `vct`, `status`) came in a disclosure.
+    /// A claim that SD-JWT VC never discloses selectively ([`NEVER_DISCLOSED`]) came in
+    /// a disclosure.
     #[error("claim must not be selectively disclosed")]
     NotDisclosable,
     /// `_sd_alg` is not `sha-256`.

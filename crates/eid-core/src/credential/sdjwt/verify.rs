@@ -16,11 +16,10 @@ use crate::token::{MAX_LEEWAY, VerificationKeys, VerifyError, es256_key_of};
 
 /// How old a Key Binding JWT may be by default (its `iat` before now, beyond the leeway).
 pub const DEFAULT_KB_MAX_AGE: Duration = Duration::seconds(300);
-/// Claims an SD-JWT VC never discloses selectively (SD-JWT VC draft section 3.2.2.2,
-/// plus the SD-JWT control claim `_sd_alg`); a disclosure naming one is refused.
-pub const NEVER_DISCLOSED: [&str; 8] = [
-    "iss", "nbf", "exp", "iat", "cnf", "vct", "status", "_sd_alg",
-];
+/// Claims an SD-JWT VC never discloses selectively (SD-JWT VC draft sections 3.2.2.1 and
+/// 3.2.2.2: `vct`, `iss`, `nbf`, `exp`, `cnf`, `status`), plus the SD-JWT control claim
+/// `_sd_alg`; a top-level disclosure naming one is refused.
+pub const NEVER_DISCLOSED: [&str; 7] = ["iss", "nbf", "exp", "cnf", "vct", "status", "_sd_alg"];
 /// The most disclosures a presentation may carry.
 const MAX_DISCLOSURES: usize = 256;
 
