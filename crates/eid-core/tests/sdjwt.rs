@@ -13,6 +13,7 @@ use eid_core::credential::status_list::{
 };
 use eid_core::token::{KeyRing, SigningKey, VerificationKeys, VerifyError};
 use serde_json::{Map, Value, json};
+use sha2::{Digest as _, Sha256};
 use time::macros::{date, datetime};
 use time::{Duration, OffsetDateTime};
 
@@ -428,6 +429,21 @@ fn key_binding_checks() {
         v.verify(&early, expect_kb(), at),
         Err(SdJwtError::KeyBinding(VerifyError::IssuedInFuture))
     );
+    // A KB-JWT with the right claims but `typ` JWT.
+    let one = present_now(&w, &w.credential, &["given_name"]);
+    let (sd_jwt, _) = one.rsplit_once('~').unwrap();
+    let sd_jwt = format!("{sd_jwt}~");
+    let sd_hash = Base64UrlUnpadded::encode_string(&Sha256::digest(sd_jwt.as_bytes()));
+    let claims =
+        json!({ "iat": at.unix_timestamp(), "aud": VERIFIER, "nonce": NONCE, "sd_hash": sd_hash });
+    let plain_kb = w.holder.sign("JWT", &claims).unwrap();
+    assert_eq!(
+        v.verify(&format!("{sd_jwt}{plain_kb}"), expect_kb(), at),
+        Err(SdJwtError::KeyBinding(VerifyError::WrongType))
+    );
+    // The same claims as `kb+jwt` verify, so only the type was wrong.
+    let kb = w.holder.sign("kb+jwt", &claims).unwrap();
+    assert!(v.verify(&format!("{sd_jwt}{kb}"), expect_kb(), at).is_ok());
     // The KB-JWT of one presentation moved onto another subset: `sd_hash` differs.
     let one = present_now(&w, &w.credential, &["given_name"]);
     let other = present_now(&w, &w.credential, &["birthdate"]);

@@ -184,6 +184,18 @@ fn status_list_token_checks() {
         verify_status_list_token(&token, &keys(&other), &reference(0), T0, LEEWAY),
         Err(StatusListError::Token(VerifyError::UnknownKey))
     );
+    // `ttl` must be a positive number of seconds (section 5.1).
+    assert!(matches!(
+        sign_status_list_token(
+            ring.active(),
+            &list,
+            URI,
+            T0,
+            Duration::hours(1),
+            Some(Duration::ZERO)
+        ),
+        Err(StatusListError::Signing(_))
+    ));
     // A JWT of another type signed by the right key.
     let key: &SigningKey = ring.active();
     let wrong_typ = key
