@@ -1,5 +1,6 @@
-//! IETF Token Status List (draft-ietf-oauth-status-list): the statuses of many credentials
-//! in one compressed bit array, published as a signed Status List Token.
+//! IETF Token Status List (draft-ietf-oauth-status-list; section numbers as of draft 17):
+//! the statuses of many credentials in one compressed bit array, published as a signed
+//! Status List Token.
 //!
 //! * [`StatusList`] is the array (section 4.1): `bits` bits per credential (1, 2, 4 or
 //!   8), index 0 in the least significant bits of byte 0, ZLIB (RFC 1950, DEFLATE)
