@@ -36,3 +36,4 @@ pub use subject::{PairwiseSalt, SectorId, SubjectError, SubjectType};
 pub use verifier::{
     MAX_ASSERTION_LIFETIME, MAX_LEEWAY, MAX_TOKEN_LEN, TokenVerifier, VerificationKeys, VerifyError,
 };
+pub(crate) use verifier::{es256_key_of, map_jwt_error};

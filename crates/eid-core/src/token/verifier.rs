@@ -131,6 +131,16 @@ impl VerificationKeys {
         Self::collect(entries)
     }
 
+    /// The ES256 key named `kid`, for verifiers of other token formats in this crate
+    /// (SD-JWT VCs, status list tokens).
+    pub(crate) fn es256_key(&self, kid: &str) -> Result<&DecodingKey, VerifyError> {
+        match self.0.get(kid) {
+            None => Err(VerifyError::UnknownKey),
+            Some(KeyEntry::Unusable) => Err(VerifyError::KeyMismatch),
+            Some(KeyEntry::Es256(key)) => Ok(key),
+        }
+    }
+
     fn collect(entries: impl Iterator<Item = (String, KeyEntry)>) -> Result<Self, VerifyError> {
         let mut keys = HashMap::new();
         for (kid, entry) in entries {
@@ -140,6 +150,12 @@ impl VerificationKeys {
         }
         Ok(Self(keys))
     }
+}
+
+/// The ES256 verification key of `jwk`, if it is a P-256 signature key (a point on the
+/// curve); used for holder keys carried in a `cnf` claim.
+pub(crate) fn es256_key_of(jwk: &Jwk) -> Option<DecodingKey> {
+    KeyEntry::es256(jwk)
 }
 
 impl KeyEntry {
@@ -441,7 +457,7 @@ fn parse_header(token: &str) -> Result<RawHeader, VerifyError> {
     serde_json::from_slice(&json).map_err(|_| VerifyError::Malformed)
 }
 
-fn map_jwt_error(kind: &ErrorKind) -> VerifyError {
+pub(crate) fn map_jwt_error(kind: &ErrorKind) -> VerifyError {
     match kind {
         ErrorKind::InvalidSignature => VerifyError::BadSignature,
         ErrorKind::InvalidIssuer => VerifyError::WrongIssuer,
