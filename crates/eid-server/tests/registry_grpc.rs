@@ -246,3 +246,104 @@ async fn watch_status_delivers_published_changes() {
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
 }
+
+#[test]
+fn registry_serve_requires_a_token_and_an_existing_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("absent.sqlite");
+    let run = |token: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_eid-server"));
+        command
+            .args(["registry", "serve", "--listen", "127.0.0.1:0", "--register"])
+            .arg(&missing)
+            .env_remove("EID_REGISTRY_TOKEN");
+        if let Some(token) = token {
+            command.env("EID_REGISTRY_TOKEN", token);
+        }
+        command.output().unwrap()
+    };
+    let out = run(None);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("EID_REGISTRY_TOKEN"));
+    let out = run(Some(TOKEN));
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is not a register file"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!missing.exists(), "no empty register is created");
+}
+
+/// A register that answers `UNAVAILABLE` to the first `VerifyIdentity` and `INVALID_ARGUMENT`
+/// to every `GetCitizen`, counting the calls.
+#[derive(Default, Clone)]
+struct Flaky {
+    verify_calls: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    fetch_calls: std::sync::Arc<std::sync::atomic::AtomicU32>,
+}
+
+#[tonic::async_trait]
+impl eid_proto::registry::v1::population_registry_server::PopulationRegistry for Flaky {
+    async fn verify_identity(
+        &self,
+        _: tonic::Request<eid_proto::registry::v1::VerifyIdentityRequest>,
+    ) -> Result<tonic::Response<eid_proto::registry::v1::VerifyIdentityResponse>, tonic::Status>
+    {
+        use std::sync::atomic::Ordering;
+        if self.verify_calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            return Err(tonic::Status::unavailable("warming up"));
+        }
+        Ok(tonic::Response::new(Default::default()))
+    }
+
+    async fn get_citizen(
+        &self,
+        _: tonic::Request<eid_proto::registry::v1::GetCitizenRequest>,
+    ) -> Result<tonic::Response<eid_proto::registry::v1::GetCitizenResponse>, tonic::Status> {
+        self.fetch_calls
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Err(tonic::Status::invalid_argument("no"))
+    }
+
+    type WatchStatusStream =
+        tokio_stream::Empty<Result<eid_proto::registry::v1::WatchStatusResponse, tonic::Status>>;
+
+    async fn watch_status(
+        &self,
+        _: tonic::Request<eid_proto::registry::v1::WatchStatusRequest>,
+    ) -> Result<tonic::Response<Self::WatchStatusStream>, tonic::Status> {
+        Ok(tonic::Response::new(tokio_stream::empty()))
+    }
+}
+
+#[tokio::test]
+async fn only_unavailable_is_retried() {
+    use std::sync::atomic::Ordering;
+    let flaky = Flaky::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(
+                eid_proto::registry::v1::population_registry_server::PopulationRegistryServer::new(
+                    flaky.clone(),
+                ),
+            )
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+    let registry = client(&endpoint, None);
+    assert_eq!(
+        registry.verify(&huong()).await.unwrap(),
+        Match::UnknownNumber
+    );
+    assert_eq!(flaky.verify_calls.load(Ordering::SeqCst), 2, "one retry");
+    let auth = Authorisation::new("test", "retry").unwrap();
+    assert!(matches!(
+        registry.fetch(&id("001190123489"), &auth).await,
+        Err(RegistryError::Rejected { .. })
+    ));
+    assert_eq!(flaky.fetch_calls.load(Ordering::SeqCst), 1, "no retry");
+    assert!(!registry.is_circuit_open());
+    server.abort();
+}
