@@ -87,6 +87,22 @@ pub struct DemoArgs {
 pub enum RegistryCommand {
     /// Write a synthetic register to an SQLite file and report how long loading took.
     Generate(GenerateArgs),
+    /// Serve a register file over gRPC (`proto/eid/registry/v1/registry.proto`): the
+    /// reference register. Callers must send `authorization: Bearer $EID_REGISTRY_TOKEN`.
+    Serve(RegistryServeArgs),
+}
+
+/// Options of `eid-server registry serve`. The bearer token is read from the environment
+/// variable `EID_REGISTRY_TOKEN` only (a command-line argument would show in `ps`).
+#[derive(Debug, Args)]
+pub struct RegistryServeArgs {
+    /// SQLite register file (e.g. written by `registry generate`); must exist.
+    #[arg(long)]
+    pub register: PathBuf,
+    /// Address to listen on, e.g. `127.0.0.1:50051` (port 0 picks a free one; the address
+    /// is printed once listening).
+    #[arg(long)]
+    pub listen: String,
 }
 
 /// Options of `eid-server registry generate`.

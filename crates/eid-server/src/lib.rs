@@ -14,4 +14,5 @@ pub mod metrics;
 pub mod oidc;
 pub mod ops;
 pub mod registry_cmd;
+pub mod registry_server;
 pub mod serve;

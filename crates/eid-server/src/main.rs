@@ -4,7 +4,8 @@
 //! an SQLite durable store, an in-memory ephemeral store) on `http://localhost:8080`.
 //! `eid-server serve --config eid.toml` runs the production server; `keys stage`, `keys
 //! rotate` and `config check` manage its key ring and configuration.
-//! `eid-server registry generate` writes a synthetic register file. `clients add|list|remove`
+//! `eid-server registry generate` writes a synthetic register file; `registry serve` serves
+//! one over gRPC. `clients add|list|remove`
 //! edit the configuration's relying parties; `accounts add` enrols a citizen.
 
 use std::process::ExitCode;
@@ -32,6 +33,9 @@ async fn main() -> ExitCode {
         cli::Command::Registry {
             command: cli::RegistryCommand::Generate(args),
         } => registry_cmd::generate(args).await,
+        cli::Command::Registry {
+            command: cli::RegistryCommand::Serve(args),
+        } => registry_cmd::serve(args).await,
         cli::Command::Clients { command } => match command {
             cli::ClientsCommand::Add(args) => clients_cmd::add(args),
             cli::ClientsCommand::List(args) => clients_cmd::list(args),

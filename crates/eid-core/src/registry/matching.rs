@@ -193,6 +193,18 @@ impl RecordMatch {
         }
     }
 
+    /// A record match from its status and one outcome per attribute (for register clients
+    /// that receive the outcomes over the wire).
+    pub fn from_outcomes(
+        status: RecordStatus,
+        outcome: impl Fn(Attribute) -> AttributeOutcome,
+    ) -> Self {
+        Self {
+            status,
+            outcomes: Attribute::ALL.map(outcome),
+        }
+    }
+
     /// The record's status.
     pub fn status(&self) -> RecordStatus {
         self.status

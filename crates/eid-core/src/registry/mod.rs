@@ -14,6 +14,7 @@
 //! | bad request                  | [`RegistryError::InconsistentClaims`] (claimed birth date or sex contradicts the number) |
 //! | deceased (refused)           | [`RecordStatus::Deceased`]; [`Match::confirms`] refuses it, as it refuses [`RecordStatus::CardRevoked`] |
 //! | register timeout             | [`RegistryError::Timeout`] |
+//! | (register down)              | [`RegistryError::Unavailable`] (also while the gRPC client's circuit breaker is open) |
 //!
 //! # No values leak from `verify`
 //!
@@ -24,6 +25,7 @@
 //! and the purpose.
 
 mod embedded;
+pub mod grpc;
 mod import;
 mod matching;
 mod record;
@@ -36,7 +38,7 @@ use crate::citizen::{CitizenError, PersonalId};
 
 pub use embedded::{EmbeddedRegistry, RegisterLocation};
 pub use matching::{Attribute, AttributeOutcome, IdentityClaims, Match, RecordMatch};
-pub use record::{Authorisation, RecordStatus, RegisterRecord};
+pub use record::{Authorisation, RecordStatus, RegisterRecord, StatusChange, StatusChangeKind};
 pub use synthetic::SyntheticPopulation;
 
 /// A population register.
@@ -74,6 +76,27 @@ pub enum RegistryError {
     /// The register did not answer in time.
     #[error("the population register timed out")]
     Timeout,
+    /// The register cannot be reached or cannot serve now (gRPC `UNAVAILABLE` after the
+    /// retries, or the client's circuit breaker is open). Register-dependent operations
+    /// should tell the user to try again later.
+    #[error("the population register is unavailable: {0}")]
+    Unavailable(String),
+    /// The register refused this service's credential (gRPC `UNAUTHENTICATED` or
+    /// `PERMISSION_DENIED`): a configuration error, not the citizen's.
+    #[error("the population register refused our credential: {0}")]
+    Unauthenticated(String),
+    /// The register rejected the request as malformed (gRPC `INVALID_ARGUMENT` other than
+    /// inconsistent claims, or an unexpected status code).
+    #[error("the population register rejected the request ({code}): {message}")]
+    Rejected {
+        /// The gRPC status code's name.
+        code: String,
+        /// The register's message.
+        message: String,
+    },
+    /// The register's answer breaks the contract (a missing field, an unknown enum value).
+    #[error("malformed answer from the population register: {0}")]
+    Protocol(String),
     /// The register's storage failed.
     #[error("register storage error: {0}")]
     Storage(#[source] sqlx::Error),

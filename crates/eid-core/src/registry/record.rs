@@ -98,6 +98,34 @@ impl Authorisation {
     }
 }
 
+/// A change of a register record's status, as the register publishes it (`WatchStatus`).
+/// Holds numbers and statuses only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusChange {
+    /// Increases by one per published change; a gap means changes were missed.
+    pub sequence: u64,
+    /// The record's number (before a replacement).
+    pub personal_id: PersonalId,
+    /// What happened.
+    pub kind: StatusChangeKind,
+    /// The record's status after the change.
+    pub status: RecordStatus,
+}
+
+/// What happened to a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusChangeKind {
+    /// The citizen was recorded as deceased.
+    Deceased,
+    /// The citizen's card was revoked.
+    CardRevoked,
+    /// The citizen's number was replaced; the old one no longer identifies anyone.
+    NumberReplaced {
+        /// The new number.
+        replacement: PersonalId,
+    },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

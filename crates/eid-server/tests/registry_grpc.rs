@@ -1,0 +1,349 @@
+//! The register contract over real gRPC: `eid-server registry serve` in its own process,
+//! eid-core's gRPC client in the test; `WatchStatus` against the server library in-process
+//! (its feed is in-process only).
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use eid_core::citizen::PersonalId;
+use eid_core::registry::grpc::{BreakerPolicy, GrpcRegistry, GrpcRegistryConfig, RetryPolicy};
+use eid_core::registry::{
+    Attribute, Authorisation, EmbeddedRegistry, IdentityClaims, Match, PopulationRegistry,
+    RecordStatus, RegisterLocation, RegistryError, StatusChangeKind,
+};
+use eid_server::registry_server::{self, StatusFeed};
+use time::macros::date;
+
+const TOKEN: &str = "register-test-token";
+
+const CSV: &str = "\
+personal_id,family_name,middle_names,given_name,birth_date,sex,place_of_birth,nationality,status
+001190123489,Nguyễn,Thị,Hương,1990-05-17,female,Hà Nội,VN,active
+079085000001,Trần,Văn,An,1985-01-02,male,TP. Hồ Chí Minh,VN,deceased
+";
+
+fn id(digits: &str) -> PersonalId {
+    PersonalId::parse(digits).unwrap()
+}
+
+fn huong() -> IdentityClaims {
+    IdentityClaims {
+        family_name: Some("Nguyễn".into()),
+        middle_names: Some("Thị".into()),
+        given_name: Some("Hương".into()),
+        birth_date: Some(date!(1990 - 05 - 17)),
+        ..IdentityClaims::new(id("001190123489"))
+    }
+}
+
+async fn write_register(path: &Path) {
+    let registry = EmbeddedRegistry::open(RegisterLocation::File(path.to_owned()))
+        .await
+        .unwrap();
+    registry.load_csv(CSV.as_bytes()).await.unwrap();
+}
+
+/// `eid-server registry serve` on a free loopback port; killed on drop.
+struct RegisterProcess {
+    child: Child,
+    endpoint: String,
+}
+
+impl RegisterProcess {
+    fn start(register: &Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_eid-server"))
+            .args(["registry", "serve", "--listen", "127.0.0.1:0", "--register"])
+            .arg(register)
+            .env("EID_REGISTRY_TOKEN", TOKEN)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run eid-server registry serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let address = line
+            .trim()
+            .rsplit(' ')
+            .next()
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_owned();
+        assert!(line.contains("2 citizens"), "{line}");
+        Self {
+            child,
+            endpoint: format!("http://{address}"),
+        }
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RegisterProcess {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn client(endpoint: &str, token: Option<&str>) -> GrpcRegistry {
+    let mut config = GrpcRegistryConfig::new(endpoint);
+    config.bearer_token = token.map(str::to_owned);
+    config.retry = RetryPolicy {
+        max_attempts: 2,
+        initial_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(20),
+    };
+    config.breaker = BreakerPolicy {
+        failure_threshold: 4,
+        cool_down: Duration::from_secs(600),
+    };
+    GrpcRegistry::new(config).unwrap()
+}
+
+#[tokio::test]
+async fn the_register_process_answers_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("register.sqlite");
+    write_register(&file).await;
+    let mut server = RegisterProcess::start(&file);
+    let registry = client(&server.endpoint, Some(TOKEN));
+
+    // Match.
+    let answer = registry.verify(&huong()).await.unwrap();
+    assert!(answer.confirms(&[Attribute::FamilyName, Attribute::BirthDate]));
+    assert_eq!(answer.status(), Some(RecordStatus::Active));
+
+    // Mismatch: named, with no value.
+    let mut wrong = huong();
+    wrong.given_name = Some("Hường".into());
+    let answer = registry.verify(&wrong).await.unwrap();
+    assert_eq!(answer.mismatched(), vec![Attribute::GivenName]);
+    assert!(!answer.confirms(&[]));
+
+    // Rectified spelling.
+    let mut upper = huong();
+    upper.family_name = Some("NGUYỄN".into());
+    assert!(registry.verify(&upper).await.unwrap().needs_rectification());
+
+    // Unknown number.
+    let unknown = IdentityClaims::new(id("001190123490"));
+    assert_eq!(
+        registry.verify(&unknown).await.unwrap(),
+        Match::UnknownNumber
+    );
+    let auth = Authorisation::new("eid-server/enroll", "ekyc-enrolment").unwrap();
+    assert!(matches!(
+        registry.fetch(&id("001190123490"), &auth).await,
+        Err(RegistryError::NotFound)
+    ));
+
+    // Deceased: reported, refused.
+    let deceased = IdentityClaims {
+        family_name: Some("Trần".into()),
+        ..IdentityClaims::new(id("079085000001"))
+    };
+    let answer = registry.verify(&deceased).await.unwrap();
+    assert_eq!(answer.status(), Some(RecordStatus::Deceased));
+    assert!(!answer.confirms(&[Attribute::FamilyName]));
+
+    // Authorised fetch returns the register's spelling.
+    let record = registry.fetch(&id("001190123489"), &auth).await.unwrap();
+    assert_eq!(record.identity.given_name, "Hương");
+    assert_eq!(record.identity.place_of_birth, "Hà Nội");
+
+    // Wrong or missing token.
+    for bad in [
+        client(&server.endpoint, Some("not-the-token")),
+        client(&server.endpoint, None),
+    ] {
+        assert!(
+            matches!(
+                bad.verify(&huong()).await,
+                Err(RegistryError::Unauthenticated(_))
+            ),
+            "a call without the token must be refused"
+        );
+        assert!(
+            !bad.is_circuit_open(),
+            "a refusal is an answer, not an outage"
+        );
+    }
+
+    // Register down: each call makes 2 failed attempts; after 4 the circuit opens and the
+    // next call is refused without reaching the network.
+    server.stop();
+    for _ in 0..2 {
+        match registry.verify(&huong()).await {
+            Err(RegistryError::Unavailable(reason)) => {
+                assert!(!reason.contains("circuit"), "{reason}")
+            }
+            other => panic!("expected unavailable, got {other:?}"),
+        }
+    }
+    assert!(registry.is_circuit_open());
+    match registry.verify(&huong()).await {
+        Err(RegistryError::Unavailable(reason)) => assert!(reason.contains("circuit"), "{reason}"),
+        other => panic!("expected an open circuit, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn watch_status_delivers_published_changes() {
+    let registry = EmbeddedRegistry::open(RegisterLocation::Memory)
+        .await
+        .unwrap();
+    registry.load_csv(CSV.as_bytes()).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let feed = StatusFeed::new();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(registry_server::serve(
+        listener,
+        registry,
+        TOKEN,
+        feed.clone(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+
+    let client = client(&endpoint, Some(TOKEN));
+    let mut watch = client.watch_status().await.unwrap();
+    // The subscription is made when the server handles the call, which the returned stream
+    // proves has happened.
+    assert_eq!(feed.watchers(), 1);
+    let published = feed.publish(id("001190123489"), StatusChangeKind::Deceased);
+    let replaced = feed.publish(
+        id("079085000001"),
+        StatusChangeKind::NumberReplaced {
+            replacement: id("079085000002"),
+        },
+    );
+    let first = tokio::time::timeout(Duration::from_secs(10), watch.next())
+        .await
+        .expect("a change within 10 s")
+        .expect("an open stream")
+        .unwrap();
+    assert_eq!(first, published);
+    assert_eq!(first.status, RecordStatus::Deceased);
+    let second = watch.next().await.unwrap().unwrap();
+    assert_eq!(second, replaced);
+    assert_eq!(second.sequence, first.sequence + 1);
+
+    // Without the token, no stream.
+    let anonymous = self::client(&endpoint, None);
+    assert!(matches!(
+        anonymous.watch_status().await,
+        Err(RegistryError::Unauthenticated(_))
+    ));
+
+    drop((watch, client, anonymous));
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}
+
+#[test]
+fn registry_serve_requires_a_token_and_an_existing_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("absent.sqlite");
+    let run = |token: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_eid-server"));
+        command
+            .args(["registry", "serve", "--listen", "127.0.0.1:0", "--register"])
+            .arg(&missing)
+            .env_remove("EID_REGISTRY_TOKEN");
+        if let Some(token) = token {
+            command.env("EID_REGISTRY_TOKEN", token);
+        }
+        command.output().unwrap()
+    };
+    let out = run(None);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("EID_REGISTRY_TOKEN"));
+    let out = run(Some(TOKEN));
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is not a register file"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!missing.exists(), "no empty register is created");
+}
+
+/// A register that answers `UNAVAILABLE` to the first `VerifyIdentity` and `INVALID_ARGUMENT`
+/// to every `GetCitizen`, counting the calls.
+#[derive(Default, Clone)]
+struct Flaky {
+    verify_calls: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    fetch_calls: std::sync::Arc<std::sync::atomic::AtomicU32>,
+}
+
+#[tonic::async_trait]
+impl eid_proto::registry::v1::population_registry_server::PopulationRegistry for Flaky {
+    async fn verify_identity(
+        &self,
+        _: tonic::Request<eid_proto::registry::v1::VerifyIdentityRequest>,
+    ) -> Result<tonic::Response<eid_proto::registry::v1::VerifyIdentityResponse>, tonic::Status>
+    {
+        use std::sync::atomic::Ordering;
+        if self.verify_calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            return Err(tonic::Status::unavailable("warming up"));
+        }
+        Ok(tonic::Response::new(Default::default()))
+    }
+
+    async fn get_citizen(
+        &self,
+        _: tonic::Request<eid_proto::registry::v1::GetCitizenRequest>,
+    ) -> Result<tonic::Response<eid_proto::registry::v1::GetCitizenResponse>, tonic::Status> {
+        self.fetch_calls
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Err(tonic::Status::invalid_argument("no"))
+    }
+
+    type WatchStatusStream =
+        tokio_stream::Empty<Result<eid_proto::registry::v1::WatchStatusResponse, tonic::Status>>;
+
+    async fn watch_status(
+        &self,
+        _: tonic::Request<eid_proto::registry::v1::WatchStatusRequest>,
+    ) -> Result<tonic::Response<Self::WatchStatusStream>, tonic::Status> {
+        Ok(tonic::Response::new(tokio_stream::empty()))
+    }
+}
+
+#[tokio::test]
+async fn only_unavailable_is_retried() {
+    use std::sync::atomic::Ordering;
+    let flaky = Flaky::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(
+                eid_proto::registry::v1::population_registry_server::PopulationRegistryServer::new(
+                    flaky.clone(),
+                ),
+            )
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+    let registry = client(&endpoint, None);
+    assert_eq!(
+        registry.verify(&huong()).await.unwrap(),
+        Match::UnknownNumber
+    );
+    assert_eq!(flaky.verify_calls.load(Ordering::SeqCst), 2, "one retry");
+    let auth = Authorisation::new("test", "retry").unwrap();
+    assert!(matches!(
+        registry.fetch(&id("001190123489"), &auth).await,
+        Err(RegistryError::Rejected { .. })
+    ));
+    assert_eq!(flaky.fetch_calls.load(Ordering::SeqCst), 1, "no retry");
+    assert!(!registry.is_circuit_open());
+    server.abort();
+}
