@@ -275,13 +275,14 @@ impl Match {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use time::macros::date;
     use unicode_normalization::UnicodeNormalization;
 
     use super::*;
 
-    fn record(status: RecordStatus) -> RegisterRecord {
+    /// A register record with `status`, shared by the register's unit tests.
+    pub(in crate::registry) fn record(status: RecordStatus) -> RegisterRecord {
         RegisterRecord {
             personal_id: PersonalId::parse("001190123489").unwrap(),
             identity: PivotIdentity {

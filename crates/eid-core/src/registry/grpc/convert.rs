@@ -268,25 +268,8 @@ pub fn change_from_proto(change: pb::WatchStatusResponse) -> Result<StatusChange
 
 #[cfg(test)]
 mod tests {
-    use time::macros::date;
-
     use super::*;
-
-    fn record(status: RecordStatus) -> RegisterRecord {
-        RegisterRecord {
-            personal_id: PersonalId::parse("001190123489").unwrap(),
-            identity: PivotIdentity {
-                family_name: "Nguyễn".into(),
-                middle_names: "Thị".into(),
-                given_name: "Hương".into(),
-                birth_date: date!(1990 - 05 - 17),
-                sex: Sex::Female,
-                place_of_birth: "Hà Nội".into(),
-                nationality: "VN".into(),
-            },
-            status,
-        }
-    }
+    use crate::registry::matching::tests::record;
 
     #[test]
     fn claims_records_and_answers_round_trip() {
