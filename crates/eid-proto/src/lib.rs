@@ -19,3 +19,13 @@ pub mod registry {
         tonic::include_proto!("eid.registry.v1");
     }
 }
+
+/// `eid.v1`: the eID service's own back-end API (`proto/eid/v1/identity.proto`).
+pub mod v1 {
+    #![allow(
+        missing_docs,
+        clippy::doc_lazy_continuation,
+        clippy::doc_overindented_list_items
+    )]
+    tonic::include_proto!("eid.v1");
+}

@@ -192,49 +192,60 @@ async fn introspection(
         ));
     }
     let token = params.get("token").unwrap_or_default();
-    let internal = |e: StoreError| OAuthError::internal(&e);
-    if let Some((claims, record)) = oidc.live_access_token(token).await.map_err(internal)?
-        && record.client_id == client.reg.id.as_str()
-    {
-        let mut value = json!({
-            "active": true,
-            "token_type": "Bearer",
-            "scope": claims.scope,
-            "client_id": claims.client_id,
-            "sub": claims.sub,
-            "aud": claims.aud,
-            "iss": claims.iss,
-            "exp": claims.exp,
-            "iat": claims.iat,
-            "jti": claims.jti,
-        });
-        if let Some(acr) = claims.acr {
-            value["acr"] = json!(acr);
-        }
-        if let Some(auth_time) = claims.auth_time {
-            value["auth_time"] = json!(auth_time);
-        }
-        return Ok(value);
-    }
-    if let Some(grant) = oidc
-        .own_refresh_grant(client, token)
+    oidc.introspection_for(client, token)
         .await
-        .map_err(internal)?
-    {
-        let sub = oidc
-            .tokens
-            .subject(&client.relying_party(), grant.account.as_uuid());
-        return Ok(json!({
-            "active": true,
-            "token_type": "refresh_token",
-            "scope": grant.scope,
-            "client_id": grant.client.as_str(),
-            "sub": sub,
-            "iss": oidc.issuer,
-            "exp": grant.expires_at.unix_timestamp(),
-        }));
+        .map_err(|e| OAuthError::internal(&e))
+}
+
+impl Oidc {
+    /// The RFC 7662 introspection answer about `token` for `client` (which must be
+    /// confidential): its details when it is a live access or refresh token issued to
+    /// `client`, `{"active": false}` otherwise. Shared by `POST /introspect` and the gRPC
+    /// `IntrospectToken`.
+    pub(super) async fn introspection_for(
+        &self,
+        client: &Client,
+        token: &str,
+    ) -> Result<Value, StoreError> {
+        if let Some((claims, record)) = self.live_access_token(token).await?
+            && record.client_id == client.reg.id.as_str()
+        {
+            let mut value = json!({
+                "active": true,
+                "token_type": "Bearer",
+                "scope": claims.scope,
+                "client_id": claims.client_id,
+                "sub": claims.sub,
+                "aud": claims.aud,
+                "iss": claims.iss,
+                "exp": claims.exp,
+                "iat": claims.iat,
+                "jti": claims.jti,
+            });
+            if let Some(acr) = claims.acr {
+                value["acr"] = json!(acr);
+            }
+            if let Some(auth_time) = claims.auth_time {
+                value["auth_time"] = json!(auth_time);
+            }
+            return Ok(value);
+        }
+        if let Some(grant) = self.own_refresh_grant(client, token).await? {
+            let sub = self
+                .tokens
+                .subject(&client.relying_party(), grant.account.as_uuid());
+            return Ok(json!({
+                "active": true,
+                "token_type": "refresh_token",
+                "scope": grant.scope,
+                "client_id": grant.client.as_str(),
+                "sub": sub,
+                "iss": self.issuer,
+                "exp": grant.expires_at.unix_timestamp(),
+            }));
+        }
+        Ok(json!({ "active": false }))
     }
-    Ok(json!({ "active": false }))
 }
 
 /// `POST /revoke` (RFC 7009): revokes a client's own refresh token (its whole family,

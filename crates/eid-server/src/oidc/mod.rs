@@ -17,6 +17,7 @@ mod discovery;
 mod enrol;
 mod error;
 mod flow;
+mod identity_api;
 mod lang;
 mod login;
 mod logout;
@@ -395,7 +396,7 @@ impl Oidc {
     }
 }
 
-/// The provider's routes.
+/// The provider's routes, and the gRPC back-end API (`identity_api`).
 pub fn router(oidc: Arc<Oidc>) -> Router {
     Router::new()
         .route(paths::DISCOVERY, get(discovery::configuration))
@@ -437,7 +438,8 @@ pub fn router(oidc: Arc<Oidc>) -> Router {
         .route(pages::CSS_PATH, get(stylesheet))
         .route(pages::SCRIPT_PATH, get(script))
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .with_state(oidc)
+        .with_state(Arc::clone(&oidc))
+        .merge(identity_api::routes(oidc))
 }
 
 async fn stylesheet() -> impl axum::response::IntoResponse {
