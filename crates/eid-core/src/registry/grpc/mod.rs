@@ -199,12 +199,16 @@ impl GrpcRegistry {
         Err(RegistryError::Unavailable(last))
     }
 
-    /// Subscribes to the register's status changes (see [`StatusWatch`]). Opening the stream
-    /// goes through the retries and the breaker; the stream itself has no deadline.
-    pub async fn watch_status(&self) -> Result<StatusWatch, RegistryError> {
+    /// Subscribes to the register's status changes (see [`StatusWatch`]): those with a
+    /// sequence number above `after` first when it is given (resuming after the last change
+    /// handled), then new ones. Opening the stream goes through the retries and the breaker;
+    /// the stream itself has no deadline.
+    pub async fn watch_status(&self, after: Option<u64>) -> Result<StatusWatch, RegistryError> {
         let stream = self
             .call(
-                pb::WatchStatusRequest {},
+                pb::WatchStatusRequest {
+                    after_sequence: after,
+                },
                 false,
                 |mut client, request| async move { client.watch_status(request).await },
             )
