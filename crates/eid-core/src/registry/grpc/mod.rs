@@ -297,11 +297,15 @@ pub struct StatusWatch {
 
 impl StatusWatch {
     /// The next change; `None` when the register closed the stream. A watcher that fell
-    /// behind gets [`RegistryError::Rejected`] with code `Aborted`: subscribe again.
+    /// behind gets [`RegistryError::Rejected`] with code `Aborted`, and a broken connection
+    /// [`RegistryError::Unavailable`]: subscribe again.
     pub async fn next(&mut self) -> Option<Result<StatusChange, RegistryError>> {
         match self.stream.message().await {
             Ok(Some(change)) => Some(convert::change_from_proto(change).map_err(protocol)),
             Ok(None) => None,
+            Err(status) if is_unreachable(&status) => {
+                Some(Err(RegistryError::Unavailable(status.message().to_owned())))
+            }
             Err(status) => Some(Err(error_of(&status))),
         }
     }
