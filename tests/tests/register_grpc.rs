@@ -275,6 +275,18 @@ async fn scenario(dir: &Path, stores: &StoreUrls) {
         .login(newcomer, &password)
         .await
         .expect("a password login while the register is down");
+    // UserInfo reads the claims from the register: "try later", the token stays valid.
+    let response = service
+        .http
+        .get(format!("{}/userinfo", service.base))
+        .bearer_auth(access)
+        .send()
+        .await
+        .expect("GET /userinfo");
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = response.json().await.expect("an error JSON");
+    assert_eq!(body["error"], "temporarily_unavailable", "{body}");
+    assert!(service.active(access).await);
 
     // The citizen dies while the register is down; the change waits in the register's log.
     record_change(&register, &[&newcomer.personal_id.expose(), "deceased"]);

@@ -179,3 +179,130 @@ pub async fn handle(durable: &dyn DurableStore, change: &StatusChange) -> anyhow
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use eid_core::assurance::{Loa, ProofingEvidence};
+    use eid_core::citizen::PersonalId;
+    use eid_core::credential::ekyc::EkycRecord;
+    use eid_core::registry::RecordStatus;
+    use eid_core::store::{
+        Account, AccountStore as _, AuditStore as _, EkycStore as _, SqliteStore,
+    };
+
+    use super::*;
+
+    fn id(digits: &str) -> PersonalId {
+        PersonalId::parse(digits).unwrap()
+    }
+
+    fn change(sequence: u64, personal_id: &str, kind: StatusChangeKind) -> StatusChange {
+        StatusChange {
+            sequence,
+            personal_id: id(personal_id),
+            kind,
+            status: RecordStatus::Deceased,
+        }
+    }
+
+    /// An account for `personal_id` with one active eKYC record.
+    async fn proofed(durable: &dyn DurableStore, personal_id: &str) -> Account {
+        let account = durable.create_account(&id(personal_id)).await.unwrap();
+        let now = OffsetDateTime::now_utc();
+        let record = EkycRecord::issue(
+            account.id,
+            ProofingEvidence::RegisterMatch,
+            Loa::Substantial,
+            serde_json::json!({}),
+            now,
+            now + time::Duration::days(30),
+        )
+        .unwrap();
+        durable.insert_ekyc(&record).await.unwrap();
+        account
+    }
+
+    async fn events(durable: &dyn DurableStore) -> Vec<AuditEvent> {
+        let entries = durable.audit_entries(0, 100).await.unwrap();
+        entries.into_iter().map(|e| e.record.event).collect()
+    }
+
+    #[tokio::test]
+    async fn a_death_suspends_the_account_and_its_ekyc_records_once() {
+        let durable = SqliteStore::in_memory().await.unwrap();
+        let account = proofed(&durable, "001190123489").await;
+        let deceased = change(1, "001190123489", StatusChangeKind::Deceased);
+        handle(&durable, &deceased).await.unwrap();
+        assert_eq!(
+            durable.account(account.id).await.unwrap().status,
+            AccountStatus::Suspended
+        );
+        let records = durable.ekyc_records(account.id).await.unwrap();
+        assert_eq!(records[0].status, EkycStatus::Suspended);
+        let expected = [
+            AuditEvent::RegisterStatusChanged,
+            AuditEvent::AccountStatusChanged,
+            AuditEvent::EkycStatusChanged,
+        ];
+        assert_eq!(events(&durable).await, expected);
+
+        // Handled again (the cursor was not stored): only the report is audited again.
+        handle(&durable, &deceased).await.unwrap();
+        assert_eq!(
+            events(&durable).await[3..],
+            [AuditEvent::RegisterStatusChanged]
+        );
+        let entry = durable.audit_entries(0, 1).await.unwrap().remove(0);
+        assert_eq!(entry.record.subject, Some(account.id));
+    }
+
+    #[tokio::test]
+    async fn a_revoked_card_suspends_a_locked_account_too() {
+        let durable = SqliteStore::in_memory().await.unwrap();
+        let account = proofed(&durable, "001190123489").await;
+        durable
+            .set_account_status(account.id, AccountStatus::Locked)
+            .await
+            .unwrap();
+        let revoked = change(4, "001190123489", StatusChangeKind::CardRevoked);
+        handle(&durable, &revoked).await.unwrap();
+        assert_eq!(
+            durable.account(account.id).await.unwrap().status,
+            AccountStatus::Suspended
+        );
+    }
+
+    #[tokio::test]
+    async fn a_replaced_number_is_audited_and_changes_nothing() {
+        let durable = SqliteStore::in_memory().await.unwrap();
+        let account = proofed(&durable, "079085000001").await;
+        let replaced = change(
+            2,
+            "079085000001",
+            StatusChangeKind::NumberReplaced {
+                replacement: id("079085000002"),
+            },
+        );
+        handle(&durable, &replaced).await.unwrap();
+        assert_eq!(
+            durable.account(account.id).await.unwrap().status,
+            AccountStatus::Active
+        );
+        let records = durable.ekyc_records(account.id).await.unwrap();
+        assert_eq!(records[0].status, EkycStatus::Active);
+        assert_eq!(events(&durable).await, [AuditEvent::RegisterNumberReplaced]);
+    }
+
+    #[tokio::test]
+    async fn a_number_without_an_account_is_ignored() {
+        let durable = SqliteStore::in_memory().await.unwrap();
+        let other = proofed(&durable, "079085000001").await;
+        let deceased = change(3, "001190123489", StatusChangeKind::Deceased);
+        handle(&durable, &deceased).await.unwrap();
+        assert!(events(&durable).await.is_empty());
+        assert_eq!(
+            durable.account(other.id).await.unwrap().status,
+            AccountStatus::Active
+        );
+    }
+}
