@@ -72,6 +72,16 @@ impl Browser {
         form: &[(&'static str, String)],
         extra: &[(&'static str, &str)],
     ) -> String {
+        redirect(self.post(url, form, extra).await).await
+    }
+
+    /// Submits `form` plus `extra` to `url`; the response, whatever it is.
+    pub async fn post(
+        &mut self,
+        url: &str,
+        form: &[(&'static str, String)],
+        extra: &[(&'static str, &str)],
+    ) -> reqwest::Response {
         let mut fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
         fields.extend_from_slice(extra);
         let response = self
@@ -83,7 +93,7 @@ impl Browser {
             .await
             .expect("POST");
         self.keep(&response);
-        redirect(response).await
+        response
     }
 }
 

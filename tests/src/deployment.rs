@@ -52,8 +52,21 @@ impl Deployment {
         &self.issuer
     }
 
-    /// Writes the configuration of the instance listening on `port`, with `rps`.
+    /// The generated register file.
+    pub fn register_file(&self) -> PathBuf {
+        self.dir.join("register.sqlite")
+    }
+
+    /// Writes the configuration of the instance listening on `port`, with `rps`, on the
+    /// embedded register file.
     pub fn write_config(&self, port: u16, rps: &[Rp]) -> PathBuf {
+        let register = format!("file = {:?}", self.register_file().display().to_string());
+        self.write_config_with_register(port, rps, &register)
+    }
+
+    /// Writes the configuration of the instance listening on `port`, with `rps` and the
+    /// `[register]` table's body `register`.
+    pub fn write_config_with_register(&self, port: u16, rps: &[Rp], register: &str) -> PathBuf {
         let StoreUrls {
             durable,
             redis,
@@ -62,9 +75,8 @@ impl Deployment {
         let mut text = format!(
             "issuer = {issuer:?}\nlisten = \"127.0.0.1:{port}\"\n\
              [durable]\nurl = {durable:?}\n[ephemeral]\nurl = {redis:?}\nkey_prefix = {prefix:?}\n\
-             [register]\nfile = {register:?}\n[keys]\nfile = {keys:?}\n",
+             [register]\n{register}\n[keys]\nfile = {keys:?}\n",
             issuer = self.issuer,
-            register = self.dir.join("register.sqlite").display().to_string(),
             keys = self.dir.join("keys.sealed").display().to_string(),
         );
         for rp in rps {

@@ -10,6 +10,7 @@ pub mod daemon;
 pub mod deployment;
 pub mod node;
 pub mod random;
+pub mod register;
 pub mod stores;
 
 use std::path::PathBuf;

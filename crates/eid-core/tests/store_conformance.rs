@@ -930,6 +930,32 @@ mod ephemeral {
     }
 }
 
+/// The register watch cursor starts at 0 and only moves forward.
+mod register_watch {
+    use super::*;
+
+    pub async fn register_watch_cursor(db: &Durable) {
+        let s = &db.store;
+        assert_eq!(s.register_watch_cursor().await.unwrap(), 0);
+        s.advance_register_watch(7).await.unwrap();
+        assert_eq!(s.register_watch_cursor().await.unwrap(), 7);
+        s.advance_register_watch(3).await.unwrap();
+        assert_eq!(
+            s.register_watch_cursor().await.unwrap(),
+            7,
+            "never backwards"
+        );
+        s.advance_register_watch(7).await.unwrap();
+        s.advance_register_watch(12).await.unwrap();
+        assert_eq!(s.register_watch_cursor().await.unwrap(), 12);
+        assert!(matches!(
+            s.advance_register_watch(u64::MAX).await,
+            Err(StoreError::Corrupt(_))
+        ));
+        assert_eq!(s.register_watch_cursor().await.unwrap(), 12);
+    }
+}
+
 macro_rules! durable_suite {
     ($($backend:ident),*) => {$(
         mod $backend {
@@ -938,6 +964,11 @@ macro_rules! durable_suite {
                 audit_detects_truncation, audit_ignores_rows_outside_the_chain,
                 audit_batches, audit_concurrent_appends, refresh_tokens,
                 refresh_concurrent_rotations);
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn register_watch_cursor() {
+                let Some(db) = crate::support::$backend().await else { return };
+                crate::register_watch::register_watch_cursor(&db).await;
+            }
         }
     )*};
     (@cases $backend:ident: $($case:ident),*) => {$(

@@ -20,7 +20,8 @@ use time::{Duration, OffsetDateTime};
 use zeroize::Zeroizing;
 
 use crate::cli::{AccountAddArgs, AccountStatusArgs};
-use crate::config::{ConfigError, ToolSettings};
+use crate::config::{ConfigError, RegisterConfig, ToolSettings};
+use crate::register::Register;
 use crate::serve;
 
 /// How long the eKYC record of a registrar enrolment stays valid.
@@ -126,7 +127,7 @@ async fn account(durable: &dyn DurableStore, personal_id: &PersonalId) -> anyhow
     }
 }
 
-async fn audit(
+pub(crate) async fn audit(
     durable: &dyn DurableStore,
     event: AuditEvent,
     subject: AccountId,
@@ -152,17 +153,26 @@ pub async fn add(args: AccountAddArgs) -> anyhow::Result<()> {
         .map_err(|err| anyhow::anyhow!("--personal-id: {err}"))?;
     let password = read_password()?;
     // Opening a missing register file would create an empty one.
-    if !settings.register.is_file() {
+    if let RegisterConfig::File(file) = &settings.register
+        && !file.is_file()
+    {
         bail!(
             "the register {} does not exist (see `eid-server registry generate`)",
-            settings.register.display()
+            file.display()
         );
     }
     let durable = serve::open_durable(&settings.durable).await?;
-    let registry = serve::open_register(&settings.register).await?;
+    let registry = Register::open(&settings.register).await?.port();
     let hasher =
         PasswordHasher::new(settings.password, 1, 0).context("cannot set up password hashing")?;
-    let account = enrol(durable.as_ref(), &registry, &hasher, &personal_id, password).await?;
+    let account = enrol(
+        durable.as_ref(),
+        registry.as_ref(),
+        &hasher,
+        &personal_id,
+        password,
+    )
+    .await?;
     println!("enrolled {personal_id}: account {}", account.id);
     Ok(())
 }

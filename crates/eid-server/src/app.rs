@@ -10,12 +10,12 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use eid_core::credential::password::PasswordHasher;
-use eid_core::registry::EmbeddedRegistry;
 use eid_core::store::{DurableStore, EphemeralStore};
 use eid_core::token::KeyRing;
 
 use crate::metrics::Metrics;
 use crate::oidc::{self, Backends, Oidc, Settings};
+use crate::register::Register;
 use crate::{metrics, ops};
 
 /// What the application is built from.
@@ -29,7 +29,7 @@ pub struct Parts {
     /// Request state.
     pub ephemeral: Arc<dyn EphemeralStore>,
     /// The population register.
-    pub registry: Arc<EmbeddedRegistry>,
+    pub registry: Register,
     /// Password and client secret hashing.
     pub hasher: PasswordHasher,
     /// Further routes (the demo's relying party), instrumented with the rest.
@@ -49,7 +49,7 @@ pub fn build(parts: Parts) -> anyhow::Result<Router> {
         Backends {
             durable: Arc::clone(&parts.durable),
             ephemeral: Arc::clone(&parts.ephemeral),
-            registry: parts.registry.clone(),
+            registry: parts.registry.port(),
             hasher: parts.hasher,
             metrics: metrics.clone(),
         },
@@ -57,7 +57,7 @@ pub fn build(parts: Parts) -> anyhow::Result<Router> {
     let ops = ops::OpsState {
         durable: parts.durable,
         ephemeral: parts.ephemeral,
-        registry: parts.registry,
+        register: parts.registry,
     };
     // The JWKS is serialised once at start (a rotation on disk is published at the next
     // restart).

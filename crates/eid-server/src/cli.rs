@@ -90,6 +90,36 @@ pub enum RegistryCommand {
     /// Serve a register file over gRPC (`proto/eid/registry/v1/registry.proto`): the
     /// reference register. Callers must send `authorization: Bearer $EID_REGISTRY_TOKEN`.
     Serve(RegistryServeArgs),
+    /// Record a status change of a citizen in a register file: the record is updated and
+    /// the change appended to the change log in one transaction; a running `registry
+    /// serve` streams it to its `WatchStatus` watchers.
+    RecordChange(RecordChangeArgs),
+}
+
+/// Options of `eid-server registry record-change`.
+#[derive(Debug, Args)]
+pub struct RecordChangeArgs {
+    /// SQLite register file; must exist.
+    #[arg(long)]
+    pub register: PathBuf,
+    /// The citizen's 12-digit personal ID number.
+    pub personal_id: String,
+    /// What happened.
+    pub kind: ChangeKindArg,
+    /// The new number (with `number-replaced` only).
+    #[arg(long)]
+    pub new_number: Option<String>,
+}
+
+/// A register status change, as `registry record-change` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ChangeKindArg {
+    /// The citizen died.
+    Deceased,
+    /// The citizen's card was revoked.
+    CardRevoked,
+    /// The citizen's number was replaced by `--new-number`.
+    NumberReplaced,
 }
 
 /// Options of `eid-server registry serve`. The bearer token is read from the environment

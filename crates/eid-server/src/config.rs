@@ -9,7 +9,8 @@
 //!
 //! The key-encryption key is never written in the file: it comes from
 //! `EID_KEY_ENCRYPTION_KEY` (32 bytes, standard base64) or from the file named by
-//! `keys.kek_file`.
+//! `keys.kek_file`. Likewise the bearer token of a gRPC register (`register.grpc_endpoint`)
+//! comes from `EID_REGISTER_TOKEN` or the file named by `register.token_file`.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -31,6 +32,10 @@ use clients::{RawClient, clients};
 /// The environment variable holding the base64 key-encryption key.
 pub const KEK_ENV: &str = "EID_KEY_ENCRYPTION_KEY";
 
+/// The environment variable holding the bearer token the daemon presents to a gRPC
+/// population register (`register.grpc_endpoint`).
+pub const REGISTER_TOKEN_ENV: &str = "EID_REGISTER_TOKEN";
+
 /// Settings an `EID_*` variable overrides, with whether the value is an integer.
 pub const OVERRIDES: &[(&str, bool)] = &[
     ("issuer", false),
@@ -39,6 +44,11 @@ pub const OVERRIDES: &[(&str, bool)] = &[
     ("ephemeral.url", false),
     ("ephemeral.key_prefix", false),
     ("register.file", false),
+    ("register.grpc_endpoint", false),
+    ("register.token_file", false),
+    ("register.timeout_ms", true),
+    ("register.connect_timeout_ms", true),
+    ("register.max_attempts", true),
     ("keys.file", false),
     ("keys.kek_file", false),
     ("tokens.id_token_lifetime_secs", true),
@@ -137,8 +147,8 @@ pub struct Config {
     pub durable: DurableConfig,
     /// The ephemeral store.
     pub ephemeral: EphemeralConfig,
-    /// The embedded population register's SQLite file.
-    pub register: PathBuf,
+    /// The population register.
+    pub register: RegisterConfig,
     /// The sealed key ring.
     pub keys: KeysConfig,
     /// Token lifetimes.
@@ -172,6 +182,32 @@ pub enum EphemeralConfig {
         /// Prefix of every key.
         key_prefix: String,
     },
+}
+
+/// Where the population register is: exactly one of `register.file` and
+/// `register.grpc_endpoint`.
+#[derive(Debug)]
+pub enum RegisterConfig {
+    /// The embedded register's SQLite file.
+    File(PathBuf),
+    /// A register served over gRPC (`proto/eid/registry/v1/registry.proto`).
+    Grpc(GrpcRegisterConfig),
+}
+
+/// How the daemon calls a gRPC register.
+#[derive(Debug)]
+pub struct GrpcRegisterConfig {
+    /// The register's `http://` or `https://` URI.
+    pub endpoint: String,
+    /// The bearer token presented with every call (from [`REGISTER_TOKEN_ENV`] or
+    /// `register.token_file`).
+    pub token: Secret,
+    /// The deadline of one call attempt.
+    pub timeout: std::time::Duration,
+    /// The deadline of establishing a connection.
+    pub connect_timeout: std::time::Duration,
+    /// Attempts per call, the first included (retries are on `UNAVAILABLE` only).
+    pub max_attempts: u32,
 }
 
 /// The sealed key ring and the key that opens it.
@@ -243,6 +279,13 @@ struct RawEphemeral {
 #[serde(deny_unknown_fields)]
 struct RawRegister {
     file: Option<PathBuf>,
+    grpc_endpoint: Option<String>,
+    token_file: Option<PathBuf>,
+    /// Present only to refuse it with a clear message.
+    token: Option<IgnoredAny>,
+    timeout_ms: Option<i64>,
+    connect_timeout_ms: Option<i64>,
+    max_attempts: Option<i64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -305,7 +348,11 @@ impl Config {
         let mut errors = Errors::default();
         apply_overrides(&mut table, &env, &mut errors);
         let raw = RawConfig::deserialize(table).map_err(|e| ConfigError::Syntax(e.to_string()))?;
-        let config = validate(raw, env(KEK_ENV).map(Zeroizing::new), &mut errors);
+        let secrets = EnvSecrets {
+            kek: env(KEK_ENV).map(Zeroizing::new),
+            register_token: env(REGISTER_TOKEN_ENV).map(Zeroizing::new),
+        };
+        let config = validate(raw, secrets, &mut errors);
         match config {
             Some(config) if errors.0.is_empty() => Ok(config),
             _ => Err(ConfigError::Invalid(errors.0)),
@@ -319,8 +366,8 @@ impl Config {
 pub struct ToolSettings {
     /// The durable store.
     pub durable: DurableConfig,
-    /// The embedded population register's SQLite file.
-    pub register: PathBuf,
+    /// The population register.
+    pub register: RegisterConfig,
     /// argon2id parameters for citizens' passwords.
     pub password: PasswordParams,
     /// Registered relying parties.
@@ -423,12 +470,14 @@ fn apply_overrides(
     }
 }
 
+/// The secrets read from the environment rather than the file.
+struct EnvSecrets {
+    kek: Option<Zeroizing<String>>,
+    register_token: Option<Zeroizing<String>>,
+}
+
 /// Validates everything, recording every problem; `None` when something is missing.
-fn validate(
-    raw: RawConfig,
-    env_kek: Option<Zeroizing<String>>,
-    errors: &mut Errors,
-) -> Option<Config> {
+fn validate(raw: RawConfig, secrets: EnvSecrets, errors: &mut Errors) -> Option<Config> {
     let issuer = errors
         .required("issuer", raw.issuer, "the public https URL of this service")
         .and_then(|issuer| check_issuer(&issuer, errors).then_some(issuer));
@@ -446,14 +495,8 @@ fn validate(
     let ephemeral = errors
         .required("ephemeral.url", raw.ephemeral.url, "memory or redis://…")
         .and_then(|url| ephemeral(url, raw.ephemeral.key_prefix, errors));
-    let register = errors
-        .required(
-            "register.file",
-            raw.register.file,
-            "the register's SQLite file",
-        )
-        .and_then(|file| non_empty_path("register.file", file, errors));
-    let keys = keys(raw.keys, env_kek, errors);
+    let register = register(raw.register, secrets.register_token, errors);
+    let keys = keys(raw.keys, secrets.kek, errors);
     let tokens = tokens(&raw.tokens, errors);
     let password = password(&raw.password, errors);
     let clients = clients(raw.clients, errors);
@@ -605,6 +648,161 @@ fn non_empty_path(field: &str, path: PathBuf, errors: &mut Errors) -> Option<Pat
         return None;
     }
     Some(path)
+}
+
+fn register(
+    raw: RawRegister,
+    env_token: Option<Zeroizing<String>>,
+    errors: &mut Errors,
+) -> Option<RegisterConfig> {
+    if raw.token.is_some() {
+        errors.add(
+            "register.token",
+            format!(
+                "a secret is never written in the configuration file: set {REGISTER_TOKEN_ENV} \
+                 or register.token_file"
+            ),
+        );
+    }
+    let endpoint = match (raw.file, raw.grpc_endpoint) {
+        (Some(_), Some(_)) => {
+            errors.add(
+                "register",
+                "set exactly one of register.file (embedded) and register.grpc_endpoint",
+            );
+            return None;
+        }
+        (None, None) => {
+            errors.add(
+                "register",
+                "required: register.file (the embedded register's SQLite file) or \
+                 register.grpc_endpoint (http://host:port of a gRPC register)",
+            );
+            return None;
+        }
+        (Some(file), None) => {
+            let grpc_only = [
+                ("register.token_file", raw.token_file.is_some()),
+                ("register.timeout_ms", raw.timeout_ms.is_some()),
+                (
+                    "register.connect_timeout_ms",
+                    raw.connect_timeout_ms.is_some(),
+                ),
+                ("register.max_attempts", raw.max_attempts.is_some()),
+            ];
+            for (field, set) in grpc_only {
+                if set {
+                    errors.add(field, "is used only with register.grpc_endpoint");
+                }
+            }
+            return non_empty_path("register.file", file, errors).map(RegisterConfig::File);
+        }
+        (None, Some(endpoint)) => endpoint,
+    };
+    let endpoint = match Url::parse(&endpoint) {
+        Ok(url)
+            if matches!(url.scheme(), "http" | "https")
+                && url.host().is_some()
+                && url.username().is_empty()
+                && url.password().is_none() =>
+        {
+            Some(endpoint)
+        }
+        _ => {
+            errors.add(
+                "register.grpc_endpoint",
+                "must be an http:// or https:// URI with a host and without credentials, \
+                 e.g. http://register.internal:50051",
+            );
+            None
+        }
+    };
+    let token = match (env_token, raw.token_file) {
+        (Some(value), _) => register_token(REGISTER_TOKEN_ENV, value, errors),
+        (None, Some(path)) => match std::fs::read_to_string(&path) {
+            Ok(text) => register_token("register.token_file", Zeroizing::new(text), errors),
+            Err(err) => {
+                errors.add(
+                    "register.token_file",
+                    format!("cannot read {}: {err}", path.display()),
+                );
+                None
+            }
+        },
+        (None, None) => {
+            errors.add(
+                "register",
+                format!(
+                    "no bearer token for the gRPC register: set {REGISTER_TOKEN_ENV} or \
+                     register.token_file"
+                ),
+            );
+            None
+        }
+    };
+    let timeout = millis(
+        "register.timeout_ms",
+        raw.timeout_ms,
+        2_000,
+        (50, 60_000),
+        errors,
+    );
+    let connect_timeout = millis(
+        "register.connect_timeout_ms",
+        raw.connect_timeout_ms,
+        1_000,
+        (50, 60_000),
+        errors,
+    );
+    let max_attempts = match raw.max_attempts.unwrap_or(3) {
+        n @ 1..=10 => u32::try_from(n).ok(),
+        _ => {
+            errors.add("register.max_attempts", "must be between 1 and 10");
+            None
+        }
+    };
+    Some(RegisterConfig::Grpc(GrpcRegisterConfig {
+        endpoint: endpoint?,
+        token: token?,
+        timeout: timeout?,
+        connect_timeout: connect_timeout?,
+        max_attempts: max_attempts?,
+    }))
+}
+
+/// A bearer token: surrounding whitespace (a file's final newline) trimmed; must be
+/// visible ASCII, which gRPC metadata can carry.
+fn register_token(field: &str, value: Zeroizing<String>, errors: &mut Errors) -> Option<Secret> {
+    let token = value.trim();
+    if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
+        errors.add(
+            field,
+            "the register bearer token must be non-empty visible ASCII",
+        );
+        return None;
+    }
+    Some(Secret::new(token.to_owned()))
+}
+
+/// Checks `value` (default `default`) lies in `min..=max` milliseconds.
+fn millis(
+    field: &str,
+    value: Option<i64>,
+    default: u64,
+    (min, max): (u64, u64),
+    errors: &mut Errors,
+) -> Option<std::time::Duration> {
+    let ms = value.map_or(Ok(default), u64::try_from);
+    match ms {
+        Ok(ms) if (min..=max).contains(&ms) => Some(std::time::Duration::from_millis(ms)),
+        _ => {
+            errors.add(
+                field,
+                format!("must be between {min} and {max} milliseconds"),
+            );
+            None
+        }
+    }
 }
 
 fn keys(

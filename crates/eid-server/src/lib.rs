@@ -13,6 +13,8 @@ pub mod logging;
 pub mod metrics;
 pub mod oidc;
 pub mod ops;
+pub mod register;
 pub mod registry_cmd;
 pub mod registry_server;
 pub mod serve;
+pub mod status_watch;

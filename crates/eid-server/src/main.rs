@@ -36,6 +36,9 @@ async fn main() -> ExitCode {
         cli::Command::Registry {
             command: cli::RegistryCommand::Serve(args),
         } => registry_cmd::serve(args).await,
+        cli::Command::Registry {
+            command: cli::RegistryCommand::RecordChange(args),
+        } => registry_cmd::record_change(args).await,
         cli::Command::Clients { command } => match command {
             cli::ClientsCommand::Add(args) => clients_cmd::add(args),
             cli::ClientsCommand::List(args) => clients_cmd::list(args),

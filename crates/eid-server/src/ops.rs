@@ -1,5 +1,7 @@
 //! Operational endpoints: `/healthz` (the process is alive) and `/readyz` (its durable and
-//! ephemeral stores and the population register answer). Both are cheap: a probe never scans the register.
+//! ephemeral stores answer, and the embedded register when it is one). Both are cheap: a
+//! probe never scans the register. A gRPC register's reachability is reported but does not
+//! make the daemon unready ([`Register::ready`]).
 
 use std::sync::Arc;
 
@@ -7,9 +9,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use eid_core::registry::EmbeddedRegistry;
 use eid_core::store::{DurableStore, EphemeralStore};
 use serde_json::{Value, json};
+
+use crate::register::Register;
 
 /// What the operational endpoints look at.
 #[derive(Clone)]
@@ -19,7 +22,7 @@ pub struct OpsState {
     /// Sessions and short-lived state.
     pub ephemeral: Arc<dyn EphemeralStore>,
     /// The population register.
-    pub registry: Arc<EmbeddedRegistry>,
+    pub register: Register,
 }
 
 /// Routes `/healthz` and `/readyz`.
@@ -37,8 +40,8 @@ async fn healthz() -> Json<Value> {
 async fn readyz(State(state): State<OpsState>) -> (StatusCode, Json<Value>) {
     let durable = check("durable store", state.durable.ping().await);
     let ephemeral = check("ephemeral store", state.ephemeral.ping().await);
-    let register = check("population register", state.registry.ping().await);
-    let ready = durable && ephemeral && register;
+    let (register, register_required) = state.register.ready().await;
+    let ready = durable && ephemeral && (register || !register_required);
     let status = if ready {
         StatusCode::OK
     } else {
@@ -49,7 +52,7 @@ async fn readyz(State(state): State<OpsState>) -> (StatusCode, Json<Value>) {
         "checks": {
             "durable_store": { "ok": durable },
             "ephemeral_store": { "ok": ephemeral },
-            "register": { "ok": register },
+            "register": { "ok": register, "required": register_required },
         },
     });
     (status, Json(body))

@@ -6,83 +6,80 @@
 //!   the configured token in constant time and answers `UNAUTHENTICATED` otherwise.
 //! - `GetCitizen` requires a caller and a purpose and logs both (never the number nor any
 //!   attribute).
-//! - `WatchStatus` streams the changes published on a [`StatusFeed`] from the moment of the
-//!   call on. The feed is fed in-process by whoever holds it ([`StatusFeed::publish`], e.g. a
-//!   test); publishing does not change the SQLite records. A watcher that falls more than
-//!   [`StatusFeed::CAPACITY`] changes behind gets `ABORTED` and should re-subscribe.
+//! - `WatchStatus` streams the register's change log (`status_changes` in the register file,
+//!   written by [`EmbeddedRegistry::record_change`], e.g. from another process by `eid-server
+//!   registry record-change`). A [`StatusFeed`] tails the log every [`StatusFeed::POLL`] and
+//!   broadcasts new changes to the watchers; a watcher that sends `after_sequence` first
+//!   gets the logged changes after it, then the broadcast ones, without gap or repeat. A
+//!   watcher that falls more than [`StatusFeed::CAPACITY`] changes behind gets `ABORTED`
+//!   and should re-subscribe with the last sequence it handled.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use anyhow::bail;
 use eid_core::citizen::PersonalId;
 use eid_core::registry::grpc::convert;
 use eid_core::registry::{
-    Authorisation, EmbeddedRegistry, PopulationRegistry as _, RecordStatus, RegistryError,
-    StatusChange, StatusChangeKind,
+    Authorisation, EmbeddedRegistry, PopulationRegistry as _, RegistryError, StatusChange,
 };
 use eid_proto::registry::v1 as pb;
 use pb::population_registry_server::{PopulationRegistry, PopulationRegistryServer};
 use subtle::ConstantTimeEq as _;
 use tokio::net::TcpListener;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
-use tokio_stream::wrappers::{BroadcastStream, TcpListenerStream};
+use tokio_stream::wrappers::{BroadcastStream, ReceiverStream, TcpListenerStream};
 use tokio_stream::{Stream, StreamExt as _};
 use tonic::{Request, Response, Status};
 use zeroize::Zeroizing;
 
-/// The in-process source of the status changes that `WatchStatus` streams.
+/// Broadcasts the changes appended to the register's change log to the `WatchStatus`
+/// streams.
 #[derive(Debug, Clone)]
 pub struct StatusFeed {
     sender: broadcast::Sender<StatusChange>,
-    sequence: Arc<AtomicU64>,
-}
-
-impl Default for StatusFeed {
-    fn default() -> Self {
-        Self::new()
-    }
 }
 
 impl StatusFeed {
     /// Changes a watcher may lag behind before its stream ends with `ABORTED`.
     pub const CAPACITY: usize = 1024;
+    /// How often the change log is read for new changes.
+    pub const POLL: Duration = Duration::from_millis(200);
+    /// Changes read from the log per query.
+    const PAGE: u32 = 500;
 
-    /// A feed with no watcher yet.
-    pub fn new() -> Self {
+    fn new() -> Self {
         Self {
             sender: broadcast::channel(Self::CAPACITY).0,
-            sequence: Arc::new(AtomicU64::new(0)),
         }
     }
 
-    /// Publishes a change of `personal_id` to every current watcher, numbered from 1 in
-    /// publication order, and returns it. The record's status after the change is deceased
-    /// or card revoked for those kinds, active for a replaced number (the citizen lives on
-    /// under the new one).
-    pub fn publish(&self, personal_id: PersonalId, kind: StatusChangeKind) -> StatusChange {
-        let status = match kind {
-            StatusChangeKind::Deceased => RecordStatus::Deceased,
-            StatusChangeKind::CardRevoked => RecordStatus::CardRevoked,
-            StatusChangeKind::NumberReplaced { .. } => RecordStatus::Active,
-        };
-        let change = StatusChange {
-            sequence: self.sequence.fetch_add(1, Ordering::Relaxed) + 1,
-            personal_id,
-            kind,
-            status,
-        };
-        // No watcher is not an error: the change is simply not streamed to anyone.
-        let _ = self.sender.send(change.clone());
-        change
-    }
-
-    /// Number of open `WatchStatus` streams.
-    pub fn watchers(&self) -> usize {
-        self.sender.receiver_count()
+    /// Publishes every change logged after `last`, in order, polling forever. A failed read
+    /// is logged and retried at the next poll.
+    async fn tail(self, registry: EmbeddedRegistry, mut last: u64) {
+        let mut poll = tokio::time::interval(Self::POLL);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            poll.tick().await;
+            loop {
+                let changes = match registry.changes_after(last, Self::PAGE).await {
+                    Ok(changes) => changes,
+                    Err(err) => {
+                        tracing::error!(error = %err, "cannot read the register's change log");
+                        break;
+                    }
+                };
+                let Some(newest) = changes.last() else { break };
+                last = newest.sequence;
+                for change in changes {
+                    // No watcher is not an error: the change stays in the log.
+                    let _ = self.sender.send(change);
+                }
+            }
+        }
     }
 }
 
@@ -92,22 +89,27 @@ pub async fn serve(
     listener: TcpListener,
     registry: EmbeddedRegistry,
     token: &str,
-    feed: StatusFeed,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     if token.trim().is_empty() {
         bail!("the register's bearer token is empty");
     }
     let token: Arc<Zeroizing<String>> = Arc::new(Zeroizing::new(token.to_owned()));
+    let feed = StatusFeed::new();
+    let tailer = tokio::spawn(
+        feed.clone()
+            .tail(registry.clone(), registry.last_change().await?),
+    );
     let service = PopulationRegistryServer::with_interceptor(
         RegisterService { registry, feed },
         move |request: Request<()>| check_token(&token, request),
     );
-    tonic::transport::Server::builder()
+    let served = tonic::transport::Server::builder()
         .add_service(service)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
-        .await?;
-    Ok(())
+        .await;
+    tailer.abort();
+    Ok(served?)
 }
 
 fn check_token(expected: &str, request: Request<()>) -> Result<Request<()>, Status> {
@@ -193,15 +195,72 @@ impl PopulationRegistry for RegisterService {
 
     async fn watch_status(
         &self,
-        _request: Request<pb::WatchStatusRequest>,
+        request: Request<pb::WatchStatusRequest>,
     ) -> Result<Response<Self::WatchStatusStream>, Status> {
-        let changes =
-            BroadcastStream::new(self.feed.sender.subscribe()).map(|change| match change {
-                Ok(change) => Ok(convert::change_to_proto(&change)),
-                Err(BroadcastStreamRecvError::Lagged(missed)) => Err(Status::aborted(format!(
-                    "the watcher fell {missed} changes behind: subscribe again"
-                ))),
-            });
-        Ok(Response::new(Box::pin(changes)))
+        // Subscribe before reading the log: a change committed meanwhile is then in the log
+        // read, or in the broadcast, or both (and sent once).
+        let live = self.feed.sender.subscribe();
+        let Some(after) = request.into_inner().after_sequence else {
+            return Ok(Response::new(Box::pin(
+                BroadcastStream::new(live).map(live_change),
+            )));
+        };
+        let (sender, receiver) = mpsc::channel(StatusFeed::PAGE as usize);
+        tokio::spawn(resume(self.registry.clone(), after, live, sender));
+        Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
+    }
+}
+
+/// A broadcast change as a `WatchStatus` message; a lagging watcher's stream ends here.
+fn live_change(
+    change: Result<StatusChange, BroadcastStreamRecvError>,
+) -> Result<pb::WatchStatusResponse, Status> {
+    match change {
+        Ok(change) => Ok(convert::change_to_proto(&change)),
+        Err(BroadcastStreamRecvError::Lagged(missed)) => Err(Status::aborted(format!(
+            "the watcher fell {missed} changes behind: subscribe again"
+        ))),
+    }
+}
+
+/// Sends a resuming watcher the logged changes after `after`, then the live ones it has not
+/// had yet, until it goes away or its stream fails.
+async fn resume(
+    registry: EmbeddedRegistry,
+    mut after: u64,
+    live: broadcast::Receiver<StatusChange>,
+    watcher: mpsc::Sender<Result<pb::WatchStatusResponse, Status>>,
+) {
+    loop {
+        let changes = match registry.changes_after(after, StatusFeed::PAGE).await {
+            Ok(changes) => changes,
+            Err(err) => {
+                let _ = watcher.send(Err(status_of(err))).await;
+                return;
+            }
+        };
+        if changes.is_empty() {
+            break;
+        }
+        for change in changes {
+            after = change.sequence;
+            if watcher
+                .send(Ok(convert::change_to_proto(&change)))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+    }
+    let mut live = BroadcastStream::new(live);
+    while let Some(change) = live.next().await {
+        if matches!(&change, Ok(change) if change.sequence <= after) {
+            continue;
+        }
+        let failed = change.is_err();
+        if watcher.send(live_change(change)).await.is_err() || failed {
+            return;
+        }
     }
 }

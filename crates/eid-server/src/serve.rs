@@ -1,12 +1,10 @@
 //! `eid-server serve`, `keys stage`, `keys rotate` and `config check`: the production daemon and its
 //! tools, all driven by one configuration file.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use eid_core::credential::password::PasswordHasher;
-use eid_core::registry::{EmbeddedRegistry, RegisterLocation};
 use eid_core::store::{
     DurableStore, EphemeralStore, MemoryEphemeral, PostgresStore, RedisEphemeral, SqliteStore,
 };
@@ -15,7 +13,8 @@ use eid_core::token::KeyRing;
 use crate::cli::ConfigArgs;
 use crate::config::{Config, ConfigError, DurableConfig, EphemeralConfig};
 use crate::oidc::{Limits, SESSION_LIFETIME, Settings};
-use crate::{app, keyfile};
+use crate::register::Register;
+use crate::{app, keyfile, status_watch};
 
 /// Loads and validates the configuration, opens the stores, the register and the key
 /// ring, prints the banner and serves until SIGINT or SIGTERM.
@@ -23,8 +22,8 @@ pub async fn run(args: ConfigArgs) -> anyhow::Result<()> {
     let config = load(&args)?;
     let durable = open_durable(&config.durable).await?;
     let ephemeral = open_ephemeral(&config.ephemeral).await?;
-    let registry = open_register(&config.register).await?;
-    let citizens = registry.count().await?;
+    let registry = Register::open(&config.register).await?;
+    let register_line = registry.describe().await?;
     let (keys, created) = keyfile::open_or_create(&config.keys.file, &config.keys.kek)?;
     let kid = keys.active().kid().to_owned();
     let client_count = config.clients.len();
@@ -48,12 +47,21 @@ pub async fn run(args: ConfigArgs) -> anyhow::Result<()> {
         limits: Limits::default(),
         passkeys: config.passkeys,
     };
+    // Only a gRPC register publishes status changes to follow (the embedded file has no
+    // other writer while the daemon runs).
+    let watcher = match &registry {
+        Register::Grpc(grpc) => Some(tokio::spawn(status_watch::run(
+            Arc::clone(grpc),
+            Arc::clone(&durable),
+        ))),
+        Register::Embedded(_) => None,
+    };
     let app = app::build(app::Parts {
         settings,
         keys,
         durable,
         ephemeral,
-        registry: Arc::new(registry),
+        registry,
         hasher: PasswordHasher::per_core(config.password)
             .context("bad password hashing parameters")?,
         extra: axum::Router::new(),
@@ -66,7 +74,7 @@ pub async fn run(args: ConfigArgs) -> anyhow::Result<()> {
     println!("eID server");
     println!("issuer: {}", config.issuer);
     println!("listening: {local}");
-    println!("register: {citizens} citizens");
+    println!("register: {register_line}");
     println!(
         "signing key: {kid}{}",
         if created { " (new key ring)" } else { "" }
@@ -76,7 +84,11 @@ pub async fn run(args: ConfigArgs) -> anyhow::Result<()> {
     println!("ready");
     tracing::info!(issuer = %config.issuer, %local, "server listening");
 
-    app::serve(listener, app, shutdown).await?;
+    let served = app::serve(listener, app, shutdown).await;
+    if let Some(watcher) = watcher {
+        watcher.abort();
+    }
+    served?;
     tracing::info!("server stopped");
     Ok(())
 }
@@ -138,13 +150,6 @@ pub(crate) async fn open_durable(config: &DurableConfig) -> anyhow::Result<Arc<d
                 .context("cannot connect to the PostgreSQL durable store")?,
         ),
     })
-}
-
-/// Opens the embedded population register file.
-pub(crate) async fn open_register(file: &Path) -> anyhow::Result<EmbeddedRegistry> {
-    EmbeddedRegistry::open(RegisterLocation::File(file.to_owned()))
-        .await
-        .with_context(|| format!("cannot open the register {}", file.display()))
 }
 
 async fn open_ephemeral(config: &EphemeralConfig) -> anyhow::Result<Arc<dyn EphemeralStore>> {

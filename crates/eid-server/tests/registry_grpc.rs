@@ -1,6 +1,6 @@
 //! The register contract over real gRPC: `eid-server registry serve` in its own process,
-//! eid-core's gRPC client in the test; `WatchStatus` against the server library in-process
-//! (its feed is in-process only).
+//! eid-core's gRPC client in the test, and `WatchStatus` fed by `eid-server registry
+//! record-change` in a third process.
 
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
@@ -11,9 +11,8 @@ use eid_core::citizen::PersonalId;
 use eid_core::registry::grpc::{BreakerPolicy, GrpcRegistry, GrpcRegistryConfig, RetryPolicy};
 use eid_core::registry::{
     Attribute, Authorisation, EmbeddedRegistry, IdentityClaims, Match, PopulationRegistry,
-    RecordStatus, RegisterLocation, RegistryError, StatusChangeKind,
+    RecordStatus, RegisterLocation, RegistryError, StatusChange, StatusChangeKind,
 };
-use eid_server::registry_server::{self, StatusFeed};
 use time::macros::date;
 
 const TOKEN: &str = "register-test-token";
@@ -192,59 +191,188 @@ async fn the_register_process_answers_the_contract() {
     }
 }
 
+/// Runs `eid-server registry record-change` on `register`; its stdout, or its stderr as the
+/// error.
+fn record_change(register: &Path, args: &[&str]) -> Result<String, String> {
+    let out = Command::new(env!("CARGO_BIN_EXE_eid-server"))
+        .args(["registry", "record-change", "--register"])
+        .arg(register)
+        .args(args)
+        .output()
+        .expect("run eid-server registry record-change");
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    if out.status.success() {
+        Ok(text(&out.stdout))
+    } else {
+        Err(text(&out.stderr))
+    }
+}
+
+async fn next_change(watch: &mut eid_core::registry::grpc::StatusWatch) -> StatusChange {
+    tokio::time::timeout(Duration::from_secs(30), watch.next())
+        .await
+        .expect("a change within 30 s")
+        .expect("an open stream")
+        .unwrap()
+}
+
 #[tokio::test]
-async fn watch_status_delivers_published_changes() {
+async fn watch_status_streams_changes_recorded_by_another_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("register.sqlite");
+    write_register(&file).await;
+    let server = RegisterProcess::start(&file);
+    let client = client(&server.endpoint, Some(TOKEN));
+    let mut live = client.watch_status(None).await.unwrap();
+
+    let out = record_change(&file, &["001190123489", "deceased"]).unwrap();
+    assert_eq!(out.trim(), "change 1 recorded: deceased");
+    let deceased = StatusChange {
+        sequence: 1,
+        personal_id: id("001190123489"),
+        kind: StatusChangeKind::Deceased,
+        status: RecordStatus::Deceased,
+    };
+    assert_eq!(next_change(&mut live).await, deceased);
+    // The record changed with the log entry.
+    match client.verify(&huong()).await.unwrap() {
+        Match::Found(record) => assert_eq!(record.status(), RecordStatus::Deceased),
+        other => panic!("expected the record, got {other:?}"),
+    }
+
+    let out = record_change(
+        &file,
+        &[
+            "079085000001",
+            "number-replaced",
+            "--new-number",
+            "079085000002",
+        ],
+    )
+    .unwrap();
+    assert_eq!(out.trim(), "change 2 recorded: number-replaced");
+    let replaced = StatusChange {
+        sequence: 2,
+        personal_id: id("079085000001"),
+        kind: StatusChangeKind::NumberReplaced {
+            replacement: id("079085000002"),
+        },
+        status: RecordStatus::Deceased,
+    };
+    assert_eq!(next_change(&mut live).await, replaced);
+    let moved = IdentityClaims::new(id("079085000002"));
+    assert!(matches!(client.verify(&moved).await, Ok(Match::Found(_))));
+    let old = IdentityClaims::new(id("079085000001"));
+    assert!(matches!(
+        client.verify(&old).await,
+        Ok(Match::UnknownNumber)
+    ));
+
+    // A watcher resuming after a sequence gets the logged changes after it, then live ones.
+    let mut resumed = client.watch_status(Some(1)).await.unwrap();
+    assert_eq!(next_change(&mut resumed).await, replaced);
+    let mut from_start = client.watch_status(Some(0)).await.unwrap();
+    assert_eq!(next_change(&mut from_start).await, deceased);
+    assert_eq!(next_change(&mut from_start).await, replaced);
+    record_change(&file, &["079085000002", "card-revoked"]).unwrap();
+    for watch in [&mut live, &mut resumed, &mut from_start] {
+        let change = next_change(watch).await;
+        assert_eq!(
+            (change.sequence, change.kind),
+            (3, StatusChangeKind::CardRevoked)
+        );
+    }
+
+    // Refused changes leave no trace in the log.
+    for (args, message) in [
+        (&["001190123488", "deceased"][..], "no record"),
+        (&["001190123489", "number-replaced"][..], "--new-number"),
+        (
+            &["001190123489", "deceased", "--new-number", "001190123490"][..],
+            "only with",
+        ),
+        // Taken by the replaced record.
+        (
+            &[
+                "001190123489",
+                "number-replaced",
+                "--new-number",
+                "079085000002",
+            ][..],
+            "inconsistent",
+        ),
+        (
+            &[
+                "001190123489",
+                "number-replaced",
+                "--new-number",
+                "001190123489",
+            ][..],
+            "being replaced",
+        ),
+        (&["00119012348", "deceased"][..], "personal ID number"),
+    ] {
+        let err = record_change(&file, args).expect_err(message);
+        assert!(err.contains(message), "{args:?}: {err}");
+    }
+    let mut after = client.watch_status(Some(3)).await.unwrap();
+    record_change(&file, &["001190123489", "card-revoked"]).unwrap();
+    assert_eq!(
+        next_change(&mut after).await.sequence,
+        4,
+        "no refused change was logged"
+    );
+
+    // Without the token, no stream.
+    let anonymous = self::client(&server.endpoint, None);
+    assert!(matches!(
+        anonymous.watch_status(None).await,
+        Err(RegistryError::Unauthenticated(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_replacement_number_already_in_the_register_is_refused() {
     let registry = EmbeddedRegistry::open(RegisterLocation::Memory)
         .await
         .unwrap();
     registry.load_csv(CSV.as_bytes()).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    let feed = StatusFeed::new();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(registry_server::serve(
-        listener,
-        registry,
-        TOKEN,
-        feed.clone(),
-        async {
-            let _ = stopped.await;
-        },
-    ));
-
-    let client = client(&endpoint, Some(TOKEN));
-    let mut watch = client.watch_status().await.unwrap();
-    // The subscription is made when the server handles the call, which the returned stream
-    // proves has happened.
-    assert_eq!(feed.watchers(), 1);
-    let published = feed.publish(id("001190123489"), StatusChangeKind::Deceased);
-    let replaced = feed.publish(
-        id("079085000001"),
-        StatusChangeKind::NumberReplaced {
-            replacement: id("079085000002"),
-        },
-    );
-    let first = tokio::time::timeout(Duration::from_secs(10), watch.next())
+    // Same birth year and sex as 079085000001, so consistent, but taken after the first move.
+    let first = StatusChangeKind::NumberReplaced {
+        replacement: id("079085000002"),
+    };
+    registry
+        .record_change(&id("079085000001"), first)
         .await
-        .expect("a change within 10 s")
-        .expect("an open stream")
         .unwrap();
-    assert_eq!(first, published);
-    assert_eq!(first.status, RecordStatus::Deceased);
-    let second = watch.next().await.unwrap().unwrap();
-    assert_eq!(second, replaced);
-    assert_eq!(second.sequence, first.sequence + 1);
-
-    // Without the token, no stream.
-    let anonymous = self::client(&endpoint, None);
+    registry
+        .record_change(&id("079085000002"), StatusChangeKind::Deceased)
+        .await
+        .unwrap();
+    let back = StatusChangeKind::NumberReplaced {
+        replacement: id("079085000002"),
+    };
+    // 079085000001 no longer exists.
     assert!(matches!(
-        anonymous.watch_status().await,
-        Err(RegistryError::Unauthenticated(_))
+        registry.record_change(&id("079085000001"), back).await,
+        Err(RegistryError::NotFound)
     ));
-
-    drop((watch, client, anonymous));
-    stop.send(()).unwrap();
-    server.await.unwrap().unwrap();
+    registry
+        .load_csv(
+            "personal_id,family_name,middle_names,given_name,birth_date,sex,place_of_birth,\
+             nationality,status\n079085000003,Lê,,Bình,1985-03-04,male,Huế,VN,active\n"
+                .as_bytes(),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        registry.record_change(&id("079085000003"), back).await,
+        Err(RegistryError::NumberTaken)
+    ));
+    assert_eq!(registry.last_change().await.unwrap(), 2);
+    let log = registry.changes_after(0, 10).await.unwrap();
+    assert_eq!(log.len(), 2);
+    assert_eq!(log[1].kind, StatusChangeKind::Deceased);
 }
 
 #[test]

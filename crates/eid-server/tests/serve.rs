@@ -287,7 +287,7 @@ fn config_check_prints_ok_or_every_error() {
         "listen: must be a socket address",
         "durable.url: required",
         "ephemeral.url: required",
-        "register.file: required",
+        "register: required: register.file",
         "keys.key_encryption_key: a secret is never written in the configuration file",
         "password.iterations: must be between 2",
     ] {

@@ -112,6 +112,13 @@ named_enum!(
         TokenIssued => "token_issued",
         /// Attributes were released to a relying party (userinfo, assertion).
         DataReleased => "data_released",
+        /// The population register reported an account's citizen deceased or their card
+        /// revoked (`WatchStatus`); the account and eKYC suspensions that follow are
+        /// audited as their own entries.
+        RegisterStatusChanged => "register_status_changed",
+        /// The population register replaced an account's citizen's number (`WatchStatus`):
+        /// nothing is changed automatically, an operator re-links the account.
+        RegisterNumberReplaced => "register_number_replaced",
     }
 );
 

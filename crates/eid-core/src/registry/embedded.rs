@@ -1,10 +1,15 @@
 //! The embedded population register: SQLite through sqlx, in a file or in memory.
 //!
-//! One table, `citizens`, keyed by the personal ID number as an `INTEGER PRIMARY KEY` (the
+//! A table `citizens`, keyed by the personal ID number as an `INTEGER PRIMARY KEY` (the
 //! rowid: a lookup is one B-tree descent and no secondary index is needed, so there is no
 //! index to build after a bulk load). Bulk loads run in one transaction (all or nothing)
 //! with multi-row prepared `INSERT`s, `synchronous = OFF` and a large page cache; files
 //! use WAL.
+//!
+//! A second table, `status_changes`, is the register's durable change log: each status change
+//! ([`EmbeddedRegistry::record_change`]) updates the record and appends the change in one
+//! transaction, numbered by an `AUTOINCREMENT` key (never reused, and without gaps since
+//! writers are serialised), which the reference server tails to stream `WatchStatus`.
 
 use std::collections::HashSet;
 use std::io::Read;
@@ -22,7 +27,7 @@ use time::Date;
 use super::import::{csv_records, json_records};
 use super::{
     Authorisation, IdentityClaims, Match, PopulationRegistry, RecordMatch, RecordStatus,
-    RegisterRecord, RegistryError, SyntheticPopulation,
+    RegisterRecord, RegistryError, StatusChange, StatusChangeKind, SyntheticPopulation,
 };
 use crate::citizen::{PersonalId, PivotIdentity, Sex};
 
@@ -57,6 +62,15 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS citizens (
     place_of_birth TEXT NOT NULL,
     nationality    TEXT NOT NULL,
     status         TEXT NOT NULL CHECK (status IN ('active', 'deceased', 'card_revoked'))
+) STRICT";
+
+const CHANGES_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS status_changes (
+    sequence    INTEGER PRIMARY KEY AUTOINCREMENT,
+    personal_id INTEGER NOT NULL,
+    kind        TEXT NOT NULL CHECK (kind IN ('deceased', 'card_revoked', 'number_replaced')),
+    status      TEXT NOT NULL CHECK (status IN ('active', 'deceased', 'card_revoked')),
+    replacement INTEGER,
+    CHECK ((kind = 'number_replaced') = (replacement IS NOT NULL))
 ) STRICT";
 
 const COLUMNS: &str = "family_name, middle_names, given_name, birth_date, sex, \
@@ -107,6 +121,7 @@ impl EmbeddedRegistry {
             }
         };
         sqlx::query(SCHEMA).execute(&pool).await?;
+        sqlx::query(CHANGES_SCHEMA).execute(&pool).await?;
         Ok(Self { pool })
     }
 
@@ -193,6 +208,100 @@ impl EmbeddedRegistry {
         Ok(loaded)
     }
 
+    /// Applies a status change to the record of `id` and appends it to the change log, in
+    /// one transaction; returns the change as `WatchStatus` streams it.
+    ///
+    /// Deceased and card revoked set the record's status. A replaced number moves the record
+    /// to `replacement`, which must agree with its birth date and sex
+    /// ([`RegistryError::InconsistentClaims`]) and hold no record yet
+    /// ([`RegistryError::NumberTaken`]). [`RegistryError::NotFound`] when no record holds
+    /// `id`.
+    pub async fn record_change(
+        &self,
+        id: &PersonalId,
+        kind: StatusChangeKind,
+    ) -> Result<StatusChange, RegistryError> {
+        let record = self.find(id).await?.ok_or(RegistryError::NotFound)?;
+        let mut tx = self.pool.begin().await?;
+        // The first statement writes, so the transaction takes the write lock at once.
+        let (status, replacement) = match kind {
+            StatusChangeKind::Deceased | StatusChangeKind::CardRevoked => {
+                let status = if kind == StatusChangeKind::Deceased {
+                    RecordStatus::Deceased
+                } else {
+                    RecordStatus::CardRevoked
+                };
+                let updated = sqlx::query("UPDATE citizens SET status = ? WHERE personal_id = ?")
+                    .bind(status.as_str())
+                    .bind(key(id))
+                    .execute(&mut *tx)
+                    .await?;
+                if updated.rows_affected() == 0 {
+                    // The number was replaced since it was read.
+                    return Err(RegistryError::NotFound);
+                }
+                (status, None)
+            }
+            StatusChangeKind::NumberReplaced { replacement } => {
+                IdentityClaims::of_identity(replacement, &record.identity).check_consistent()?;
+                let moved = sqlx::query(
+                    "UPDATE OR IGNORE citizens SET personal_id = ? WHERE personal_id = ?",
+                )
+                .bind(key(&replacement))
+                .bind(key(id))
+                .execute(&mut *tx)
+                .await?;
+                if moved.rows_affected() == 0 {
+                    return Err(RegistryError::NumberTaken);
+                }
+                (record.status, Some(key(&replacement)))
+            }
+        };
+        let sequence: i64 = sqlx::query_scalar(
+            "INSERT INTO status_changes (personal_id, kind, status, replacement) \
+             VALUES (?, ?, ?, ?) RETURNING sequence",
+        )
+        .bind(key(id))
+        .bind(kind_name(kind))
+        .bind(status.as_str())
+        .bind(replacement)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(StatusChange {
+            sequence: sequence.unsigned_abs(),
+            personal_id: *id,
+            kind,
+            status,
+        })
+    }
+
+    /// Up to `limit` logged changes with a sequence number above `after`, oldest first.
+    pub async fn changes_after(
+        &self,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<StatusChange>, RegistryError> {
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
+        let rows: Vec<(i64, i64, String, String, Option<i64>)> = sqlx::query_as(
+            "SELECT sequence, personal_id, kind, status, replacement FROM status_changes \
+             WHERE sequence > ? ORDER BY sequence LIMIT ?",
+        )
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(decode_change).collect()
+    }
+
+    /// The sequence number of the last logged change; 0 when there is none.
+    pub async fn last_change(&self) -> Result<u64, RegistryError> {
+        let last: Option<i64> = sqlx::query_scalar("SELECT MAX(sequence) FROM status_changes")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(last.unwrap_or(0).unsigned_abs())
+    }
+
     async fn find(&self, id: &PersonalId) -> Result<Option<RegisterRecord>, RegistryError> {
         let row: Option<StoredRow> = sqlx::query_as(
             "SELECT family_name, middle_names, given_name, birth_date, sex, place_of_birth, \
@@ -208,6 +317,44 @@ impl EmbeddedRegistry {
 fn key(id: &PersonalId) -> i64 {
     // Twelve digits always fit in an i64.
     id.as_u64() as i64
+}
+
+fn kind_name(kind: StatusChangeKind) -> &'static str {
+    match kind {
+        StatusChangeKind::Deceased => "deceased",
+        StatusChangeKind::CardRevoked => "card_revoked",
+        StatusChangeKind::NumberReplaced { .. } => "number_replaced",
+    }
+}
+
+fn stored_number(value: i64) -> Result<PersonalId, RegistryError> {
+    u64::try_from(value)
+        .ok()
+        .and_then(|n| PersonalId::parse(&format!("{n:012}")).ok())
+        .ok_or_else(|| RegistryError::CorruptRecord("a stored personal ID number".into()))
+}
+
+fn decode_change(
+    (sequence, personal_id, kind, status, replacement): (i64, i64, String, String, Option<i64>),
+) -> Result<StatusChange, RegistryError> {
+    let kind = match (kind.as_str(), replacement) {
+        ("deceased", None) => StatusChangeKind::Deceased,
+        ("card_revoked", None) => StatusChangeKind::CardRevoked,
+        ("number_replaced", Some(replacement)) => StatusChangeKind::NumberReplaced {
+            replacement: stored_number(replacement)?,
+        },
+        _ => {
+            return Err(RegistryError::CorruptRecord(format!(
+                "change kind {kind:?}"
+            )));
+        }
+    };
+    Ok(StatusChange {
+        sequence: sequence.unsigned_abs(),
+        personal_id: stored_number(personal_id)?,
+        kind,
+        status: status.parse()?,
+    })
 }
 
 fn decode(personal_id: PersonalId, row: StoredRow) -> Result<RegisterRecord, RegistryError> {

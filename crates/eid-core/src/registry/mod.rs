@@ -146,6 +146,9 @@ pub enum RegistryError {
         /// The limit.
         max: u64,
     },
+    /// A number change names a replacement number that already holds a record.
+    #[error("the replacement personal ID number already holds a record")]
+    NumberTaken,
 }
 
 impl From<sqlx::Error> for RegistryError {

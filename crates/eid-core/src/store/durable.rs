@@ -209,10 +209,26 @@ pub trait RefreshTokenStore: Send + Sync {
     ) -> Result<(), StoreError>;
 }
 
+/// How far the daemon has followed the population register's status changes.
+#[async_trait]
+pub trait RegisterWatchStore: Send + Sync {
+    /// The sequence number of the last register change handled; 0 before the first.
+    async fn register_watch_cursor(&self) -> Result<u64, StoreError>;
+    /// Records that changes up to `sequence` are handled. The cursor only moves forward
+    /// (instances following the register concurrently never move it back).
+    async fn advance_register_watch(&self, sequence: u64) -> Result<(), StoreError>;
+}
+
 /// Everything the daemon keeps durably.
 #[async_trait]
 pub trait DurableStore:
-    AccountStore + CredentialStore + ConsentStore + EkycStore + AuditStore + RefreshTokenStore
+    AccountStore
+    + CredentialStore
+    + ConsentStore
+    + EkycStore
+    + AuditStore
+    + RefreshTokenStore
+    + RegisterWatchStore
 {
     /// A cheap round trip to the database, for readiness checks.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -25,7 +25,7 @@ use crate::credential::ekyc::EkycError;
 
 pub use durable::{
     AccountStore, AuditStore, ConsentStore, CredentialStore, DurableStore, EkycStore,
-    RefreshTokenStore,
+    RefreshTokenStore, RegisterWatchStore,
 };
 pub use ephemeral::{EphemeralStore, MAX_TTL, SecretBytes};
 pub(crate) use ids::has_id_number;

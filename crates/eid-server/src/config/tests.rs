@@ -177,7 +177,7 @@ fn missing_settings_are_each_named() {
         "issuer",
         "durable.url",
         "ephemeral.url",
-        "register.file",
+        "register",
         "keys.file",
         "keys",
     ] {
@@ -258,7 +258,7 @@ fn environment_overrides_win_over_the_file() {
         &config.ephemeral,
         EphemeralConfig::Redis { url, key_prefix } if url.expose() == "redis://other:6379" && key_prefix == "x:"
     ));
-    assert_eq!(config.register, PathBuf::from("/tmp/r.sqlite"));
+    assert!(matches!(&config.register, RegisterConfig::File(f) if f == Path::new("/tmp/r.sqlite")));
     assert_eq!(config.keys.file, PathBuf::from("/tmp/k.sealed"));
     assert_eq!(config.tokens.id_token, Duration::seconds(600));
     assert_eq!(config.password.m_kib, 65_536);
@@ -279,7 +279,11 @@ fn every_override_has_the_documented_name() {
     assert_eq!(env_name("durable.url"), "EID_DURABLE_URL");
     assert_eq!(env_name("keys.file"), "EID_KEYS_FILE");
     assert_eq!(env_name("keys.kek_file"), "EID_KEYS_KEK_FILE");
-    assert_eq!(OVERRIDES.len(), 17);
+    assert_eq!(
+        env_name("register.grpc_endpoint"),
+        "EID_REGISTER_GRPC_ENDPOINT"
+    );
+    assert_eq!(OVERRIDES.len(), 22);
 }
 
 #[test]
@@ -607,4 +611,110 @@ fn tools_validate_everything_but_the_key_encryption_key() {
     };
     assert_error(&errors, "issuer", "https");
     assert_eq!(errors.len(), 1, "{errors:?}");
+}
+
+/// GOOD with its `[register]` table replaced by `register`.
+fn with_register(register: &str) -> String {
+    GOOD.replace(
+        "[register]\nfile = \"/var/lib/eid/register.sqlite\"\n",
+        &format!("[register]\n{register}\n"),
+    )
+}
+
+#[test]
+fn a_grpc_register_takes_its_token_from_the_environment_with_defaults() {
+    let text = with_register(r#"grpc_endpoint = "http://register.internal:50051""#);
+    let config = Config::parse(
+        &text,
+        env(&[(KEK_ENV, KEK), (REGISTER_TOKEN_ENV, " reg-token\n")]),
+    )
+    .unwrap();
+    let RegisterConfig::Grpc(grpc) = &config.register else {
+        panic!("expected a gRPC register, got {:?}", config.register);
+    };
+    assert_eq!(grpc.endpoint, "http://register.internal:50051");
+    assert_eq!(grpc.token.expose(), "reg-token");
+    assert_eq!(grpc.timeout, std::time::Duration::from_secs(2));
+    assert_eq!(grpc.connect_timeout, std::time::Duration::from_secs(1));
+    assert_eq!(grpc.max_attempts, 3);
+    assert!(!format!("{config:?}").contains("reg-token"));
+
+    // Or from a file, with overrides from the environment.
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "file-token\n").unwrap();
+    let text = with_register(&format!(
+        "token_file = {:?}",
+        token_file.display().to_string()
+    ));
+    let config = Config::parse(
+        &text,
+        env(&[
+            (KEK_ENV, KEK),
+            ("EID_REGISTER_GRPC_ENDPOINT", "https://register.gov.vn"),
+            ("EID_REGISTER_TIMEOUT_MS", "500"),
+            ("EID_REGISTER_MAX_ATTEMPTS", "1"),
+        ]),
+    )
+    .unwrap();
+    let RegisterConfig::Grpc(grpc) = &config.register else {
+        panic!("expected a gRPC register");
+    };
+    assert_eq!(grpc.token.expose(), "file-token");
+    assert_eq!(grpc.endpoint, "https://register.gov.vn");
+    assert_eq!(grpc.timeout, std::time::Duration::from_millis(500));
+    assert_eq!(grpc.max_attempts, 1);
+}
+
+#[test]
+fn register_settings_are_checked() {
+    let both = with_register("file = \"/r.sqlite\"\ngrpc_endpoint = \"http://register:50051\"");
+    assert_error(&errors(&both, &with_kek()), "register", "exactly one");
+
+    let no_token = with_register(r#"grpc_endpoint = "http://register:50051""#);
+    assert_error(
+        &errors(&no_token, &with_kek()),
+        "register",
+        REGISTER_TOKEN_ENV,
+    );
+
+    let inline = with_register("grpc_endpoint = \"http://register:50051\"\ntoken = \"s3cret\"");
+    let found = errors(&inline, &[(KEK_ENV, KEK), (REGISTER_TOKEN_ENV, "t")]);
+    assert_error(&found, "register.token", "never written");
+    assert!(!format!("{found:?}").contains("s3cret"));
+
+    let bad = with_register(
+        "grpc_endpoint = \"ftp://register\"\ntimeout_ms = 0\nconnect_timeout_ms = 600000\n\
+         max_attempts = 11",
+    );
+    let found = errors(&bad, &[(KEK_ENV, KEK), (REGISTER_TOKEN_ENV, "bad token")]);
+    assert_error(&found, "register.grpc_endpoint", "http:// or https://");
+    assert_error(&found, REGISTER_TOKEN_ENV, "visible ASCII");
+    assert_error(&found, "register.timeout_ms", "between 50 and 60000");
+    assert_error(
+        &found,
+        "register.connect_timeout_ms",
+        "between 50 and 60000",
+    );
+    assert_error(&found, "register.max_attempts", "between 1 and 10");
+
+    let credentials = with_register(r#"grpc_endpoint = "http://user:pw@register:50051""#);
+    let found = errors(&credentials, &[(KEK_ENV, KEK), (REGISTER_TOKEN_ENV, "t")]);
+    assert_error(&found, "register.grpc_endpoint", "without credentials");
+
+    let missing_file = with_register(
+        "grpc_endpoint = \"http://register:50051\"\ntoken_file = \"/nonexistent/token\"",
+    );
+    assert_error(
+        &errors(&missing_file, &with_kek()),
+        "register.token_file",
+        "cannot read",
+    );
+
+    let grpc_only = with_register("file = \"/r.sqlite\"\ntimeout_ms = 100");
+    assert_error(
+        &errors(&grpc_only, &with_kek()),
+        "register.timeout_ms",
+        "only with register.grpc_endpoint",
+    );
 }

@@ -19,6 +19,7 @@ use eid_core::token::{KeyRing, OpaqueToken, PairwiseSalt, TokenIssuer};
 
 use crate::cli::DemoArgs;
 use crate::oidc::{Limits, PasskeySettings, SESSION_LIFETIME, Settings};
+use crate::register::Register;
 use crate::{accounts, app};
 
 pub use rp::{CALLBACK, CLIENT_ID};
@@ -92,7 +93,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         keys,
         durable,
         ephemeral,
-        registry,
+        registry: Register::Embedded(registry),
         hasher,
         extra: Arc::clone(&demo_rp).router(),
     })?;

@@ -84,6 +84,16 @@ async fn claims(oidc: &Oidc, token: &str) -> anyhow::Result<Result<Value, Respon
         Ok(record) => record,
         // The register no longer holds the number (replaced): nothing to release.
         Err(RegistryError::NotFound) => return Ok(Err(invalid())),
+        // The claims are read from the register: without it there is nothing to release
+        // now, but the token stays valid.
+        Err(err @ (RegistryError::Unavailable(_) | RegistryError::Timeout)) => {
+            tracing::warn!(cause = %err, "userinfo: the population register is unavailable");
+            return Ok(Err(bearer_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "the population register cannot be reached: try again later",
+            )));
+        }
         Err(err) => return Err(err.into()),
     };
     let released = release(&register_record, &scopes);

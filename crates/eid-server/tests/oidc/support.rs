@@ -19,6 +19,7 @@ use eid_core::token::{
     KeyRing, OpaqueToken, PairwiseSalt, SigningKey, TokenIssuer, TokenVerifier, VerificationKeys,
 };
 use eid_server::oidc::{Limits, PasskeySettings, SESSION_LIFETIME, Settings};
+use eid_server::register::Register;
 use eid_server::{accounts, app};
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use serde_json::Value;
@@ -192,7 +193,7 @@ impl Provider {
             keys: KeyRing::generate().unwrap(),
             durable: Arc::clone(&durable),
             ephemeral: Arc::clone(&options.ephemeral),
-            registry,
+            registry: Register::Embedded(registry),
             hasher,
             extra: axum::Router::new(),
         })

@@ -199,12 +199,16 @@ impl GrpcRegistry {
         Err(RegistryError::Unavailable(last))
     }
 
-    /// Subscribes to the register's status changes (see [`StatusWatch`]). Opening the stream
-    /// goes through the retries and the breaker; the stream itself has no deadline.
-    pub async fn watch_status(&self) -> Result<StatusWatch, RegistryError> {
+    /// Subscribes to the register's status changes (see [`StatusWatch`]): those with a
+    /// sequence number above `after` first when it is given (resuming after the last change
+    /// handled), then new ones. Opening the stream goes through the retries and the breaker;
+    /// the stream itself has no deadline.
+    pub async fn watch_status(&self, after: Option<u64>) -> Result<StatusWatch, RegistryError> {
         let stream = self
             .call(
-                pb::WatchStatusRequest {},
+                pb::WatchStatusRequest {
+                    after_sequence: after,
+                },
                 false,
                 |mut client, request| async move { client.watch_status(request).await },
             )
@@ -293,11 +297,15 @@ pub struct StatusWatch {
 
 impl StatusWatch {
     /// The next change; `None` when the register closed the stream. A watcher that fell
-    /// behind gets [`RegistryError::Rejected`] with code `Aborted`: subscribe again.
+    /// behind gets [`RegistryError::Rejected`] with code `Aborted`, and a broken connection
+    /// [`RegistryError::Unavailable`]: subscribe again.
     pub async fn next(&mut self) -> Option<Result<StatusChange, RegistryError>> {
         match self.stream.message().await {
             Ok(Some(change)) => Some(convert::change_from_proto(change).map_err(protocol)),
             Ok(None) => None,
+            Err(status) if is_unreachable(&status) => {
+                Some(Err(RegistryError::Unavailable(status.message().to_owned())))
+            }
             Err(status) => Some(Err(error_of(&status))),
         }
     }

@@ -783,6 +783,33 @@ macro_rules! durable_impl {
             }
 
             #[async_trait]
+            impl $crate::store::RegisterWatchStore for $store {
+                async fn register_watch_cursor(&self) -> Result<u64, StoreError> {
+                    let sequence: Option<i64> =
+                        sqlx::query_scalar("SELECT last_sequence FROM register_watch WHERE id = 1")
+                            .fetch_optional(&self.pool)
+                            .await?;
+                    sequence
+                        .map_or(Ok(0), u64::try_from)
+                        .map_err(|_| StoreError::Corrupt("register_watch.last_sequence"))
+                }
+
+                async fn advance_register_watch(&self, sequence: u64) -> Result<(), StoreError> {
+                    let sequence = i64::try_from(sequence)
+                        .map_err(|_| StoreError::Corrupt("register change sequence"))?;
+                    sqlx::query(
+                        "INSERT INTO register_watch (id, last_sequence) VALUES (1, $1) \
+                         ON CONFLICT (id) DO UPDATE SET last_sequence = excluded.last_sequence \
+                         WHERE register_watch.last_sequence < excluded.last_sequence",
+                    )
+                    .bind(sequence)
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(())
+                }
+            }
+
+            #[async_trait]
             impl DurableStore for $store {
                 async fn ping(&self) -> Result<(), StoreError> {
                     sqlx::query("SELECT 1").execute(&self.pool).await?;
