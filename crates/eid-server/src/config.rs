@@ -26,6 +26,7 @@ use time::Duration;
 use url::Url;
 use zeroize::Zeroizing;
 
+use chip::RawChip;
 use clients::{RawClient, clients};
 
 /// The environment variable holding the base64 key-encryption key.
@@ -149,6 +150,8 @@ pub struct Config {
     pub clients: Vec<RegisteredClient>,
     /// Passkey (WebAuthn) settings.
     pub passkeys: crate::oidc::PasskeySettings,
+    /// The chip path to level high (`[chip]`); `None` when not configured (disabled).
+    pub chip: Option<crate::oidc::ChipSettings>,
 }
 
 /// Where accounts, credentials, consents and audit live.
@@ -217,6 +220,7 @@ struct RawConfig {
     passkeys: RawPasskeys,
     #[serde(default)]
     clients: Vec<RawClient>,
+    chip: Option<RawChip>,
 }
 
 #[derive(Deserialize, Default)]
@@ -458,6 +462,10 @@ fn validate(
     let password = password(&raw.password, errors);
     let clients = clients(raw.clients, errors);
     let passkeys = passkeys(raw.passkeys, errors);
+    let chip = match raw.chip {
+        Some(raw) => Some(chip::chip(raw, errors)?),
+        None => None,
+    };
     Some(Config {
         issuer: issuer?,
         listen: listen?,
@@ -469,6 +477,7 @@ fn validate(
         password: password?,
         clients: clients?,
         passkeys: passkeys?,
+        chip,
     })
 }
 
@@ -754,6 +763,7 @@ fn password(raw: &RawPassword, errors: &mut Errors) -> Option<PasswordParams> {
     })
 }
 
+mod chip;
 mod clients;
 #[cfg(test)]
 mod tests;

@@ -47,6 +47,7 @@ pub async fn run(args: ConfigArgs) -> anyhow::Result<()> {
         session_lifetime: SESSION_LIFETIME,
         limits: Limits::default(),
         passkeys: config.passkeys,
+        chip: config.chip,
     };
     let app = app::build(app::Parts {
         settings,
