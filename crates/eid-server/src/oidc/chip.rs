@@ -215,9 +215,11 @@ impl Failure {
                 "tampered_data_group",
                 format!("the hash of DG{n} does not match the EF.SOD"),
             ),
-            Failure::CertificateNotValid(what) => {
-                (S::UNPROCESSABLE_ENTITY, "certificate_not_valid", what.clone())
-            }
+            Failure::CertificateNotValid(what) => (
+                S::UNPROCESSABLE_ENTITY,
+                "certificate_not_valid",
+                what.clone(),
+            ),
             Failure::RevokedDocumentSigner => (
                 S::UNPROCESSABLE_ENTITY,
                 "revoked_document_signer",
@@ -480,7 +482,8 @@ async fn check(
         _ if !found.confirms(&required) => return Ok(Err(Failure::RegisterMismatch)),
         _ => {}
     }
-    let expires_at = (now + ENROLMENT_EKYC_VALIDITY).min(card_expiry.with_time(Time::MIDNIGHT).assume_utc());
+    let expires_at =
+        (now + ENROLMENT_EKYC_VALIDITY).min(card_expiry.with_time(Time::MIDNIGHT).assume_utc());
     let details = serde_json::json!({
         "chip": chip_details(&pa),
         "register": {
@@ -604,7 +607,10 @@ mod tests {
             decode("x", "AQIDBA==", 3),
             Err(Failure::InvalidRequest(_))
         ));
-        assert!(matches!(decode("x", "", 3), Err(Failure::InvalidRequest(_))));
+        assert!(matches!(
+            decode("x", "", 3),
+            Err(Failure::InvalidRequest(_))
+        ));
         assert!(matches!(
             decode("x", "not base64!", 30),
             Err(Failure::InvalidRequest(_))
