@@ -158,3 +158,116 @@ pub(super) fn chip(raw: RawChip, errors: &mut Errors) -> Option<ChipSettings> {
         ticket_lifetime: StdDuration::from_secs(ticket_lifetime?.whole_seconds().unsigned_abs()),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use der::{Encode as _, EncodePem as _};
+    use eid_core::credential::chip::testing::{crl, csca, ds, good_validity};
+    use eid_core::credential::face::DeterministicMatcher;
+    use eid_core::token::SigningKey;
+    use tempfile::TempDir;
+
+    use super::super::tests::{GOOD, errors, parse, with_kek};
+    use super::super::{ConfigError, FieldError};
+
+    /// A directory with a CSCA (PEM), a DS certificate (DER), a CRL of the CSCA (DER), a CRL
+    /// of another CSCA and a vendor JWKS.
+    fn files() -> TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let (csca_key, csca_cert) = csca(1);
+        let (_, ds_cert) = ds(&csca_key, 7, good_validity());
+        let (rogue_key, _) = csca(2);
+        let pem = csca_cert.to_pem(der::pem::LineEnding::LF).unwrap();
+        std::fs::write(dir.path().join("csca.pem"), pem).unwrap();
+        std::fs::write(dir.path().join("ds.der"), ds_cert.to_der().unwrap()).unwrap();
+        std::fs::write(
+            dir.path().join("csca.crl"),
+            crl(&csca_cert, &csca_key, 1, &[9]),
+        )
+        .unwrap();
+        let forged = crl(&csca_cert, &rogue_key, 2, &[]);
+        std::fs::write(dir.path().join("forged.crl"), forged).unwrap();
+        let vendor =
+            DeterministicMatcher::new("https://face.example", SigningKey::generate().unwrap());
+        std::fs::write(dir.path().join("vendor.json"), vendor.jwks()).unwrap();
+        dir
+    }
+
+    fn with_chip(dir: &TempDir, chip: &str) -> String {
+        let d = dir.path().display();
+        format!("{GOOD}\n{}", chip.replace("$DIR", &d.to_string()))
+    }
+
+    const CHIP: &str = r#"
+[chip]
+csca_files = ["$DIR/csca.pem"]
+crl_files = ["$DIR/csca.crl"]
+
+[chip.face]
+issuer = "https://face.example"
+jwks_file = "$DIR/vendor.json"
+threshold = 0.8
+"#;
+
+    #[test]
+    fn the_chip_path_is_off_without_its_table_and_loads_with_it() {
+        assert!(parse(GOOD).unwrap().chip.is_none());
+        let dir = files();
+        let chip = parse(&with_chip(&dir, CHIP))
+            .unwrap()
+            .chip
+            .expect("chip settings");
+        assert_eq!(chip.ticket_lifetime.as_secs(), 600);
+    }
+
+    fn chip_errors(dir: &TempDir, chip: &str) -> Vec<FieldError> {
+        errors(&with_chip(dir, chip), &with_kek())
+    }
+
+    fn assert_field(errors: &[FieldError], field: &str, needle: &str) {
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.field == field && e.message.contains(needle)),
+            "{field}: {needle} not in {errors:?}"
+        );
+    }
+
+    #[test]
+    fn bad_chip_settings_are_each_reported() {
+        let dir = files();
+        let empty = chip_errors(&dir, "[chip]\n");
+        assert_field(&empty, "chip.csca_files", "required");
+        assert_field(&empty, "chip.face", "required");
+
+        let bad = chip_errors(
+            &dir,
+            r#"
+[chip]
+csca_files = ["$DIR/missing.pem", "$DIR/ds.der"]
+crl_files = ["$DIR/forged.crl"]
+ticket_lifetime_secs = 5
+
+[chip.face]
+jwks_file = "$DIR/csca.pem"
+threshold = 1.5
+max_age_secs = 0
+"#,
+        );
+        assert_field(&bad, "chip.csca_files[0]", "cannot read");
+        assert_field(&bad, "chip.csca_files[1]", "not a CA certificate");
+        assert_field(&bad, "chip.crl_files[0]", "trusted CSCA");
+        assert_field(&bad, "chip.ticket_lifetime_secs", "between 60 and 3600");
+        assert_field(&bad, "chip.face.issuer", "required");
+        assert_field(&bad, "chip.face.max_age_secs", "between 30 and 3600");
+
+        let face = chip_errors(&dir, &CHIP.replace("0.8", "1.5"));
+        assert_field(&face, "chip.face", "threshold");
+        let jwks = chip_errors(&dir, &CHIP.replace("vendor.json", "csca.pem"));
+        assert_field(&jwks, "chip.face", "JWKS");
+        assert!(matches!(
+            parse(&with_chip(&dir, "[chip]\ncsca = 1\n")),
+            Err(ConfigError::Syntax(_))
+        ));
+    }
+}
