@@ -400,8 +400,18 @@ fn decode(name: &str, value: &str, max: usize) -> Result<Vec<u8>, Failure> {
     Ok(bytes)
 }
 
-/// The SOD and data groups of an upload, decoded and size-checked.
-fn parse(body: &[u8]) -> Result<(Vec<u8>, BTreeMap<u8, Vec<u8>>, String), Failure> {
+/// An upload, decoded and size-checked.
+struct ChipData {
+    /// EF.SOD.
+    sod: Vec<u8>,
+    /// The data groups by number.
+    groups: BTreeMap<u8, Vec<u8>>,
+    /// The face vendor's signed result.
+    face_result: String,
+}
+
+/// Decodes and size-checks an upload.
+fn parse(body: &[u8]) -> Result<ChipData, Failure> {
     let upload: Upload = serde_json::from_slice(body)
         .map_err(|err| Failure::InvalidRequest(format!("not the expected JSON: {err}")))?;
     if upload.face_result.len() > MAX_FACE_RESULT {
@@ -419,7 +429,11 @@ fn parse(body: &[u8]) -> Result<(Vec<u8>, BTreeMap<u8, Vec<u8>>, String), Failur
             groups.insert(number, decode(name, &value, MAX_OPTIONAL_DG)?);
         }
     }
-    Ok((sod, groups, upload.face_result))
+    Ok(ChipData {
+        sod,
+        groups,
+        face_result: upload.face_result,
+    })
 }
 
 /// The checks of an upload for `account`, in order: passive authentication, the card's
@@ -432,13 +446,13 @@ async fn check(
     nonce: &str,
     body: &[u8],
 ) -> anyhow::Result<Result<Verified, Failure>> {
-    let (sod, groups, face_result) = match parse(body) {
+    let data = match parse(body) {
         Ok(parsed) => parsed,
         Err(failure) => return Ok(Err(failure)),
     };
     let now = OffsetDateTime::now_utc();
     // ICAO 9303 part 11 §5.1: passive authentication.
-    let pa = match chip::verify_sod(&sod, &groups, &settings.trust, now) {
+    let pa = match chip::verify_sod(&data.sod, &data.groups, &settings.trust, now) {
         Ok(pa) => pa,
         Err(err) => return Ok(Err(Failure::of_chip(err))),
     };
@@ -453,7 +467,7 @@ async fn check(
     if card_expiry < now.date() {
         return Ok(Err(Failure::DocumentExpired));
     }
-    let face = match settings.face.verify(&face_result, nonce, now) {
+    let face = match settings.face.verify(&data.face_result, nonce, now) {
         Ok(face) if face.passed => face,
         Ok(_) => return Ok(Err(Failure::FaceNotMatched)),
         Err(err) => {
@@ -482,8 +496,9 @@ async fn check(
         _ if !found.confirms(&required) => return Ok(Err(Failure::RegisterMismatch)),
         _ => {}
     }
-    let expires_at =
-        (now + ENROLMENT_EKYC_VALIDITY).min(card_expiry.with_time(Time::MIDNIGHT).assume_utc());
+    // The card is valid through its date of expiry.
+    let card_end = card_expiry.with_time(Time::MIDNIGHT).assume_utc() + time::Duration::DAY;
+    let expires_at = (now + ENROLMENT_EKYC_VALIDITY).min(card_end);
     let details = serde_json::json!({
         "chip": chip_details(&pa),
         "register": {
@@ -536,7 +551,7 @@ fn chip_details(pa: &PassiveAuthentication) -> serde_json::Value {
 fn claims(id: &PersonalId, mrz: &Td1Mrz) -> Option<(IdentityClaims, Vec<Attribute>)> {
     let year = id.birth_year();
     let birth_date = mrz_date(&mrz.date_of_birth, |yy| year - year.rem_euclid(100) + yy)?;
-    let mut claims = IdentityClaims::new(id.clone());
+    let mut claims = IdentityClaims::new(*id);
     let mut required = vec![Attribute::BirthDate, Attribute::Nationality];
     claims.birth_date = Some(birth_date);
     claims.sex = match mrz.sex {

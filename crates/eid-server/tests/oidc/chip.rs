@@ -204,8 +204,8 @@ async fn a_good_chip_proofs_the_citizen_at_high() {
         .find(|r| r.evidence == ProofingEvidence::RegisterAndChip)
         .expect("a register-and-chip record");
     assert_eq!(record.loa, Loa::High);
-    // Valid until the card expires (2030-03-15) at most.
-    assert!(record.expires_at <= datetime!(2030-03-15 0:00 UTC));
+    // Valid through the card's date of expiry (2030-03-15) at most.
+    assert!(record.expires_at <= datetime!(2030-03-16 0:00 UTC));
     let details = &record.details;
     assert_eq!(details["chip"]["passive_authentication"], "ok");
     assert_eq!(details["chip"]["data_groups"], json!([1, 2]));
