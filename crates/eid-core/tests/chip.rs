@@ -1,264 +1,21 @@
 //! Passive authentication (ICAO 9303 part 11 §5.1) against a test PKI built at run time: a CSCA,
 //! Document Signers and SODs made with the `x509-cert` and `cms` builders and P-256 keys.
 
-use std::collections::BTreeMap;
-use std::str::FromStr;
-use std::time::Duration;
-
-use cms::builder::{SignedDataBuilder, SignerInfoBuilder};
-use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
 use cms::content_info::ContentInfo;
-use cms::signed_data::{EncapsulatedContentInfo, SignedData, SignerIdentifier};
-use der::asn1::{Any, AnyRef, OctetString, Uint};
-use der::{Decode, Encode, Tag, TagNumber};
-use eid_core::credential::chip::{
-    ChipError, DataGroupHash, HashAlgorithm, LDS_SECURITY_OBJECT_OID, LdsSecurityObject,
-    LdsVersion, Sex, TrustList, verify_sod,
+use cms::signed_data::SignedData;
+use der::asn1::{Any, AnyRef, OctetString};
+use der::{Decode, Encode, Tag};
+use eid_core::credential::chip::testing::{
+    DS_NAME, certificate, crl, csca, data_groups, ds, good_validity, lds, sod, sod_with, time,
+    trust, wrap,
 };
-use p256::ecdsa::{DerSignature, SigningKey};
+use eid_core::credential::chip::{ChipError, HashAlgorithm, Sex, TrustList, verify_sod};
 use time::OffsetDateTime;
 use time::macros::datetime;
-use x509_cert::Certificate;
-use x509_cert::builder::profile::BuilderProfile;
-use x509_cert::builder::{Builder, CertificateBuilder, CrlBuilder};
-use x509_cert::crl::RevokedCert;
-use x509_cert::ext::pkix::{BasicConstraints, CrlNumber, KeyUsage, KeyUsages};
-use x509_cert::ext::{Extension, ToExtension};
-use x509_cert::name::Name;
-use x509_cert::serial_number::SerialNumber;
-use x509_cert::spki::{
-    AlgorithmIdentifierOwned, ObjectIdentifier, SubjectPublicKeyInfoOwned, SubjectPublicKeyInfoRef,
-};
-use x509_cert::time::{Time, Validity};
+use x509_cert::spki::ObjectIdentifier;
 
-const SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
 /// The moment of verification in the tests.
 const AT: OffsetDateTime = datetime!(2026-11-01 00:00 UTC);
-
-/// A builder profile with explicit issuer and subject; a CA gets basicConstraints cA and
-/// keyUsage keyCertSign + cRLSign, a DS keyUsage digitalSignature (ICAO 9303 part 12 §7.1.1).
-struct Profile {
-    issuer: Name,
-    subject: Name,
-    ca: bool,
-}
-
-impl BuilderProfile for Profile {
-    fn get_issuer(&self, _subject: &Name) -> Name {
-        self.issuer.clone()
-    }
-    fn get_subject(&self) -> Name {
-        self.subject.clone()
-    }
-    fn build_extensions(
-        &self,
-        _spk: SubjectPublicKeyInfoRef<'_>,
-        _issuer_spk: SubjectPublicKeyInfoRef<'_>,
-        tbs: &x509_cert::TbsCertificate,
-    ) -> x509_cert::builder::Result<Vec<Extension>> {
-        let subject = tbs.subject();
-        Ok(if self.ca {
-            vec![
-                BasicConstraints {
-                    ca: true,
-                    path_len_constraint: Some(0),
-                }
-                .to_extension(subject, &[])?,
-                KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign).to_extension(subject, &[])?,
-            ]
-        } else {
-            vec![KeyUsage(KeyUsages::DigitalSignature.into()).to_extension(subject, &[])?]
-        })
-    }
-}
-
-fn key(seed: u8) -> SigningKey {
-    SigningKey::from_slice(&[seed; 32]).unwrap()
-}
-
-fn time(at: OffsetDateTime) -> Time {
-    let secs = u64::try_from(at.unix_timestamp()).unwrap();
-    Time::try_from(std::time::UNIX_EPOCH + Duration::from_secs(secs)).unwrap()
-}
-
-fn certificate(
-    issuer: &str,
-    subject: &str,
-    serial: u32,
-    validity: (OffsetDateTime, OffsetDateTime),
-    subject_key: &SigningKey,
-    issuer_key: &SigningKey,
-) -> Certificate {
-    let profile = Profile {
-        issuer: Name::from_str(issuer).unwrap(),
-        subject: Name::from_str(subject).unwrap(),
-        ca: issuer == subject,
-    };
-    let validity = Validity::new(time(validity.0), time(validity.1));
-    let spki = SubjectPublicKeyInfoOwned::from_key(subject_key.verifying_key()).unwrap();
-    CertificateBuilder::new(profile, SerialNumber::from(serial), validity, spki)
-        .unwrap()
-        .build::<_, DerSignature>(issuer_key)
-        .unwrap()
-}
-
-const CSCA_NAME: &str = "CN=CSCA Test,O=Test,C=VN";
-const DS_NAME: &str = "CN=Document Signer Test,O=Test,C=VN";
-
-fn csca(seed: u8) -> (SigningKey, Certificate) {
-    let k = key(seed);
-    let validity = (
-        datetime!(2020-01-01 0:00 UTC),
-        datetime!(2040-01-01 0:00 UTC),
-    );
-    let cert = certificate(CSCA_NAME, CSCA_NAME, 1, validity, &k, &k);
-    (k, cert)
-}
-
-fn ds(
-    csca_key: &SigningKey,
-    serial: u32,
-    validity: (OffsetDateTime, OffsetDateTime),
-) -> (SigningKey, Certificate) {
-    let k = key(0x42);
-    let cert = certificate(CSCA_NAME, DS_NAME, serial, validity, &k, csca_key);
-    (k, cert)
-}
-
-fn good_validity() -> (OffsetDateTime, OffsetDateTime) {
-    (
-        datetime!(2024-01-01 0:00 UTC),
-        datetime!(2034-01-01 0:00 UTC),
-    )
-}
-
-/// ICAO 9303 part 3 §4.9 check digit.
-fn check(field: &str) -> char {
-    let sum: u32 = field
-        .bytes()
-        .enumerate()
-        .map(|(i, c)| {
-            let v = match c {
-                b'0'..=b'9' => u32::from(c - b'0'),
-                b'A'..=b'Z' => u32::from(c - b'A') + 10,
-                _ => 0,
-            };
-            v * [7, 3, 1][i % 3]
-        })
-        .sum();
-    char::from_digit(sum % 10, 10).unwrap()
-}
-
-/// DG1 of a Vietnamese CCCD whose optional data holds the 12-digit personal ID.
-fn dg1() -> Vec<u8> {
-    let doc = "090001234";
-    let optional = "079090001234<<<";
-    let line1 = format!("IDVNM{doc}{}{optional}", check(doc));
-    let (dob, expiry) = ("900315", "300315");
-    let mut line2 = format!(
-        "{dob}{}M{expiry}{}VNM<<<<<<<<<<<",
-        check(dob),
-        check(expiry)
-    );
-    let composite = format!(
-        "{}{}{}{}",
-        &line1[5..30],
-        &line2[0..7],
-        &line2[8..15],
-        &line2[18..29]
-    );
-    line2.push(check(&composite));
-    let line3 = format!("{:<<30}", "NGUYEN<<VAN<AN");
-    let mrz = format!("{line1}{line2}{line3}");
-    assert_eq!(mrz.len(), 90);
-    let mut dg1 = vec![0x61, 0x5d, 0x5f, 0x1f, 0x5a];
-    dg1.extend_from_slice(mrz.as_bytes());
-    dg1
-}
-
-fn data_groups() -> BTreeMap<u8, Vec<u8>> {
-    BTreeMap::from([(1, dg1()), (2, vec![0x75, 0x03, 1, 2, 3])])
-}
-
-fn sha256(data: &[u8]) -> Vec<u8> {
-    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data)
-        .as_ref()
-        .to_vec()
-}
-
-fn lds(groups: &BTreeMap<u8, Vec<u8>>) -> Vec<u8> {
-    LdsSecurityObject {
-        version: LdsVersion::V0,
-        hash_algorithm: AlgorithmIdentifierOwned {
-            oid: SHA256,
-            parameters: None,
-        },
-        data_group_hash_values: groups
-            .iter()
-            .map(|(&n, content)| DataGroupHash {
-                data_group_number: n,
-                data_group_hash_value: OctetString::new(sha256(content)).unwrap(),
-            })
-            .collect(),
-        lds_version_info: None,
-    }
-    .to_der()
-    .unwrap()
-}
-
-/// Wraps a ContentInfo in the EF.SOD application tag 0x77.
-fn wrap(content_info: &ContentInfo) -> Vec<u8> {
-    let der = content_info.to_der().unwrap();
-    let tag = Tag::Application {
-        constructed: true,
-        number: TagNumber(23),
-    };
-    AnyRef::new(tag, &der).unwrap().to_der().unwrap()
-}
-
-fn sod_with(
-    lds_der: Vec<u8>,
-    ds_key: &SigningKey,
-    ds_cert: &Certificate,
-    tamper: impl FnOnce(&mut cms::signed_data::SignerInfo),
-) -> Vec<u8> {
-    let eci = EncapsulatedContentInfo {
-        econtent_type: LDS_SECURITY_OBJECT_OID,
-        econtent: Some(Any::new(Tag::OctetString, lds_der).unwrap()),
-    };
-    let digest = AlgorithmIdentifierOwned {
-        oid: SHA256,
-        parameters: None,
-    };
-    let sid = SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
-        issuer: ds_cert.tbs_certificate().issuer().clone(),
-        serial_number: ds_cert.tbs_certificate().serial_number().clone(),
-    });
-    let signer = SignerInfoBuilder::new(sid, digest.clone(), &eci, None).unwrap();
-    let content_info = SignedDataBuilder::new(&eci)
-        .add_digest_algorithm(digest)
-        .unwrap()
-        .add_certificate(CertificateChoices::Certificate(ds_cert.clone()))
-        .unwrap()
-        .add_signer_info_cb::<_, DerSignature, _>(signer, ds_key, |info| {
-            tamper(info);
-            Ok(())
-        })
-        .unwrap()
-        .build()
-        .unwrap();
-    wrap(&content_info)
-}
-
-fn sod(ds_key: &SigningKey, ds_cert: &Certificate) -> Vec<u8> {
-    sod_with(lds(&data_groups()), ds_key, ds_cert, |_| {})
-}
-
-fn trust(csca_cert: &Certificate) -> TrustList {
-    let mut trust = TrustList::new();
-    trust.add_csca_der(&csca_cert.to_der().unwrap()).unwrap();
-    trust
-}
 
 #[test]
 fn good_chip_verifies() {
@@ -493,22 +250,9 @@ fn expired_and_not_yet_valid_ds() {
 fn revoked_ds() {
     let (csca_key, csca_cert) = csca(1);
     let (ds_key, ds_cert) = ds(&csca_key, 7, good_validity());
-    let revoked = RevokedCert {
-        serial_number: ds_cert.tbs_certificate().serial_number().clone(),
-        revocation_date: time(datetime!(2025-06-01 0:00 UTC)),
-        crl_entry_extensions: None,
-    };
-    let crl = CrlBuilder::new_with_this_update(
-        &csca_cert,
-        CrlNumber(Uint::new(&[1]).unwrap()),
-        time(datetime!(2026-01-01 0:00 UTC)),
-    )
-    .unwrap()
-    .with_certificates(std::iter::once(revoked))
-    .build::<_, DerSignature>(&csca_key)
-    .unwrap();
+    let list = crl(&csca_cert, &csca_key, 1, &[7]);
     let mut trust = trust(&csca_cert);
-    trust.add_crl_der(&crl.to_der().unwrap()).unwrap();
+    trust.add_crl_der(&list).unwrap();
     assert_eq!(
         verify_sod(&sod(&ds_key, &ds_cert), &data_groups(), &trust, AT),
         Err(ChipError::RevokedDs)
@@ -518,22 +262,12 @@ fn revoked_ds() {
     assert!(verify_sod(&sod(&ds_key, &other), &data_groups(), &trust, AT).is_ok());
     // A CRL signed by someone else is refused.
     let (rogue_key, _) = csca(2);
-    let forged = CrlBuilder::<x509_cert::certificate::Rfc5280>::new_with_this_update(
-        &csca_cert,
-        CrlNumber(Uint::new(&[2]).unwrap()),
-        time(datetime!(2026-01-01 0:00 UTC)),
-    )
-    .unwrap()
-    .build::<_, DerSignature>(&rogue_key)
-    .unwrap();
+    let forged = crl(&csca_cert, &rogue_key, 2, &[]);
     assert_eq!(
-        TrustList::new().add_crl_der(&forged.to_der().unwrap()),
+        TrustList::new().add_crl_der(&forged),
         Err(ChipError::UntrustedCsca)
     );
-    assert_eq!(
-        trust.add_crl_der(&forged.to_der().unwrap()),
-        Err(ChipError::UntrustedCsca)
-    );
+    assert_eq!(trust.add_crl_der(&forged), Err(ChipError::UntrustedCsca));
 }
 
 #[test]

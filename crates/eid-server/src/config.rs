@@ -27,6 +27,7 @@ use time::Duration;
 use url::Url;
 use zeroize::Zeroizing;
 
+use chip::RawChip;
 use clients::{RawClient, clients};
 
 /// The environment variable holding the base64 key-encryption key.
@@ -159,6 +160,8 @@ pub struct Config {
     pub clients: Vec<RegisteredClient>,
     /// Passkey (WebAuthn) settings.
     pub passkeys: crate::oidc::PasskeySettings,
+    /// The chip path to level high (`[chip]`); `None` when not configured (disabled).
+    pub chip: Option<crate::oidc::ChipSettings>,
 }
 
 /// Where accounts, credentials, consents and audit live.
@@ -253,6 +256,7 @@ struct RawConfig {
     passkeys: RawPasskeys,
     #[serde(default)]
     clients: Vec<RawClient>,
+    chip: Option<RawChip>,
 }
 
 #[derive(Deserialize, Default)]
@@ -501,6 +505,10 @@ fn validate(raw: RawConfig, secrets: EnvSecrets, errors: &mut Errors) -> Option<
     let password = password(&raw.password, errors);
     let clients = clients(raw.clients, errors);
     let passkeys = passkeys(raw.passkeys, errors);
+    let chip = match raw.chip {
+        Some(raw) => Some(chip::chip(raw, errors)?),
+        None => None,
+    };
     Some(Config {
         issuer: issuer?,
         listen: listen?,
@@ -512,6 +520,7 @@ fn validate(raw: RawConfig, secrets: EnvSecrets, errors: &mut Errors) -> Option<
         password: password?,
         clients: clients?,
         passkeys: passkeys?,
+        chip,
     })
 }
 
@@ -952,6 +961,7 @@ fn password(raw: &RawPassword, errors: &mut Errors) -> Option<PasswordParams> {
     })
 }
 
+mod chip;
 mod clients;
 #[cfg(test)]
 mod tests;

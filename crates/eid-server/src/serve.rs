@@ -46,6 +46,7 @@ pub async fn run(args: ConfigArgs) -> anyhow::Result<()> {
         session_lifetime: SESSION_LIFETIME,
         limits: Limits::default(),
         passkeys: config.passkeys,
+        chip: config.chip,
     };
     // Only a gRPC register publishes status changes to follow (the embedded file has no
     // other writer while the daemon runs).

@@ -12,7 +12,7 @@ const KEK: &str = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
 /// A PHC hash of "secret" (argon2id, small parameters: only its syntax is checked).
 const HASH: &str = "$argon2id$v=19$m=1024,t=1,p=1$c29tZXNhbHRzb21lc2FsdA$qfPIH7Ao7Z3xQy0eNhXkf9fl1QO5kd5ljZ+zJ+eJpGM";
 
-const GOOD: &str = r#"
+pub(super) const GOOD: &str = r#"
 issuer = "https://id.example.vn"
 listen = "0.0.0.0:8443"
 
@@ -54,12 +54,12 @@ fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
     move |name| vars.get(name).cloned()
 }
 
-fn parse(text: &str) -> Result<Config, ConfigError> {
+pub(super) fn parse(text: &str) -> Result<Config, ConfigError> {
     Config::parse(text, env(&[(KEK_ENV, KEK)]))
 }
 
 /// The field errors of an invalid configuration.
-fn errors(text: &str, vars: &[(&str, &str)]) -> Vec<FieldError> {
+pub(super) fn errors(text: &str, vars: &[(&str, &str)]) -> Vec<FieldError> {
     match Config::parse(text, env(vars)) {
         Err(ConfigError::Invalid(errors)) => errors,
         other => panic!("expected field errors, got {other:?}"),
@@ -73,7 +73,7 @@ fn assert_error(errors: &[FieldError], field: &str, needle: &str) {
     assert!(found[0].message.contains(needle), "{}", found[0]);
 }
 
-fn with_kek() -> [(&'static str, &'static str); 1] {
+pub(super) fn with_kek() -> [(&'static str, &'static str); 1] {
     [(KEK_ENV, KEK)]
 }
 

@@ -89,6 +89,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             session_lifetime: SESSION_LIFETIME,
             limits: Limits::default(),
             passkeys: PasskeySettings::default(),
+            chip: None,
         },
         keys,
         durable,

@@ -37,10 +37,10 @@ const CHANGE_LOCK: Duration = Duration::from_secs(30);
 const ACTIVITY: u32 = 10;
 
 /// A signed-in citizen on the account pages.
-struct Citizen {
-    session: Session,
+pub(super) struct Citizen {
+    pub(super) session: Session,
     cookie: OpaqueToken,
-    lang: Lang,
+    pub(super) lang: Lang,
 }
 
 impl Citizen {
@@ -54,7 +54,7 @@ impl Citizen {
         u64::try_from(age).is_ok_and(|age| age <= window.as_secs())
     }
 
-    fn audit(&self, event: AuditEvent, outcome: Outcome) -> AuditRecord {
+    pub(super) fn audit(&self, event: AuditEvent, outcome: Outcome) -> AuditRecord {
         let mut record = AuditRecord::new(event, Actor::Account(self.session.account), outcome);
         record.subject = Some(self.session.account);
         record
@@ -168,6 +168,7 @@ async fn show(oidc: &Oidc, c: &Citizen, code: Option<&str>) -> anyhow::Result<Re
         activity: &activity,
         notice: notice.map(|text| (text, problem)),
         reauth,
+        chip: oidc.chip.is_some(),
     }))
 }
 
@@ -177,7 +178,7 @@ fn told(code: &str) -> Response {
 }
 
 /// Why a form of the account page is not acted on.
-enum Refused {
+pub(super) enum Refused {
     /// No live session of an active account.
     SignedOut,
     /// The form is malformed or lacks the session's CSRF token.
@@ -190,7 +191,7 @@ enum Refused {
 
 impl Refused {
     /// The answer to a form.
-    fn page(self, lang: Lang) -> Response {
+    pub(super) fn page(self, lang: Lang) -> Response {
         match self {
             Refused::SignedOut => see_other(paths::ACCOUNT),
             Refused::Forbidden => pages::error(StatusCode::FORBIDDEN, lang, texts(lang).forbidden),
@@ -218,7 +219,7 @@ impl Refused {
 
 /// A form of the account page, checked: a session, its CSRF token, a sign-in within
 /// `window`. Else why not, with the page's language.
-async fn checked(
+pub(super) async fn checked(
     oidc: &Oidc,
     headers: &HeaderMap,
     body: &[u8],

@@ -11,6 +11,7 @@ mod account;
 mod audit_writer;
 mod authn;
 mod authorize;
+mod chip;
 mod client_auth;
 mod consent;
 mod discovery;
@@ -41,6 +42,8 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts};
 use axum::http::request::Parts as RequestParts;
 use axum::http::{HeaderMap, header};
 use axum::routing::{get, post};
+use eid_core::credential::chip::TrustList;
+use eid_core::credential::face::FaceVendor;
 use eid_core::credential::passkey::Passkeys;
 use eid_core::credential::password::PasswordHasher;
 use eid_core::oauth::{ClientAuth, CodeStore, RegisteredClient};
@@ -104,6 +107,10 @@ pub mod paths {
     pub const RENAME_PASSKEY: &str = "/account/passkeys/rename";
     /// Deletes a passkey.
     pub const DELETE_PASSKEY: &str = "/account/passkeys/delete";
+    /// Starts a chip check: issues the phone app's upload ticket (account page form).
+    pub const CHIP_START: &str = "/account/chip";
+    /// The phone app's upload of the card's chip data (JSON API, bearer ticket).
+    pub const CHIP_UPLOAD: &str = "/ekyc/chip";
 }
 
 /// WebAuthn settings. The relying party ID is the issuer's host and the only origin
@@ -125,6 +132,30 @@ impl Default for PasskeySettings {
     }
 }
 
+/// The chip path to level high: passive authentication of the citizen ID card's chip
+/// against the trust list, and the face matching vendor's signed result.
+pub struct ChipSettings {
+    /// The CSCA certificates (and their CRLs) the Document Signers must chain to.
+    pub trust: TrustList,
+    /// The face matching vendor whose signed results are accepted.
+    pub face: FaceVendor,
+    /// How long an upload ticket may wait for the phone app.
+    pub ticket_lifetime: StdDuration,
+}
+
+impl ChipSettings {
+    /// The default upload ticket lifetime.
+    pub const DEFAULT_TICKET_LIFETIME: StdDuration = StdDuration::from_secs(10 * 60);
+}
+
+impl std::fmt::Debug for ChipSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChipSettings")
+            .field("ticket_lifetime", &self.ticket_lifetime)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Login and client authentication limits, counted in the ephemeral store.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -142,6 +173,10 @@ pub struct Limits {
     pub enrolments_per_number: RateLimit,
     /// Enrolment attempts per client IP.
     pub enrolments_per_ip: RateLimit,
+    /// Chip checks (tickets issued and uploads) per account.
+    pub chip_checks_per_account: RateLimit,
+    /// Chip uploads per client IP.
+    pub chip_checks_per_ip: RateLimit,
 }
 
 impl Default for Limits {
@@ -171,6 +206,14 @@ impl Default for Limits {
                 max: 20,
                 window: StdDuration::from_secs(3600),
             },
+            chip_checks_per_account: RateLimit {
+                max: 10,
+                window: StdDuration::from_secs(3600),
+            },
+            chip_checks_per_ip: RateLimit {
+                max: 30,
+                window: StdDuration::from_secs(3600),
+            },
         }
     }
 }
@@ -197,6 +240,8 @@ pub struct Settings {
     pub limits: Limits,
     /// Passkeys.
     pub passkeys: PasskeySettings,
+    /// The chip path to level high; `None`: disabled.
+    pub chip: Option<ChipSettings>,
 }
 
 /// A registered client with what is precomputed for it.
@@ -262,6 +307,10 @@ pub struct Oidc {
     ceremony_ip: RateLimiter,
     enrol_number: RateLimiter,
     enrol_ip: RateLimiter,
+    /// The chip path, if enabled.
+    chip: Option<ChipSettings>,
+    chip_account: RateLimiter,
+    chip_ip: RateLimiter,
     refresh_lifetime: Duration,
     session_lifetime: StdDuration,
     metrics: Metrics,
@@ -361,6 +410,9 @@ impl Oidc {
             ceremony_ip: limiter("passkey-ceremony-ip", settings.limits.ceremonies_per_ip),
             enrol_number: limiter("enrol-number", settings.limits.enrolments_per_number),
             enrol_ip: limiter("enrol-ip", settings.limits.enrolments_per_ip),
+            chip: settings.chip,
+            chip_account: limiter("chip-account", settings.limits.chip_checks_per_account),
+            chip_ip: limiter("chip-ip", settings.limits.chip_checks_per_ip),
             issuer,
             clients,
             keys,
@@ -424,6 +476,7 @@ pub fn router(oidc: Arc<Oidc>) -> Router {
         .route(paths::ENROL, post(account::enrol))
         .route(paths::RENAME_PASSKEY, post(account::rename))
         .route(paths::DELETE_PASSKEY, post(account::delete))
+        .route(paths::CHIP_START, post(chip::start))
         .route(paths::TOKEN, post(token::token))
         .route(
             paths::USERINFO,
@@ -439,6 +492,7 @@ pub fn router(oidc: Arc<Oidc>) -> Router {
         .route(pages::SCRIPT_PATH, get(script))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(Arc::clone(&oidc))
+        .merge(chip::routes(Arc::clone(&oidc)))
         .merge(identity_api::routes(oidc))
 }
 

@@ -44,7 +44,7 @@ const FLAG_BE: u8 = 0x08;
 
 /// The citizen's passkey device: the software authenticator (which claims user
 /// verification when asked), doing for a discoverable login what it cannot by itself.
-struct Key {
+pub(super) struct Key {
     soft: SoftPasskey,
     origin: Url,
     /// The credential ID it made, and the user handle it was made for.
@@ -57,7 +57,7 @@ struct Key {
 }
 
 impl Key {
-    fn new(p: &Provider) -> Self {
+    pub(super) fn new(p: &Provider) -> Self {
         Self {
             soft: SoftPasskey::new(true),
             origin: Url::parse(&p.issuer).unwrap(),
@@ -139,7 +139,7 @@ fn ceremony(mut options: Value) -> (String, Value) {
 }
 
 /// A browser signed in to the account page with the citizen's password.
-async fn signed_in(p: &Provider) -> Browser {
+pub(super) async fn signed_in(p: &Provider) -> Browser {
     let mut browser = p.browser();
     let response = browser.get(paths::ACCOUNT).await;
     assert_eq!(p.follow(&mut browser, response).await, paths::ACCOUNT);
@@ -147,7 +147,7 @@ async fn signed_in(p: &Provider) -> Browser {
 }
 
 /// The account page's HTML.
-async fn account_page(browser: &mut Browser) -> String {
+pub(super) async fn account_page(browser: &mut Browser) -> String {
     let page = browser.get(paths::ACCOUNT).await;
     assert_eq!(page.status(), 200);
     page.text().await.unwrap()
@@ -166,7 +166,7 @@ async fn account_form(
 }
 
 /// The notice an account form answered with (its redirect to `/account?notice=…`).
-fn notice(response: &reqwest::Response) -> String {
+pub(super) fn notice(response: &reqwest::Response) -> String {
     assert_eq!(response.status(), 303);
     let location = location(response);
     let code = location.strip_prefix("/account?notice=");
@@ -175,7 +175,7 @@ fn notice(response: &reqwest::Response) -> String {
 }
 
 /// Enrols `key` as `label` from the account page; returns the notice.
-async fn enrol(browser: &mut Browser, key: &mut Key, label: &str) -> String {
+pub(super) async fn enrol(browser: &mut Browser, key: &mut Key, label: &str) -> String {
     let options = account_form(browser, paths::ENROL_OPTIONS, &[]).await;
     assert_eq!(options.status(), 200);
     let (ceremony, credential) = key.register(json(options).await);
@@ -221,7 +221,7 @@ async fn authorize(browser: &mut Browser, extra: &str) -> (reqwest::Response, St
 
 /// A new browser on the login page of an authorization with `extra` parameters; the
 /// PKCE verifier.
-async fn new_login(p: &Provider, extra: &str) -> (Browser, LoginPage, String) {
+pub(super) async fn new_login(p: &Provider, extra: &str) -> (Browser, LoginPage, String) {
     let mut browser = p.browser();
     let (response, verifier) = authorize(&mut browser, extra).await;
     let login = LoginPage::of(&mut browser, &response).await;
@@ -236,7 +236,7 @@ fn redirect_error(response: &reqwest::Response) -> String {
 
 /// Follows `response` to the client (consenting if asked), redeems the code with
 /// `verifier` and returns the verified ID token.
-async fn id_token(
+pub(super) async fn id_token(
     p: &Provider,
     browser: &mut Browser,
     response: reqwest::Response,
@@ -296,7 +296,7 @@ async fn audited_once(p: &Provider, event: AuditEvent, outcome: Outcome) -> Audi
 }
 
 /// A login page of a pending flow.
-struct LoginPage {
+pub(super) struct LoginPage {
     req: String,
     csrf: String,
     html: String,
@@ -343,7 +343,7 @@ impl LoginPage {
     }
 
     /// Logs in with `key`: a new ceremony, answered.
-    async fn sign_in(&self, browser: &mut Browser, key: &mut Key) -> reqwest::Response {
+    pub(super) async fn sign_in(&self, browser: &mut Browser, key: &mut Key) -> reqwest::Response {
         let (ceremony, credential) = key.sign(self.challenge(browser).await);
         self.submit(browser, &ceremony, &credential).await
     }
@@ -353,7 +353,7 @@ impl LoginPage {
 /// provider's clock, so the session record is rewritten in the ephemeral store, where
 /// the provider keeps it: under `session:` and the SHA-256 (hex) of the cookie value,
 /// as the JSON of `Session` with `auth_time` in unix seconds.
-async fn age_session(p: &Provider, browser: &Browser, age: Duration) {
+pub(super) async fn age_session(p: &Provider, browser: &Browser, age: Duration) {
     let cookie = OpaqueToken::parse(browser.cookie("eid_session").expect("a session")).unwrap();
     let key = format!("session:{}", cookie.hash().to_hex());
     let stored = p

@@ -10,7 +10,9 @@ use eid_core::audit::AuditRecord;
 use eid_core::citizen::PersonalId;
 use eid_core::credential::password::{Password, PasswordHasher, PasswordParams};
 use eid_core::oauth::{ClientAuth, RegisteredClient};
-use eid_core::registry::{EmbeddedRegistry, RecordStatus, RegisterLocation, SyntheticPopulation};
+use eid_core::registry::{
+    EmbeddedRegistry, RecordStatus, RegisterLocation, RegisterRecord, SyntheticPopulation,
+};
 use eid_core::release::Scope;
 use eid_core::store::{
     AccountId, ClientId, DurableStore, EphemeralStore, MemoryEphemeral, RedisEphemeral, SqliteStore,
@@ -18,7 +20,7 @@ use eid_core::store::{
 use eid_core::token::{
     KeyRing, OpaqueToken, PairwiseSalt, SigningKey, TokenIssuer, TokenVerifier, VerificationKeys,
 };
-use eid_server::oidc::{Limits, PasskeySettings, SESSION_LIFETIME, Settings};
+use eid_server::oidc::{ChipSettings, Limits, PasskeySettings, SESSION_LIFETIME, Settings};
 use eid_server::register::Register;
 use eid_server::{accounts, app};
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
@@ -85,6 +87,8 @@ pub struct Provider {
     pub durable: Arc<dyn DurableStore>,
     /// The ephemeral store (sessions, flows, ceremonies), to stage what HTTP cannot.
     pub ephemeral: Arc<dyn EphemeralStore>,
+    /// The enrolled citizen's register record.
+    pub record: RegisterRecord,
 }
 
 /// Builder options.
@@ -93,6 +97,10 @@ pub struct Options {
     pub ephemeral: Arc<dyn EphemeralStore>,
     /// Authorization code lifetime.
     pub code_lifetime: Duration,
+    /// The chip path (disabled by default).
+    pub chip: Option<ChipSettings>,
+    /// Rate limits.
+    pub limits: Limits,
 }
 
 impl Default for Options {
@@ -100,6 +108,8 @@ impl Default for Options {
         Self {
             ephemeral: Arc::new(MemoryEphemeral::new()),
             code_lifetime: Duration::from_secs(60),
+            chip: None,
+            limits: Limits::default(),
         }
     }
 }
@@ -187,8 +197,9 @@ impl Provider {
                 refresh_token_lifetime: time::Duration::hours(1),
                 code_lifetime: options.code_lifetime,
                 session_lifetime: SESSION_LIFETIME,
-                limits: Limits::default(),
+                limits: options.limits,
                 passkeys: PasskeySettings::default(),
+                chip: options.chip,
             },
             keys: KeyRing::generate().unwrap(),
             durable: Arc::clone(&durable),
@@ -210,6 +221,7 @@ impl Provider {
             rp_key,
             durable,
             ephemeral: options.ephemeral,
+            record,
         }
     }
 

@@ -6,6 +6,8 @@
 mod crypto;
 mod lds;
 mod mrz;
+#[cfg(feature = "chip-testing")]
+pub mod testing;
 
 use std::collections::BTreeMap;
 

@@ -45,6 +45,8 @@ pub struct AccountPage<'a> {
     pub notice: Option<(&'a str, bool)>,
     /// Offer to sign in again (the sign-in is too old to change passkeys).
     pub reauth: bool,
+    /// Whether the chip check (level high) is offered.
+    pub chip: bool,
 }
 
 /// The account page.
@@ -134,7 +136,7 @@ pub fn account(p: &AccountPage<'_>) -> Response {
          <label for=\"passkey-label\">{label_label}</label>\
          <input id=\"passkey-label\" name=\"label\" maxlength=\"100\" placeholder=\"{placeholder}\">\
          <button type=\"button\" id=\"passkey-add\">{add}</button></form>{status}\
-         <h2>{activity_title}</h2><table class=\"activity\">{activity}</table>\
+         {chip}<h2>{activity_title}</h2><table class=\"activity\">{activity}</table>\
          <p><a href=\"/logout\">{sign_out}</a></p>",
         masked = escape(p.masked_id),
         level_label = t.account_level,
@@ -145,6 +147,7 @@ pub fn account(p: &AccountPage<'_>) -> Response {
         placeholder = t.passkey_label_placeholder,
         add = t.add_passkey,
         status = script_status(p.lang),
+        chip = chip_section(p.lang, &csrf, p.chip),
         activity_title = t.activity_title,
         sign_out = t.sign_out,
     );
@@ -155,5 +158,24 @@ pub fn account(p: &AccountPage<'_>) -> Response {
         &body,
         &[],
         Script::Passkeys,
+    )
+}
+
+/// The chip check section: its form, or that the service does not offer it.
+fn chip_section(lang: Lang, csrf: &str, offered: bool) -> String {
+    let t = texts(lang);
+    let action = if offered {
+        format!(
+            "<form id=\"chip-start\" method=\"post\" action=\"/account/chip\">\
+             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+             <button type=\"submit\">{}</button></form>",
+            t.chip_start
+        )
+    } else {
+        format!("<p id=\"chip-disabled\">{}</p>", t.chip_disabled)
+    };
+    format!(
+        "<h2>{}</h2><p class=\"hint\">{}</p>{action}",
+        t.chip_title, t.chip_intro
     )
 }

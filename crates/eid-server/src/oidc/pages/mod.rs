@@ -9,10 +9,12 @@ use axum::response::{IntoResponse, Response};
 use super::lang::Lang;
 
 mod account;
+mod chip;
 mod enrol;
 mod texts;
 
 pub use account::{AccountPage, Activity, PasskeyRow, account};
+pub use chip::{ChipTicketPage, chip_ticket};
 pub use enrol::{EnrolForm, enrol};
 pub use texts::texts;
 

@@ -85,6 +85,17 @@ pub struct Texts {
     pub events: [(&'static str, &'static str); 9],
     /// The levels of assurance, lowest first.
     pub levels: [&'static str; 3],
+    pub chip_title: &'static str,
+    pub chip_intro: &'static str,
+    pub chip_start: &'static str,
+    pub chip_disabled: &'static str,
+    pub chip_ticket_title: &'static str,
+    pub chip_ticket_intro: &'static str,
+    pub chip_ticket_code: &'static str,
+    pub chip_nonce: &'static str,
+    pub chip_upload_url: &'static str,
+    pub chip_valid_minutes: &'static str,
+    pub chip_back: &'static str,
 }
 
 const VI: Texts = Texts {
@@ -208,6 +219,17 @@ const VI: Texts = Texts {
         ("token_issued", "Cấp quyền cho dịch vụ"),
     ],
     levels: ["thấp", "đáng kể", "cao"],
+    chip_title: "Xác thực bằng chip căn cước (mức cao)",
+    chip_intro: "Dùng ứng dụng trên điện thoại để đọc chip của thẻ căn cước và chụp ảnh khuôn mặt. Danh tính được xác minh ở mức cao khi dữ liệu chip do Nhà nước ký, thuộc về tài khoản này và khớp với Cơ sở dữ liệu quốc gia về dân cư.",
+    chip_start: "Bắt đầu xác thực bằng chip",
+    chip_disabled: "Dịch vụ này chưa cung cấp xác thực bằng chip căn cước.",
+    chip_ticket_title: "Mã tải lên cho ứng dụng",
+    chip_ticket_intro: "Nhập (hoặc dán) mã dưới đây vào ứng dụng trên điện thoại. Mã chỉ dùng được một lần, chỉ cho tài khoản này. Không chia sẻ mã với ai.",
+    chip_ticket_code: "Mã tải lên",
+    chip_nonce: "Mã kiểm tra khuôn mặt",
+    chip_upload_url: "Địa chỉ tải lên",
+    chip_valid_minutes: "Hiệu lực (phút)",
+    chip_back: "Quay lại trang tài khoản",
 };
 
 const EN: Texts = Texts {
@@ -331,6 +353,17 @@ const EN: Texts = Texts {
         ("token_issued", "Access granted to a service"),
     ],
     levels: ["low", "substantial", "high"],
+    chip_title: "Verify with your ID card's chip (level high)",
+    chip_intro: "Use the phone app to read your citizen ID card's chip and take a selfie. Your identity is verified at level high when the chip's data is signed by the State, belongs to this account and matches the national population register.",
+    chip_start: "Start the chip check",
+    chip_disabled: "This service does not offer the chip check yet.",
+    chip_ticket_title: "Upload code for the app",
+    chip_ticket_intro: "Type (or paste) the code below into the phone app. It works once, for this account only. Do not share it.",
+    chip_ticket_code: "Upload code",
+    chip_nonce: "Face check reference",
+    chip_upload_url: "Upload address",
+    chip_valid_minutes: "Valid for (minutes)",
+    chip_back: "Back to the account page",
 };
 
 /// The texts of `lang`.
