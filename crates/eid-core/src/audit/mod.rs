@@ -112,6 +112,8 @@ named_enum!(
         TokenIssued => "token_issued",
         /// Attributes were released to a relying party (userinfo, assertion).
         DataReleased => "data_released",
+        /// A verifiable credential (SD-JWT VC) was issued to the citizen's wallet.
+        VerifiableCredentialIssued => "verifiable_credential_issued",
     }
 );
 
