@@ -1,6 +1,7 @@
 //! The OpenID provider over real HTTP: the whole code flow, then every refusal the specs
 //! demand, answered with the exact error and never a 5xx.
 
+mod credentials;
 mod enrol;
 mod passkeys;
 mod support;
