@@ -111,3 +111,60 @@ pub fn verify_key_proof(
         .to_owned();
     Ok(KeyProof { holder, nonce })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ISSUER: &str = "https://eid.example.vn";
+
+    fn check(client_id: &str) -> KeyProofCheck<'_> {
+        KeyProofCheck {
+            issuer: ISSUER,
+            client_id,
+            leeway: Duration::seconds(30),
+            max_age: DEFAULT_PROOF_MAX_AGE,
+        }
+    }
+
+    #[test]
+    fn a_wallet_proof_yields_its_public_key_and_nonce() {
+        let holder = SigningKey::generate().unwrap();
+        let now = OffsetDateTime::now_utc();
+        let proof = sign_key_proof(&holder, ISSUER, Some("wallet"), "n-1", now).unwrap();
+        let verified = verify_key_proof(&proof, &check("wallet"), now).unwrap();
+        assert_eq!(verified.nonce, "n-1");
+        let x = |jwk: &Jwk| serde_json::to_value(jwk).unwrap()["x"].clone();
+        assert_eq!(x(&verified.holder), x(holder.jwk()));
+        // `iss` must name the requesting client; without `iss` any client may send it.
+        assert_eq!(
+            verify_key_proof(&proof, &check("other"), now),
+            Err(VerifyError::WrongIssuer)
+        );
+        let anonymous = sign_key_proof(&holder, ISSUER, None, "n-1", now).unwrap();
+        assert!(verify_key_proof(&anonymous, &check("other"), now).is_ok());
+    }
+
+    #[test]
+    fn age_audience_and_leeway_are_enforced() {
+        let holder = SigningKey::generate().unwrap();
+        let now = OffsetDateTime::now_utc();
+        let old = sign_key_proof(&holder, ISSUER, None, "n", now - Duration::hours(1)).unwrap();
+        assert_eq!(
+            verify_key_proof(&old, &check("w"), now),
+            Err(VerifyError::Expired)
+        );
+        let elsewhere = sign_key_proof(&holder, "https://other.example", None, "n", now).unwrap();
+        assert_eq!(
+            verify_key_proof(&elsewhere, &check("w"), now),
+            Err(VerifyError::WrongAudience)
+        );
+        let mut lax = check("w");
+        lax.leeway = MAX_LEEWAY + Duration::SECOND;
+        let fresh = sign_key_proof(&holder, ISSUER, None, "n", now).unwrap();
+        assert_eq!(
+            verify_key_proof(&fresh, &lax, now),
+            Err(VerifyError::InvalidLeeway)
+        );
+    }
+}

@@ -19,9 +19,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use eid_core::audit::{Actor, AttributeName, AuditEvent, AuditRecord, Outcome};
-use eid_core::credential::key_proof::{
-    DEFAULT_PROOF_MAX_AGE, KEY_PROOF_TYP, KeyProofCheck, verify_key_proof,
-};
+use eid_core::credential::key_proof::{DEFAULT_PROOF_MAX_AGE, KeyProofCheck, verify_key_proof};
 use eid_core::credential::sdjwt::{DEFAULT_CREDENTIAL_LIFETIME, DEFAULT_VCT, PidIssuer};
 use eid_core::credential::status_list::StatusReference;
 use eid_core::ratelimit::Decision;
@@ -289,7 +287,7 @@ async fn issue(oidc: &Oidc, headers: &HeaderMap, body: &[u8]) -> anyhow::Result<
             ));
         }
         Err(err) => {
-            tracing::info!(reason = %err, typ = KEY_PROOF_TYP, "key proof refused");
+            tracing::info!(reason = %err, "key proof refused");
             return Ok(credential_error(
                 "invalid_proof",
                 "the key proof is invalid",
