@@ -63,6 +63,9 @@ async fn refused(response: reqwest::Response, status: u16) -> String {
     body["error"].as_str().unwrap().to_owned()
 }
 
+/// Builds a key proof around a fresh nonce.
+type MakeProof<'a> = Box<dyn Fn(&str) -> String + 'a>;
+
 /// A key proof with `header` members and `claims` as given, signed by `key`.
 fn proof_with(key: &SigningKey, header: Value, claims: Value) -> String {
     key.sign_with_header(&header, &claims).unwrap()
@@ -358,7 +361,7 @@ async fn bad_key_proofs_are_refused() {
     // Each case gets a fresh nonce, so only the named defect can be the reason.
     let mut private = serde_json::to_value(holder.jwk()).unwrap();
     private["d"] = json!("AAAA");
-    let cases: Vec<(&str, Box<dyn Fn(&str) -> String>)> = vec![
+    let cases: Vec<(&str, MakeProof<'_>)> = vec![
         (
             "wrong typ",
             Box::new(|n| {
