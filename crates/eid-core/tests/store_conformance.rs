@@ -609,6 +609,20 @@ mod durable {
             statuses(s.status_list_sources(1).await.unwrap()),
             all(TokenStatus::Valid)
         );
+        let one = s.status_entry(1, issued[1].index).await.unwrap().unwrap();
+        assert_eq!(
+            (one.index, one.account, one.ekyc),
+            (
+                issued[1].index,
+                Some(AccountStatus::Active),
+                Some((EkycStatus::Active, record.expires_at))
+            )
+        );
+        let unused = (0..4)
+            .find(|i| issued.iter().all(|c| c.index != *i))
+            .unwrap();
+        assert_eq!(s.status_entry(1, unused).await.unwrap(), None);
+        assert_eq!(s.status_entry(2, issued[1].index).await.unwrap(), None);
         s.set_ekyc_status(record.id, EkycStatus::Suspended, t0)
             .await
             .unwrap();

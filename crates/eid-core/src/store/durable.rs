@@ -230,6 +230,9 @@ pub trait IssuedCredentialStore: Send + Sync {
     /// What every allocated entry of list `list` is computed from
     /// ([`entry_status`](super::entry_status)).
     async fn status_list_sources(&self, list: u32) -> Result<Vec<EntrySource>, StoreError>;
+    /// What the entry at `index` of list `list` is computed from, if a credential holds it
+    /// (for a status query about one credential).
+    async fn status_entry(&self, list: u32, index: u32) -> Result<Option<EntrySource>, StoreError>;
 }
 
 /// Everything the daemon keeps durably.

@@ -45,6 +45,17 @@ macro_rules! issued_columns {
     };
 }
 
+/// Reads `rows::SourceRow`s: credentials with their eKYC record and account.
+macro_rules! source_select {
+    () => {
+        "SELECT c.idx, c.expires_at, e.status AS ekyc_status, \
+         e.expires_at AS ekyc_expires_at, a.status AS account_status \
+         FROM issued_credentials c \
+         LEFT JOIN ekyc_records e ON e.id = c.ekyc_id \
+         LEFT JOIN accounts a ON a.id = c.account_id"
+    };
+}
+
 /// Columns read into `rows::AuditRow`.
 macro_rules! audit_columns {
     () => {
@@ -891,20 +902,33 @@ macro_rules! durable_impl {
                     &self,
                     list: u32,
                 ) -> Result<Vec<EntrySource>, StoreError> {
-                    sqlx::query_as::<_, rows::SourceRow>(
-                        "SELECT c.idx, c.expires_at, e.status AS ekyc_status, \
-                         e.expires_at AS ekyc_expires_at, a.status AS account_status \
-                         FROM issued_credentials c \
-                         LEFT JOIN ekyc_records e ON e.id = c.ekyc_id \
-                         LEFT JOIN accounts a ON a.id = c.account_id \
-                         WHERE c.list_id = $1 ORDER BY c.idx",
-                    )
+                    sqlx::query_as::<_, rows::SourceRow>(concat!(
+                        source_select!(),
+                        " WHERE c.list_id = $1 ORDER BY c.idx"
+                    ))
                     .bind(i64::from(list))
                     .fetch_all(&self.pool)
                     .await?
                     .into_iter()
                     .map(TryInto::try_into)
                     .collect()
+                }
+
+                async fn status_entry(
+                    &self,
+                    list: u32,
+                    index: u32,
+                ) -> Result<Option<EntrySource>, StoreError> {
+                    sqlx::query_as::<_, rows::SourceRow>(concat!(
+                        source_select!(),
+                        " WHERE c.list_id = $1 AND c.idx = $2"
+                    ))
+                    .bind(i64::from(list))
+                    .bind(i64::from(index))
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(TryInto::try_into)
+                    .transpose()
                 }
             }
 
