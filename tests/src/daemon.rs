@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use crate::server_binary;
 
 /// Runs `eid-server` to completion with `stdin`, failing the test on a non-zero exit.
-pub(crate) fn run_admin(kek: &str, args: &[&str], config: &Path, stdin: &str) {
+pub(crate) fn run_admin(kek: &str, args: &[&str], config: &Path, stdin: &str) -> String {
     let mut child = Command::new(server_binary())
         .env("EID_KEY_ENCRYPTION_KEY", kek)
         .args(args)
@@ -34,6 +34,7 @@ pub(crate) fn run_admin(kek: &str, args: &[&str], config: &Path, stdin: &str) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// A running `eid-server serve`, killed if the test fails before stopping it.

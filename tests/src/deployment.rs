@@ -102,6 +102,12 @@ impl Deployment {
         );
     }
 
+    /// Runs the administration command `args` (e.g. `credentials revoke …`) against the
+    /// deployment of `config`; returns what it printed.
+    pub fn admin(&self, config: &Path, args: &[&str]) -> String {
+        run_admin(&self.kek, args, config, "")
+    }
+
     /// Starts the instance configured by `config` and waits until it is ready.
     pub fn start(&self, config: &Path) -> Daemon {
         Daemon::start(&self.kek, config)

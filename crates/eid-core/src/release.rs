@@ -9,6 +9,7 @@
 //! | `gender`      | `gender` (`male` / `female`, OIDC Core 5.1) |
 //! | `address`     | `address` — the population register holds no residence, so nothing is released yet (the chip's DG13 will provide it) |
 //! | `personal_id` | `personal_id`, the 12-digit number: only for services legally entitled to it |
+//! | `pid`         | none: an access token for the credential endpoint, where the citizen's wallet receives their identity as an SD-JWT VC (OpenID4VCI) |
 //!
 //! `name` is in Vietnamese order (family, middle, given). Values come from the register's
 //! record, so the relying party receives the identity as the register spells it.
@@ -38,17 +39,20 @@ pub enum Scope {
     Address,
     /// `personal_id`: the personal identification number.
     PersonalId,
+    /// `pid`: issuance of the citizen's identity credential to their wallet.
+    Pid,
 }
 
 impl Scope {
     /// Every scope, for discovery's `scopes_supported`.
-    pub const ALL: [Scope; 6] = [
+    pub const ALL: [Scope; 7] = [
         Scope::OpenId,
         Scope::Profile,
         Scope::Birthdate,
         Scope::Gender,
         Scope::Address,
         Scope::PersonalId,
+        Scope::Pid,
     ];
 
     /// The scope's name in requests.
@@ -60,6 +64,7 @@ impl Scope {
             Scope::Gender => "gender",
             Scope::Address => "address",
             Scope::PersonalId => "personal_id",
+            Scope::Pid => "pid",
         }
     }
 
@@ -72,6 +77,7 @@ impl Scope {
             Scope::Gender => &["gender"],
             Scope::Address => &["address"],
             Scope::PersonalId => &["personal_id"],
+            Scope::Pid => &[],
         }
     }
 }
@@ -144,7 +150,7 @@ pub fn release(record: &RegisterRecord, scopes: &BTreeSet<Scope>) -> Release {
     let mut claims = Map::new();
     for scope in scopes {
         match scope {
-            Scope::OpenId | Scope::Address => {}
+            Scope::OpenId | Scope::Address | Scope::Pid => {}
             Scope::Profile => {
                 let names = [
                     ("family_name", &identity.family_name),

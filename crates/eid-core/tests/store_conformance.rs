@@ -14,14 +14,16 @@ use eid_core::audit::{
 };
 use eid_core::citizen::PersonalId;
 use eid_core::credential::ekyc::{EkycError, EkycRecord, EkycStatus};
+use eid_core::credential::status_list::TokenStatus;
 use eid_core::oauth::{
     AssertionError, CodeChallenge, CodeError, CodeGrant, CodeStore, MAX_CODE_LIFETIME,
     check_assertion_replay,
 };
 use eid_core::ratelimit::{Decision, RateLimit, RateLimiter};
 use eid_core::store::{
-    AccountId, AccountStatus, ClientId, DurableStore, EkycId, Entity, EphemeralStore, MAX_TTL,
-    NewPasskey, PasskeyId, RefreshGrant, StoreError, Unique, now,
+    AccountId, AccountStatus, ClientId, CredentialId, DurableStore, EkycId, Entity, EntrySource,
+    EphemeralStore, MAX_TTL, NewCredential, NewPasskey, PasskeyId, RefreshGrant,
+    STATUS_LIST_CAPACITY, StoreError, Unique, entry_status, now,
 };
 use eid_core::token::{ClientAssertionClaims, OpaqueToken, RefreshToken, RefreshTokenHash};
 use serde_json::json;
@@ -539,6 +541,158 @@ mod durable {
         assert_eq!(head.seq, u64::from(TASKS * EACH));
     }
 
+    fn ekyc_record(account: AccountId, at: time::OffsetDateTime) -> EkycRecord {
+        EkycRecord::issue(
+            account,
+            ProofingEvidence::RegisterMatch,
+            Loa::Substantial,
+            json!({"register": "match"}),
+            at,
+            at + time::Duration::days(365),
+        )
+        .unwrap()
+    }
+
+    fn new_credential(record: &EkycRecord, at: time::OffsetDateTime) -> NewCredential {
+        NewCredential {
+            id: CredentialId::new(),
+            account_id: record.account_id,
+            ekyc_id: record.id,
+            issued_at: at,
+            expires_at: at + time::Duration::days(30),
+        }
+    }
+
+    pub async fn issued_credentials(db: &Durable) {
+        let s = &db.store;
+        let a = s.create_account(&pid(PID)).await.unwrap().id;
+        let t0 = now();
+        let record = ekyc_record(a, t0);
+        s.insert_ekyc(&record).await.unwrap();
+        assert_eq!(s.status_list_count().await.unwrap(), 0);
+
+        let mut issued = Vec::new();
+        for i in 0..3 {
+            let new = new_credential(&record, t0 + time::Duration::seconds(i));
+            let c = s.insert_credential(&new).await.unwrap();
+            assert_eq!((c.id, c.account_id, c.ekyc_id), (new.id, a, record.id));
+            assert_eq!((c.list, c.issued_at), (1, new.issued_at));
+            assert!(c.index < STATUS_LIST_CAPACITY);
+            issued.push(c);
+        }
+        assert!(matches!(
+            s.insert_credential(&NewCredential {
+                id: issued[0].id,
+                ..new_credential(&record, t0)
+            })
+            .await,
+            Err(StoreError::Duplicate(Unique::Id))
+        ));
+        let newest_first: Vec<_> = issued.iter().rev().cloned().collect();
+        assert_eq!(s.credentials(a).await.unwrap(), newest_first);
+        assert_eq!(
+            s.credentials_of_ekyc(record.id).await.unwrap(),
+            newest_first
+        );
+        assert!(s.credentials(AccountId::new()).await.unwrap().is_empty());
+        assert_eq!(s.status_list_count().await.unwrap(), 1);
+
+        // Each entry reads its eKYC record and account, as they change.
+        let statuses = |sources: Vec<EntrySource>| {
+            sources
+                .iter()
+                .map(|e| (e.index, entry_status(e, t0).value()))
+                .collect::<BTreeSet<_>>()
+        };
+        let all = |status: TokenStatus| issued.iter().map(|c| (c.index, status.value())).collect();
+        assert_eq!(
+            statuses(s.status_list_sources(1).await.unwrap()),
+            all(TokenStatus::Valid)
+        );
+        let one = s.status_entry(1, issued[1].index).await.unwrap().unwrap();
+        assert_eq!(
+            (one.index, one.account, one.ekyc),
+            (
+                issued[1].index,
+                Some(AccountStatus::Active),
+                Some((EkycStatus::Active, record.expires_at))
+            )
+        );
+        let unused = (0..4)
+            .find(|i| issued.iter().all(|c| c.index != *i))
+            .unwrap();
+        assert_eq!(s.status_entry(1, unused).await.unwrap(), None);
+        assert_eq!(s.status_entry(2, issued[1].index).await.unwrap(), None);
+        s.set_ekyc_status(record.id, EkycStatus::Suspended, t0)
+            .await
+            .unwrap();
+        assert_eq!(
+            statuses(s.status_list_sources(1).await.unwrap()),
+            all(TokenStatus::Suspended)
+        );
+        // Deleting the account keeps the rows (their indices are never reused), and
+        // their entries read INVALID.
+        s.delete_account(a).await.unwrap();
+        let sources = s.status_list_sources(1).await.unwrap();
+        assert!(
+            sources
+                .iter()
+                .all(|e| e.ekyc.is_none() && e.account.is_none())
+        );
+        assert_eq!(statuses(sources), all(TokenStatus::Invalid));
+        assert!(s.status_list_sources(2).await.unwrap().is_empty());
+
+        // New credentials go to the newest list.
+        db.exec(&format!(
+            "UPDATE issued_credentials SET list_id = 5 WHERE list_id = 1 AND idx = {}",
+            issued[0].index
+        ))
+        .await;
+        assert_eq!(s.status_list_count().await.unwrap(), 5);
+        let c = s
+            .insert_credential(&new_credential(&record, t0))
+            .await
+            .unwrap();
+        assert_eq!(c.list, 5);
+    }
+
+    pub async fn issued_credentials_concurrent(db: &Durable) {
+        const TASKS: usize = 8;
+        const EACH: usize = 10;
+        let s = &db.store;
+        let a = s.create_account(&pid(PID)).await.unwrap().id;
+        let record = ekyc_record(a, now());
+        s.insert_ekyc(&record).await.unwrap();
+        let tasks: Vec<_> = db
+            .handles(TASKS)
+            .await
+            .into_iter()
+            .map(|store| {
+                let record = record.clone();
+                tokio::spawn(async move {
+                    let mut out = Vec::new();
+                    for _ in 0..EACH {
+                        let new = new_credential(&record, now());
+                        out.push(store.insert_credential(&new).await.unwrap());
+                    }
+                    out
+                })
+            })
+            .collect();
+        let mut entries = BTreeSet::new();
+        for t in tasks {
+            for c in t.await.unwrap() {
+                assert!(entries.insert((c.list, c.index)), "entry given twice");
+            }
+        }
+        assert_eq!(entries.len(), TASKS * EACH);
+        assert_eq!(s.credentials(a).await.unwrap().len(), TASKS * EACH);
+        // Drawn at random: not the first indices in order (a sequential allocator's).
+        let indices: BTreeSet<u32> = entries.iter().map(|(_, i)| *i).collect();
+        let sequential: BTreeSet<u32> = (0..(TASKS * EACH) as u32).collect();
+        assert_ne!(indices, sequential);
+    }
+
     fn grant(account: AccountId, expires_in: time::Duration) -> RefreshGrant {
         RefreshGrant {
             family: uuid::Uuid::new_v4(),
@@ -963,7 +1117,7 @@ macro_rules! durable_suite {
                 audit_detects_edits, audit_detects_removal, audit_detects_reordering,
                 audit_detects_truncation, audit_ignores_rows_outside_the_chain,
                 audit_batches, audit_concurrent_appends, refresh_tokens,
-                refresh_concurrent_rotations);
+                refresh_concurrent_rotations, issued_credentials, issued_credentials_concurrent);
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn register_watch_cursor() {
                 let Some(db) = crate::support::$backend().await else { return };

@@ -62,6 +62,12 @@ pub enum Command {
         #[command(subcommand)]
         command: AccountsCommand,
     },
+    /// Citizens' eKYC records and the verifiable credentials issued from them.
+    Credentials {
+        /// What to do with the credentials.
+        #[command(subcommand)]
+        command: CredentialsCommand,
+    },
 }
 
 /// Options of `eid-server demo`.
@@ -300,4 +306,31 @@ pub struct AccountAddArgs {
     /// The citizen's personal ID number (12 digits).
     #[arg(long)]
     pub personal_id: String,
+}
+
+/// Credential subcommands. A credential's status is its eKYC record's: these change the
+/// record, and every credential issued from it follows in the status lists.
+#[derive(Debug, Subcommand)]
+pub enum CredentialsCommand {
+    /// List the eKYC records and issued credentials, with the status each publishes.
+    List(CredentialTargetArgs),
+    /// Suspend the active eKYC records (their credentials read SUSPENDED).
+    Suspend(CredentialTargetArgs),
+    /// Make suspended eKYC records active again (their credentials read VALID).
+    Resume(CredentialTargetArgs),
+    /// Revoke the eKYC records for good (their credentials read INVALID).
+    Revoke(CredentialTargetArgs),
+}
+
+/// Options of `eid-server credentials list|suspend|resume|revoke`: whose records.
+#[derive(Debug, Args)]
+pub struct CredentialTargetArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Every eKYC record of the account of this personal ID number (12 digits).
+    #[arg(long, required_unless_present = "record", conflicts_with = "record")]
+    pub personal_id: Option<String>,
+    /// One eKYC record, by its id (as `list` prints it).
+    #[arg(long)]
+    pub record: Option<String>,
 }

@@ -7,6 +7,7 @@ pub mod app;
 pub mod cli;
 pub mod clients_cmd;
 pub mod config;
+pub mod credentials_cmd;
 pub mod demo;
 pub mod keyfile;
 pub mod logging;

@@ -6,13 +6,15 @@
 //! rotate` and `config check` manage its key ring and configuration.
 //! `eid-server registry generate` writes a synthetic register file; `registry serve` serves
 //! one over gRPC. `clients add|list|remove`
-//! edit the configuration's relying parties; `accounts add` enrols a citizen.
+//! edit the configuration's relying parties; `accounts add` enrols a citizen;
+//! `credentials list|suspend|resume|revoke` manage eKYC records and issued credentials.
 
 use std::process::ExitCode;
 
 use clap::Parser;
+use eid_core::credential::ekyc::EkycStatus;
 use eid_core::store::AccountStatus;
-use eid_server::{accounts, cli, clients_cmd, demo, logging, registry_cmd, serve};
+use eid_server::{accounts, cli, clients_cmd, credentials_cmd, demo, logging, registry_cmd, serve};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -53,6 +55,18 @@ async fn main() -> ExitCode {
         cli::Command::Accounts {
             command: cli::AccountsCommand::Resume(args),
         } => accounts::change_status(args, AccountStatus::Active).await,
+        cli::Command::Credentials { command } => match command {
+            cli::CredentialsCommand::List(args) => credentials_cmd::list(args).await,
+            cli::CredentialsCommand::Suspend(args) => {
+                credentials_cmd::change_status(args, EkycStatus::Suspended).await
+            }
+            cli::CredentialsCommand::Resume(args) => {
+                credentials_cmd::change_status(args, EkycStatus::Active).await
+            }
+            cli::CredentialsCommand::Revoke(args) => {
+                credentials_cmd::change_status(args, EkycStatus::Revoked).await
+            }
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -119,6 +119,8 @@ named_enum!(
         /// The population register replaced an account's citizen's number (`WatchStatus`):
         /// nothing is changed automatically, an operator re-links the account.
         RegisterNumberReplaced => "register_number_replaced",
+        /// A verifiable credential (SD-JWT VC) was issued to the citizen's wallet.
+        VerifiableCredentialIssued => "verifiable_credential_issued",
     }
 );
 

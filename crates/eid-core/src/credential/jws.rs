@@ -16,6 +16,10 @@ pub(crate) struct Header {
     pub(crate) typ: Option<String>,
     pub(crate) kid: Option<String>,
     pub(crate) crit: Option<Value>,
+    /// A public key carried in the header (RFC 7515 section 4.1.3), as in key proofs.
+    pub(crate) jwk: Option<Value>,
+    /// A certificate chain (RFC 7515 section 4.1.6); no verifier here accepts one.
+    pub(crate) x5c: Option<Value>,
 }
 
 /// Parses the header of a compact JWS and requires `alg` ES256, no `crit` (no header

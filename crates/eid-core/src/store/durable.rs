@@ -8,8 +8,9 @@ use time::OffsetDateTime;
 use crate::citizen::PersonalId;
 
 use super::{
-    Account, AccountId, AccountStatus, ClientId, Consent, EkycId, NewPasskey, PasskeyId,
-    PasskeyRecord, PasswordCredential, RefreshGrant, StoreError,
+    Account, AccountId, AccountStatus, ClientId, Consent, EkycId, EntrySource, IssuedCredential,
+    NewCredential, NewPasskey, PasskeyId, PasskeyRecord, PasswordCredential, RefreshGrant,
+    StoreError,
 };
 use crate::audit::{AuditEntry, AuditRecord, ChainHead, ChainVerifier};
 use crate::credential::ekyc::{EkycRecord, EkycStatus};
@@ -219,6 +220,31 @@ pub trait RegisterWatchStore: Send + Sync {
     async fn advance_register_watch(&self, sequence: u64) -> Result<(), StoreError>;
 }
 
+/// Verifiable credentials issued to wallets, and the status lists that publish their
+/// status (see [`super::issued`]).
+#[async_trait]
+pub trait IssuedCredentialStore: Send + Sync {
+    /// Records a credential and allocates its status list entry: an index drawn at random
+    /// in the newest list, drawn again when taken (up to
+    /// [`INDEX_ATTEMPTS`](super::INDEX_ATTEMPTS) times, then in the next list). Unique under
+    /// concurrent issuers, in this process or others: the database refuses a second
+    /// credential at one (list, index). Indices are never reused.
+    async fn insert_credential(&self, new: &NewCredential) -> Result<IssuedCredential, StoreError>;
+    /// An account's credentials, newest first.
+    async fn credentials(&self, account: AccountId) -> Result<Vec<IssuedCredential>, StoreError>;
+    /// The credentials issued from an eKYC record, newest first.
+    async fn credentials_of_ekyc(&self, ekyc: EkycId) -> Result<Vec<IssuedCredential>, StoreError>;
+    /// The number of the newest status list (lists are numbered from 1), or 0 when no
+    /// credential was issued yet.
+    async fn status_list_count(&self) -> Result<u32, StoreError>;
+    /// What every allocated entry of list `list` is computed from
+    /// ([`entry_status`](super::entry_status)).
+    async fn status_list_sources(&self, list: u32) -> Result<Vec<EntrySource>, StoreError>;
+    /// What the entry at `index` of list `list` is computed from, if a credential holds it
+    /// (for a status query about one credential).
+    async fn status_entry(&self, list: u32, index: u32) -> Result<Option<EntrySource>, StoreError>;
+}
+
 /// Everything the daemon keeps durably.
 #[async_trait]
 pub trait DurableStore:
@@ -229,6 +255,7 @@ pub trait DurableStore:
     + AuditStore
     + RefreshTokenStore
     + RegisterWatchStore
+    + IssuedCredentialStore
 {
     /// A cheap round trip to the database, for readiness checks.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -65,6 +65,10 @@ uuid_id!(
     /// The identifier of one eKYC record.
     EkycId
 );
+uuid_id!(
+    /// The identifier of one verifiable credential issued to a citizen's wallet.
+    CredentialId
+);
 
 /// Longest accepted client identifier, in bytes.
 const CLIENT_ID_MAX: usize = 255;

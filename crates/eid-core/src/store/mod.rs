@@ -1,5 +1,5 @@
 //! Stores: the durable store (accounts, credentials, consents, eKYC records, the audit
-//! log) and the ephemeral store (short-lived values with a time to live, single-use
+//! log, issued verifiable credentials) and the ephemeral store (short-lived values with a time to live, single-use
 //! takes, counters).
 //!
 //! | trait | implementations |
@@ -13,6 +13,7 @@
 mod durable;
 mod ephemeral;
 mod ids;
+pub mod issued;
 mod memory;
 mod model;
 mod redis;
@@ -25,11 +26,15 @@ use crate::credential::ekyc::EkycError;
 
 pub use durable::{
     AccountStore, AuditStore, ConsentStore, CredentialStore, DurableStore, EkycStore,
-    RefreshTokenStore, RegisterWatchStore,
+    IssuedCredentialStore, RefreshTokenStore, RegisterWatchStore,
 };
 pub use ephemeral::{EphemeralStore, MAX_TTL, SecretBytes};
 pub(crate) use ids::has_id_number;
-pub use ids::{AccountId, ClientId, EkycId, PasskeyId};
+pub use ids::{AccountId, ClientId, CredentialId, EkycId, PasskeyId};
+pub use issued::{
+    EntrySource, INDEX_ATTEMPTS, IssuedCredential, NewCredential, STATUS_LIST_CAPACITY,
+    entry_status,
+};
 pub use memory::MemoryEphemeral;
 pub use model::{
     Account, AccountStatus, Consent, NewPasskey, PasskeyRecord, PasswordCredential, RefreshGrant,

@@ -14,6 +14,7 @@ use axum::extract::ConnectInfo;
 use axum::http::StatusCode;
 use eid_core::audit::{Actor, AttributeName, AuditEvent, AuditRecord, Outcome};
 use eid_core::citizen::{PersonalId, Sex};
+use eid_core::credential::status_list::TokenStatus;
 use eid_core::registry::{
     Attribute, AttributeOutcome, IdentityClaims, Match, RecordMatch, RecordStatus, RegistryError,
 };
@@ -33,7 +34,7 @@ use super::{Client, Oidc, client_ip};
 
 /// Largest request message: a token or consent reference and five short claims.
 const MAX_MESSAGE: usize = 16 * 1024;
-/// Longest token or consent reference accepted.
+/// Longest token, consent reference or status list URI accepted.
 const MAX_TOKEN_LEN: usize = 8 * 1024;
 /// Longest claimed name.
 const MAX_NAME_LEN: usize = 256;
@@ -128,7 +129,23 @@ impl IdentityService for IdentityApi {
         request: Request<pb::GetCredentialStatusRequest>,
     ) -> Result<Response<pb::GetCredentialStatusResponse>, Status> {
         self.caller(&request).await?;
-        Err(Status::unimplemented("not yet"))
+        let request = request.into_inner();
+        checked_token(&request.status_list_uri, "status_list_uri")?;
+        let status = self
+            .oidc
+            .credential_status(&request.status_list_uri, request.index)
+            .await
+            .map_err(|e| internal(&*e))?
+            .ok_or_else(|| Status::not_found("no credential of this issuer has this reference"))?;
+        let status = match status {
+            TokenStatus::Valid => pb::CredentialStatus::Valid,
+            TokenStatus::Suspended => pb::CredentialStatus::Suspended,
+            // This issuer assigns no other value; anything else is not in force.
+            TokenStatus::Invalid | TokenStatus::Other(_) => pb::CredentialStatus::Invalid,
+        };
+        Ok(Response::new(pb::GetCredentialStatusResponse {
+            status: status.into(),
+        }))
     }
 
     async fn verify_claims(

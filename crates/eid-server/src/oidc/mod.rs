@@ -1,6 +1,8 @@
 //! The OpenID Connect provider: discovery, authorization (with pushed requests), the
 //! citizen's login (password or passkey, with passkey step-up), consent and account
-//! pages, the token endpoint, UserInfo, introspection, revocation and RP-initiated logout.
+//! pages, the token endpoint, UserInfo, introspection, revocation and RP-initiated logout;
+//! and, as a credential issuer, the citizen's identity issued to their wallet as an SD-JWT
+//! VC (OpenID4VCI) with its status published in Token Status Lists.
 //!
 //! Every piece of request state (pending authorizations, sessions, codes, PAR objects,
 //! rate-limit counters, replay caches, access-token records) lives in the ephemeral store,
@@ -28,8 +30,10 @@ mod params;
 mod passkey_login;
 mod request;
 mod session;
+mod status_lists;
 mod token;
 mod userinfo;
+mod vci;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -111,6 +115,16 @@ pub mod paths {
     pub const CHIP_START: &str = "/account/chip";
     /// The phone app's upload of the card's chip data (JSON API, bearer ticket).
     pub const CHIP_UPLOAD: &str = "/ekyc/chip";
+    /// Credential Issuer Metadata (OpenID4VCI 1.0 section 12.2.2).
+    pub const CREDENTIAL_ISSUER_METADATA: &str = "/.well-known/openid-credential-issuer";
+    /// JWT VC Issuer Metadata: the credential issuer's keys (SD-JWT VC draft).
+    pub const JWT_VC_ISSUER: &str = "/.well-known/jwt-vc-issuer";
+    /// Nonce Endpoint (OpenID4VCI 1.0 section 7).
+    pub const NONCE: &str = "/nonce";
+    /// Credential Endpoint (OpenID4VCI 1.0 section 8).
+    pub const CREDENTIAL: &str = "/credential";
+    /// Status List Tokens, `/status-lists/{n}` (draft-ietf-oauth-status-list).
+    pub const STATUS_LISTS: &str = "/status-lists";
 }
 
 /// WebAuthn settings. The relying party ID is the issuer's host and the only origin
@@ -177,6 +191,9 @@ pub struct Limits {
     pub chip_checks_per_account: RateLimit,
     /// Chip uploads per client IP.
     pub chip_checks_per_ip: RateLimit,
+    /// Credential issuance nonces (`POST /nonce`) per client IP (each is kept until it
+    /// is used or expires).
+    pub nonces_per_ip: RateLimit,
 }
 
 impl Default for Limits {
@@ -213,6 +230,10 @@ impl Default for Limits {
             chip_checks_per_ip: RateLimit {
                 max: 30,
                 window: StdDuration::from_secs(3600),
+            },
+            nonces_per_ip: RateLimit {
+                max: 300,
+                window: StdDuration::from_secs(15 * 60),
             },
         }
     }
@@ -311,11 +332,14 @@ pub struct Oidc {
     chip: Option<ChipSettings>,
     chip_account: RateLimiter,
     chip_ip: RateLimiter,
+    nonce_ip: RateLimiter,
     refresh_lifetime: Duration,
     session_lifetime: StdDuration,
     metrics: Metrics,
     /// The discovery document, serialised once.
     discovery: String,
+    /// The Credential Issuer Metadata, serialised once.
+    credential_issuer_metadata: String,
 }
 
 /// The stores and services the provider works with.
@@ -413,6 +437,7 @@ impl Oidc {
             chip: settings.chip,
             chip_account: limiter("chip-account", settings.limits.chip_checks_per_account),
             chip_ip: limiter("chip-ip", settings.limits.chip_checks_per_ip),
+            nonce_ip: limiter("vci-nonce-ip", settings.limits.nonces_per_ip),
             issuer,
             clients,
             keys,
@@ -429,8 +454,10 @@ impl Oidc {
             metrics: backends.metrics,
             ephemeral,
             discovery: String::new(),
+            credential_issuer_metadata: String::new(),
         };
         oidc.discovery = discovery::metadata(&oidc).to_string();
+        oidc.credential_issuer_metadata = vci::issuer_metadata(&oidc).to_string();
         Ok(oidc)
     }
 
@@ -487,6 +514,14 @@ pub fn router(oidc: Arc<Oidc>) -> Router {
         .route(
             paths::LOGOUT,
             get(logout::logout_endpoint).post(logout::logout_endpoint),
+        )
+        .route(paths::CREDENTIAL_ISSUER_METADATA, get(vci::metadata))
+        .route(paths::JWT_VC_ISSUER, get(status_lists::jwt_vc_issuer))
+        .route(paths::NONCE, post(vci::nonce))
+        .route(paths::CREDENTIAL, post(vci::credential))
+        .route(
+            &format!("{}/{{list}}", paths::STATUS_LISTS),
+            get(status_lists::status_list),
         )
         .route(pages::CSS_PATH, get(stylesheet))
         .route(pages::SCRIPT_PATH, get(script))

@@ -18,7 +18,7 @@ use super::error::bearer_error;
 use super::pages::no_store;
 
 /// The Bearer token of an `Authorization` header (RFC 6750 section 2.1).
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())

@@ -36,6 +36,20 @@ fn as_basic<T>(message: T) -> Request<T> {
     request
 }
 
+/// `GetCredentialStatus` of the reference (`uri`, `index`), as the `basic` client.
+pub(super) async fn credential_status(
+    p: &Provider,
+    uri: &str,
+    index: u64,
+) -> Result<pb::CredentialStatus, tonic::Status> {
+    let request = as_basic(pb::GetCredentialStatusRequest {
+        status_list_uri: uri.to_owned(),
+        index,
+    });
+    let answer = api(p).await.get_credential_status(request).await?;
+    Ok(answer.into_inner().status())
+}
+
 fn introspect(token: &str) -> pb::IntrospectTokenRequest {
     pb::IntrospectTokenRequest {
         token: token.to_owned(),

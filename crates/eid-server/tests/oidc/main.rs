@@ -2,6 +2,7 @@
 //! demand, answered with the exact error and never a 5xx.
 
 mod chip;
+mod credentials;
 mod enrol;
 mod identity_api;
 mod passkeys;

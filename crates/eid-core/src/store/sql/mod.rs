@@ -38,6 +38,24 @@ macro_rules! ekyc_columns {
     };
 }
 
+/// Columns read into `rows::IssuedRow`.
+macro_rules! issued_columns {
+    () => {
+        "id, account_id, ekyc_id, list_id, idx, issued_at, expires_at"
+    };
+}
+
+/// Reads `rows::SourceRow`s: credentials with their eKYC record and account.
+macro_rules! source_select {
+    () => {
+        "SELECT c.idx, c.expires_at, e.status AS ekyc_status, \
+         e.expires_at AS ekyc_expires_at, a.status AS account_status \
+         FROM issued_credentials c \
+         LEFT JOIN ekyc_records e ON e.id = c.ekyc_id \
+         LEFT JOIN accounts a ON a.id = c.account_id"
+    };
+}
+
 /// Columns read into `rows::AuditRow`.
 macro_rules! audit_columns {
     () => {
@@ -69,7 +87,8 @@ macro_rules! durable_impl {
                 Account, AccountId, AccountStatus, AccountStore, AuditStore, ClientId, Consent,
                 ConsentStore, CredentialStore, DurableStore, EkycId, EkycStore, Entity, NewPasskey,
                 PasskeyId, PasskeyRecord, PasswordCredential, RefreshGrant, RefreshTokenStore,
-                StoreError, Unique, now,
+                StoreError, Unique, now, EntrySource, IssuedCredential, IssuedCredentialStore,
+                NewCredential, INDEX_ATTEMPTS,
             };
 
             /// `Ok` if a statement changed a row, else `NotFound(entity)`.
@@ -810,6 +829,137 @@ macro_rules! durable_impl {
             }
 
             #[async_trait]
+            impl IssuedCredentialStore for $store {
+                async fn insert_credential(
+                    &self,
+                    new: &NewCredential,
+                ) -> Result<IssuedCredential, StoreError> {
+                    let newest: Option<i64> =
+                        sqlx::query_scalar("SELECT MAX(list_id) FROM issued_credentials")
+                            .fetch_one(&self.pool)
+                            .await?;
+                    let mut list = newest.unwrap_or(1);
+                    loop {
+                        for _ in 0..INDEX_ATTEMPTS {
+                            let index = $crate::store::sql::random_index();
+                            // Of concurrent inserts at one (list, index) only one changes a
+                            // row; the others draw again.
+                            let sql = concat!(
+                                "INSERT INTO issued_credentials (",
+                                issued_columns!(),
+                                ") VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                                 ON CONFLICT (list_id, idx) DO NOTHING"
+                            );
+                            let done = sqlx::query(sql)
+                                .bind(new.id.as_uuid())
+                                .bind(new.account_id.as_uuid())
+                                .bind(new.ekyc_id.as_uuid())
+                                .bind(list)
+                                .bind(i64::from(index))
+                                .bind(micros(new.issued_at))
+                                .bind(micros(new.expires_at))
+                                .execute(&self.pool)
+                                .await
+                                .map_err(|e| write_error(e, Unique::Id, Entity::Account))?;
+                            if done.rows_affected() == 1 {
+                                return Ok(IssuedCredential {
+                                    id: new.id,
+                                    account_id: new.account_id,
+                                    ekyc_id: new.ekyc_id,
+                                    list: u32::try_from(list)
+                                        .map_err(|_| StoreError::Corrupt("status list number"))?,
+                                    index,
+                                    issued_at: $crate::store::db_time(new.issued_at),
+                                    expires_at: $crate::store::db_time(new.expires_at),
+                                });
+                            }
+                        }
+                        list += 1;
+                    }
+                }
+
+                async fn credentials(
+                    &self,
+                    account: AccountId,
+                ) -> Result<Vec<IssuedCredential>, StoreError> {
+                    let sql = concat!(
+                        "SELECT ",
+                        issued_columns!(),
+                        " FROM issued_credentials WHERE account_id = $1 \
+                         ORDER BY issued_at DESC, id"
+                    );
+                    sqlx::query_as::<_, rows::IssuedRow>(sql)
+                        .bind(account.as_uuid())
+                        .fetch_all(&self.pool)
+                        .await?
+                        .into_iter()
+                        .map(TryInto::try_into)
+                        .collect()
+                }
+
+                async fn credentials_of_ekyc(
+                    &self,
+                    ekyc: EkycId,
+                ) -> Result<Vec<IssuedCredential>, StoreError> {
+                    let sql = concat!(
+                        "SELECT ",
+                        issued_columns!(),
+                        " FROM issued_credentials WHERE ekyc_id = $1 \
+                         ORDER BY issued_at DESC, id"
+                    );
+                    sqlx::query_as::<_, rows::IssuedRow>(sql)
+                        .bind(ekyc.as_uuid())
+                        .fetch_all(&self.pool)
+                        .await?
+                        .into_iter()
+                        .map(TryInto::try_into)
+                        .collect()
+                }
+
+                async fn status_list_count(&self) -> Result<u32, StoreError> {
+                    let newest: Option<i64> =
+                        sqlx::query_scalar("SELECT MAX(list_id) FROM issued_credentials")
+                            .fetch_one(&self.pool)
+                            .await?;
+                    u32::try_from(newest.unwrap_or(0))
+                        .map_err(|_| StoreError::Corrupt("status list number"))
+                }
+
+                async fn status_list_sources(
+                    &self,
+                    list: u32,
+                ) -> Result<Vec<EntrySource>, StoreError> {
+                    sqlx::query_as::<_, rows::SourceRow>(concat!(
+                        source_select!(),
+                        " WHERE c.list_id = $1 ORDER BY c.idx"
+                    ))
+                    .bind(i64::from(list))
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map(TryInto::try_into)
+                    .collect()
+                }
+
+                async fn status_entry(
+                    &self,
+                    list: u32,
+                    index: u32,
+                ) -> Result<Option<EntrySource>, StoreError> {
+                    sqlx::query_as::<_, rows::SourceRow>(concat!(
+                        source_select!(),
+                        " WHERE c.list_id = $1 AND c.idx = $2"
+                    ))
+                    .bind(i64::from(list))
+                    .bind(i64::from(index))
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(TryInto::try_into)
+                    .transpose()
+                }
+            }
+
+            #[async_trait]
             impl DurableStore for $store {
                 async fn ping(&self) -> Result<(), StoreError> {
                     sqlx::query("SELECT 1").execute(&self.pool).await?;
@@ -826,6 +976,16 @@ mod sqlite;
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+
+/// A status list index drawn uniformly at random (the capacity is a power of two), so
+/// that indices reveal neither the order nor the time of issuance
+/// (draft-ietf-oauth-status-list, Privacy Considerations: Unlinkability).
+fn random_index() -> u32 {
+    const _: () = assert!(crate::store::STATUS_LIST_CAPACITY.is_power_of_two());
+    let mut bytes = [0u8; 4];
+    rand::fill(&mut bytes);
+    u32::from_le_bytes(bytes) % crate::store::STATUS_LIST_CAPACITY
+}
 
 /// The database type behind a SQL store (lets the shared implementation name it).
 trait SqlStore {

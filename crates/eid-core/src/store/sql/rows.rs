@@ -11,8 +11,8 @@ use crate::assurance::{Loa, ProofingEvidence};
 use crate::audit::{Actor, AttributeName, AuditEntry, AuditRecord, ChainHead};
 use crate::credential::ekyc::EkycRecord;
 use crate::store::{
-    Account, AccountId, ClientId, Consent, EkycId, PasskeyId, PasskeyRecord, PasswordCredential,
-    RefreshGrant, StoreError,
+    Account, AccountId, ClientId, Consent, CredentialId, EkycId, EntrySource, IssuedCredential,
+    PasskeyId, PasskeyRecord, PasswordCredential, RefreshGrant, StoreError,
 };
 
 fn time(us: i64) -> Result<OffsetDateTime, StoreError> {
@@ -306,6 +306,59 @@ impl TryFrom<HeadRow> for ChainHead {
 
 /// Maps a failed write: a uniqueness violation to `Duplicate(unique)`, a foreign key
 /// violation to `NotFound(missing)`.
+#[derive(sqlx::FromRow)]
+pub(super) struct IssuedRow {
+    id: Uuid,
+    account_id: Uuid,
+    ekyc_id: Uuid,
+    list_id: i64,
+    idx: i64,
+    issued_at: i64,
+    expires_at: i64,
+}
+
+impl TryFrom<IssuedRow> for IssuedCredential {
+    type Error = StoreError;
+    fn try_from(r: IssuedRow) -> Result<Self, StoreError> {
+        let number = |n: i64| u32::try_from(n).map_err(|_| StoreError::Corrupt("status index"));
+        Ok(IssuedCredential {
+            id: CredentialId::from_uuid(r.id),
+            account_id: AccountId::from_uuid(r.account_id),
+            ekyc_id: EkycId::from_uuid(r.ekyc_id),
+            list: number(r.list_id)?,
+            index: number(r.idx)?,
+            issued_at: time(r.issued_at)?,
+            expires_at: time(r.expires_at)?,
+        })
+    }
+}
+
+/// A status list entry with its eKYC record and account, when they still exist.
+#[derive(sqlx::FromRow)]
+pub(super) struct SourceRow {
+    idx: i64,
+    expires_at: i64,
+    ekyc_status: Option<String>,
+    ekyc_expires_at: Option<i64>,
+    account_status: Option<String>,
+}
+
+impl TryFrom<SourceRow> for EntrySource {
+    type Error = StoreError;
+    fn try_from(r: SourceRow) -> Result<Self, StoreError> {
+        let ekyc = match (r.ekyc_status, r.ekyc_expires_at) {
+            (Some(status), Some(expires_at)) => Some((status.parse()?, time(expires_at)?)),
+            _ => None,
+        };
+        Ok(EntrySource {
+            index: u32::try_from(r.idx).map_err(|_| StoreError::Corrupt("status index"))?,
+            expires_at: time(r.expires_at)?,
+            ekyc,
+            account: r.account_status.map(|s| s.parse()).transpose()?,
+        })
+    }
+}
+
 pub(super) fn write_error(
     e: sqlx::Error,
     unique: crate::store::Unique,

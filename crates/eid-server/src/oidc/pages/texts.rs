@@ -26,7 +26,7 @@ pub struct Texts {
     pub logged_out: &'static str,
     pub internal: &'static str,
     /// Per scope, what the citizen is asked to share.
-    pub scopes: [(&'static str, &'static str); 5],
+    pub scopes: [(&'static str, &'static str); 6],
     pub service_name: &'static str,
     pub or: &'static str,
     pub passkey_sign_in: &'static str,
@@ -126,6 +126,10 @@ const VI: Texts = Texts {
         ("gender", "Giới tính"),
         ("address", "Địa chỉ nơi cư trú"),
         ("personal_id", "Số định danh cá nhân"),
+        (
+            "pid",
+            "Chứng thư danh tính số (đã xác minh) trong ví của bạn",
+        ),
     ],
     service_name: "Định danh điện tử quốc gia",
     or: "hoặc",
@@ -260,6 +264,10 @@ const EN: Texts = Texts {
         ("gender", "Your sex"),
         ("address", "Your address of residence"),
         ("personal_id", "Your personal ID number"),
+        (
+            "pid",
+            "Your verified identity as a digital credential in your wallet",
+        ),
     ],
     service_name: "National electronic identification",
     or: "or",
