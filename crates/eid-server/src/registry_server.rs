@@ -14,6 +14,7 @@
 //!   watcher that falls more than [`StatusFeed::CAPACITY`] changes behind gets `ABORTED`
 //!   and should re-subscribe with the last sequence it handled.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -33,7 +34,8 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::{BroadcastStream, ReceiverStream, TcpListenerStream};
 use tokio_stream::{Stream, StreamExt as _};
-use tonic::{Request, Response, Status};
+use tonic::{Code, Request, Response, Status};
+use tonic_types::{ErrorDetails, StatusExt as _};
 use zeroize::Zeroizing;
 
 /// Broadcasts the changes appended to the register's change log to the `WatchStatus`
@@ -120,26 +122,100 @@ fn check_token(expected: &str, request: Request<()>) -> Result<Request<()>, Stat
         .and_then(|value| value.strip_prefix("Bearer "));
     match presented {
         Some(token) if bool::from(token.as_bytes().ct_eq(expected.as_bytes())) => Ok(request),
-        Some(_) => Err(Status::unauthenticated("wrong bearer token")),
-        None => Err(Status::unauthenticated("a bearer token is required")),
+        Some(_) => Err(failure(
+            Code::Unauthenticated,
+            "wrong bearer token",
+            Reason::TokenWrong,
+        )),
+        None => Err(failure(
+            Code::Unauthenticated,
+            "a bearer token is required",
+            Reason::TokenMissing,
+        )),
     }
 }
 
-/// The status code of a register error (the table in `registry.proto`).
+/// Why a call failed: the `reason` of the `google.rpc.ErrorInfo` detail every error status
+/// carries (the list in `registry.proto`).
+#[derive(Debug, Clone, Copy)]
+enum Reason {
+    TokenMissing,
+    TokenWrong,
+    InvalidField,
+    InconsistentClaims,
+    MissingAuthorisation,
+    NotFound,
+    Timeout,
+    StorageUnavailable,
+    WatcherLagged,
+    Internal,
+}
+
+impl Reason {
+    fn as_str(self) -> &'static str {
+        match self {
+            Reason::TokenMissing => "TOKEN_MISSING",
+            Reason::TokenWrong => "TOKEN_WRONG",
+            Reason::InvalidField => "INVALID_FIELD",
+            Reason::InconsistentClaims => "INCONSISTENT_CLAIMS",
+            Reason::MissingAuthorisation => "MISSING_AUTHORISATION",
+            Reason::NotFound => "NOT_FOUND",
+            Reason::Timeout => "TIMEOUT",
+            Reason::StorageUnavailable => "STORAGE_UNAVAILABLE",
+            Reason::WatcherLagged => "WATCHER_LAGGED",
+            Reason::Internal => "INTERNAL",
+        }
+    }
+}
+
+/// The `ErrorInfo` domain of this register's errors.
+const ERROR_DOMAIN: &str = "registry.eid";
+/// How long a caller should wait before retrying an `UNAVAILABLE` answer (`RetryInfo`).
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// A status with the standard error details (`google.rpc.ErrorInfo`, plus `RetryInfo` for
+/// `UNAVAILABLE`).
+fn failure(code: Code, message: impl Into<String>, reason: Reason) -> Status {
+    let mut details = ErrorDetails::with_error_info(reason.as_str(), ERROR_DOMAIN, HashMap::new());
+    if code == Code::Unavailable {
+        details.set_retry_info(Some(RETRY_AFTER));
+    }
+    Status::with_error_details(code, message, details)
+}
+
+/// An `INVALID_ARGUMENT` status naming the request `field` at fault
+/// (`google.rpc.BadRequest`) besides its reason.
+fn invalid_field(field: &str, message: impl Into<String>, reason: Reason) -> Status {
+    let message = message.into();
+    let mut details = ErrorDetails::with_error_info(reason.as_str(), ERROR_DOMAIN, HashMap::new());
+    details.add_bad_request_violation(field, message.clone());
+    Status::with_error_details(Code::InvalidArgument, message, details)
+}
+
+/// The status of a register error (the table in `registry.proto`).
 fn status_of(error: RegistryError) -> Status {
     match error {
-        RegistryError::InconsistentClaims(_) | RegistryError::InvalidAuthorisation(_) => {
-            Status::invalid_argument(error.to_string())
+        RegistryError::InconsistentClaims(_) => {
+            invalid_field("claims", error.to_string(), Reason::InconsistentClaims)
         }
-        RegistryError::NotFound => Status::not_found(error.to_string()),
-        RegistryError::Timeout => Status::deadline_exceeded(error.to_string()),
+        RegistryError::InvalidAuthorisation(field) => {
+            invalid_field(field, error.to_string(), Reason::MissingAuthorisation)
+        }
+        RegistryError::NotFound => failure(Code::NotFound, error.to_string(), Reason::NotFound),
+        RegistryError::Timeout => {
+            failure(Code::DeadlineExceeded, error.to_string(), Reason::Timeout)
+        }
         RegistryError::Storage(ref source) => {
             tracing::error!(error = %source, "register storage failed");
-            Status::unavailable("the register's storage is unavailable")
+            failure(
+                Code::Unavailable,
+                "the register's storage is unavailable",
+                Reason::StorageUnavailable,
+            )
         }
         other => {
             tracing::error!(error = %other, "register failed");
-            Status::internal("the register failed")
+            failure(Code::Internal, "the register failed", Reason::Internal)
         }
     }
 }
@@ -160,9 +236,9 @@ impl PopulationRegistry for RegisterService {
         let claims = request
             .into_inner()
             .claims
-            .ok_or_else(|| Status::invalid_argument("claims are required"))?;
-        let claims =
-            convert::claims_from_proto(claims).map_err(|e| Status::invalid_argument(e.0))?;
+            .ok_or_else(|| invalid_field("claims", "claims are required", Reason::InvalidField))?;
+        let claims = convert::claims_from_proto(claims)
+            .map_err(|e| invalid_field("claims", e.0, Reason::InvalidField))?;
         let answer = self.registry.verify(&claims).await.map_err(status_of)?;
         Ok(Response::new(convert::match_to_proto(&answer)))
     }
@@ -175,7 +251,7 @@ impl PopulationRegistry for RegisterService {
         let authorisation =
             Authorisation::new(request.caller, request.purpose).map_err(status_of)?;
         let id = PersonalId::parse(&request.personal_id)
-            .map_err(|e| Status::invalid_argument(format!("personal_id: {e}")))?;
+            .map_err(|e| invalid_field("personal_id", e.to_string(), Reason::InvalidField))?;
         tracing::info!(
             caller = authorisation.caller(),
             purpose = authorisation.purpose(),
@@ -217,9 +293,11 @@ fn live_change(
 ) -> Result<pb::WatchStatusResponse, Status> {
     match change {
         Ok(change) => Ok(convert::change_to_proto(&change)),
-        Err(BroadcastStreamRecvError::Lagged(missed)) => Err(Status::aborted(format!(
-            "the watcher fell {missed} changes behind: subscribe again"
-        ))),
+        Err(BroadcastStreamRecvError::Lagged(missed)) => Err(failure(
+            Code::Aborted,
+            format!("the watcher fell {missed} changes behind: subscribe again"),
+            Reason::WatcherLagged,
+        )),
     }
 }
 
