@@ -708,9 +708,19 @@ fn register(
         }
         (None, Some(endpoint)) => endpoint,
     };
+    // The gRPC client is built without TLS (tonic's TLS features are off), so an https://
+    // endpoint would silently travel in clear text: refuse it until TLS is built.
     let endpoint = match Url::parse(&endpoint) {
+        Ok(url) if url.scheme() == "https" => {
+            errors.add(
+                "register.grpc_endpoint",
+                "https:// is not supported yet (the register client has no TLS): use http:// \
+                 over a private network, or a TLS-terminating sidecar on the loopback interface",
+            );
+            None
+        }
         Ok(url)
-            if matches!(url.scheme(), "http" | "https")
+            if url.scheme() == "http"
                 && url.host().is_some()
                 && url.username().is_empty()
                 && url.password().is_none() =>
@@ -720,7 +730,7 @@ fn register(
         _ => {
             errors.add(
                 "register.grpc_endpoint",
-                "must be an http:// or https:// URI with a host and without credentials, \
+                "must be an http:// URI with a host and without credentials, \
                  e.g. http://register.internal:50051",
             );
             None

@@ -106,7 +106,12 @@ pub async fn serve(
         RegisterService { registry, feed },
         move |request: Request<()>| check_token(&token, request),
     );
+    // HTTP/2 pings and TCP keepalive: a `WatchStatus` stream over a connection that died
+    // silently (a firewall dropping idle state) ends in an error instead of hanging.
     let served = tonic::transport::Server::builder()
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        .tcp_keepalive(Some(Duration::from_secs(60)))
         .add_service(service)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await;
@@ -148,6 +153,7 @@ enum Reason {
     Timeout,
     StorageUnavailable,
     WatcherLagged,
+    CursorAhead,
     Internal,
 }
 
@@ -163,6 +169,7 @@ impl Reason {
             Reason::Timeout => "TIMEOUT",
             Reason::StorageUnavailable => "STORAGE_UNAVAILABLE",
             Reason::WatcherLagged => "WATCHER_LAGGED",
+            Reason::CursorAhead => "CURSOR_AHEAD",
             Reason::Internal => "INTERNAL",
         }
     }
@@ -281,6 +288,20 @@ impl PopulationRegistry for RegisterService {
                 BroadcastStream::new(live).map(live_change),
             )));
         };
+        // A cursor beyond the log means the register's log is not the one the watcher
+        // followed (a restored or regenerated register): streaming from there would silently
+        // skip the changes numbered up to the cursor.
+        let last = self.registry.last_change().await.map_err(status_of)?;
+        if after > last {
+            return Err(failure(
+                Code::OutOfRange,
+                format!(
+                    "after_sequence {after} is beyond the register's last change {last}: \
+                     the change log was replaced; reconcile before following it"
+                ),
+                Reason::CursorAhead,
+            ));
+        }
         let (sender, receiver) = mpsc::channel(StatusFeed::PAGE as usize);
         tokio::spawn(resume(self.registry.clone(), after, live, sender));
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))

@@ -475,3 +475,87 @@ async fn only_unavailable_is_retried() {
     assert!(!registry.is_circuit_open());
     server.abort();
 }
+
+/// Every error of the register process carries `google.rpc` details: the reason, the field
+/// at fault; a watcher resuming beyond the change log is refused instead of skipping.
+#[tokio::test]
+async fn errors_carry_standard_details() {
+    use eid_proto::registry::v1 as pb;
+    use pb::population_registry_client::PopulationRegistryClient;
+    use tonic_types::StatusExt as _;
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("register.sqlite");
+    write_register(&file).await;
+    let server = RegisterProcess::start(&file);
+    let mut raw = PopulationRegistryClient::connect(server.endpoint.clone())
+        .await
+        .unwrap();
+    fn with_token<T>(token: &str, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        let value = format!("Bearer {token}").parse().unwrap();
+        request.metadata_mut().insert("authorization", value);
+        request
+    }
+    let reason = |status: &tonic::Status| {
+        let info = status.get_details_error_info().expect("an ErrorInfo");
+        assert_eq!(info.domain, "registry.eid");
+        info.reason
+    };
+    let field = |status: &tonic::Status| {
+        let bad = status.get_details_bad_request().expect("a BadRequest");
+        bad.field_violations[0].field.clone()
+    };
+
+    let wrong = raw
+        .verify_identity(with_token("wrong", pb::VerifyIdentityRequest::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(wrong.code(), tonic::Code::Unauthenticated);
+    assert_eq!(reason(&wrong), "TOKEN_WRONG");
+
+    let no_claims = raw
+        .verify_identity(with_token(TOKEN, pb::VerifyIdentityRequest::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(no_claims.code(), tonic::Code::InvalidArgument);
+    assert_eq!(
+        (reason(&no_claims), field(&no_claims)),
+        ("INVALID_FIELD".into(), "claims".into())
+    );
+
+    let anonymous = pb::GetCitizenRequest {
+        personal_id: "001190123489".into(),
+        caller: String::new(),
+        purpose: "ekyc".into(),
+    };
+    let anonymous = raw
+        .get_citizen(with_token(TOKEN, anonymous))
+        .await
+        .unwrap_err();
+    assert_eq!(anonymous.code(), tonic::Code::InvalidArgument);
+    assert_eq!(
+        (reason(&anonymous), field(&anonymous)),
+        ("MISSING_AUTHORISATION".into(), "caller".into())
+    );
+
+    // The log is empty: resuming after change 5 means another log was followed.
+    let ahead = pb::WatchStatusRequest {
+        after_sequence: Some(5),
+    };
+    let ahead = raw
+        .watch_status(with_token(TOKEN, ahead))
+        .await
+        .unwrap_err();
+    assert_eq!(ahead.code(), tonic::Code::OutOfRange);
+    assert_eq!(reason(&ahead), "CURSOR_AHEAD");
+    // eid-core's client reports the reason with the error.
+    let registry = client(&server.endpoint, Some(TOKEN));
+    match registry.watch_status(Some(5)).await {
+        Err(RegistryError::Rejected { code, message }) => {
+            assert_eq!(code, "OutOfRange");
+            assert!(message.contains("[CURSOR_AHEAD]"), "{message}");
+        }
+        other => panic!("expected a refusal, got {:?}", other.err()),
+    }
+}

@@ -194,6 +194,9 @@ pub struct Limits {
     /// Credential issuance nonces (`POST /nonce`) per client IP (each is kept until it
     /// is used or expires).
     pub nonces_per_ip: RateLimit,
+    /// Status List Token requests per client IP (each is built from the durable store and
+    /// signed; relying parties need one per list per `ttl`).
+    pub status_lists_per_ip: RateLimit,
 }
 
 impl Default for Limits {
@@ -233,6 +236,10 @@ impl Default for Limits {
             },
             nonces_per_ip: RateLimit {
                 max: 300,
+                window: StdDuration::from_secs(15 * 60),
+            },
+            status_lists_per_ip: RateLimit {
+                max: 600,
                 window: StdDuration::from_secs(15 * 60),
             },
         }
@@ -333,6 +340,7 @@ pub struct Oidc {
     chip_account: RateLimiter,
     chip_ip: RateLimiter,
     nonce_ip: RateLimiter,
+    status_list_ip: RateLimiter,
     refresh_lifetime: Duration,
     session_lifetime: StdDuration,
     metrics: Metrics,
@@ -438,6 +446,7 @@ impl Oidc {
             chip_account: limiter("chip-account", settings.limits.chip_checks_per_account),
             chip_ip: limiter("chip-ip", settings.limits.chip_checks_per_ip),
             nonce_ip: limiter("vci-nonce-ip", settings.limits.nonces_per_ip),
+            status_list_ip: limiter("status-list-ip", settings.limits.status_lists_per_ip),
             issuer,
             clients,
             keys,

@@ -13,12 +13,13 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use eid_core::credential::status_list::{StatusList, TokenStatus, sign_status_list_token};
+use eid_core::ratelimit::Decision;
 use eid_core::store::{STATUS_LIST_CAPACITY, entry_status};
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
-use super::Oidc;
 use super::error::OAuthError;
+use super::{ClientIp, Oidc};
 
 /// Bits per status: 2, for VALID, INVALID and SUSPENDED (section 7.1).
 const STATUS_BITS: u8 = 2;
@@ -39,9 +40,11 @@ impl Oidc {
     }
 
     /// The current status of the credential whose `status.status_list` is `uri` and
-    /// `index`, as its list's next token will say; `None` when `uri` is not one of this
-    /// issuer's lists or no credential holds the entry (for status queries by reference,
-    /// such as the back-end API's `GetCredentialStatus`).
+    /// `index`, exactly as its list's next token will say — an entry no credential holds
+    /// reads VALID there too, so this answer reveals no more than the published list (which
+    /// entries are allocated stays hidden); `None` when `uri` is not one of this issuer's
+    /// lists or `index` is outside it (for status queries by reference, such as the
+    /// back-end API's `GetCredentialStatus`).
     pub async fn credential_status(
         &self,
         uri: &str,
@@ -54,8 +57,13 @@ impl Oidc {
         ) else {
             return Ok(None);
         };
+        if index >= STATUS_LIST_CAPACITY || list > self.durable.status_list_count().await? {
+            return Ok(None);
+        }
         let entry = self.durable.status_entry(list, index).await?;
-        Ok(entry.map(|source| entry_status(&source, OffsetDateTime::now_utc())))
+        Ok(Some(entry.map_or(TokenStatus::Valid, |source| {
+            entry_status(&source, OffsetDateTime::now_utc())
+        })))
     }
 }
 
@@ -70,8 +78,25 @@ fn list_number(text: &str) -> Option<u32> {
 
 /// `GET /status-lists/{n}`: the signed Status List Token of list `n` (from 1). Entries no
 /// credential holds read VALID, like every unused entry, so the list does not tell how
-/// many credentials it covers.
-pub async fn status_list(State(oidc): State<Arc<Oidc>>, Path(list): Path<String>) -> Response {
+/// many credentials it covers. Limited per client IP: each answer is a database query and
+/// a signature, and a relying party needs one per list per `ttl`.
+pub async fn status_list(
+    State(oidc): State<Arc<Oidc>>,
+    ClientIp(ip): ClientIp,
+    Path(list): Path<String>,
+) -> Response {
+    match oidc.status_list_ip.hit(&ip.to_string()).await {
+        Ok(Decision::Allowed { .. }) => {}
+        Ok(Decision::Limited) => {
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, "60")],
+                "too many status list requests; honour the token's ttl",
+            )
+                .into_response();
+        }
+        Err(err) => return OAuthError::internal(&err).into_response(),
+    }
     let not_found = || (StatusCode::NOT_FOUND, "no such status list").into_response();
     let Some(list) = list_number(&list) else {
         return not_found();
@@ -160,6 +185,7 @@ mod tests {
                 session_lifetime: SESSION_LIFETIME,
                 limits: Limits::default(),
                 passkeys: PasskeySettings::default(),
+                chip: None,
             },
             KeyRing::generate().unwrap(),
             Backends {
@@ -215,8 +241,17 @@ mod tests {
             oidc.credential_status(&uri, index).await.unwrap(),
             Some(TokenStatus::Valid)
         );
+        // An unheld entry reads VALID, as in the published list; outside the list or in a
+        // list not yet opened there is no entry at all.
         let other = (index + 1) % u64::from(STATUS_LIST_CAPACITY);
-        assert_eq!(oidc.credential_status(&uri, other).await.unwrap(), None);
+        assert_eq!(
+            oidc.credential_status(&uri, other).await.unwrap(),
+            Some(TokenStatus::Valid)
+        );
+        let beyond = u64::from(STATUS_LIST_CAPACITY);
+        assert_eq!(oidc.credential_status(&uri, beyond).await.unwrap(), None);
+        let unopened = oidc.status_list_uri(issued.list + 1);
+        assert_eq!(oidc.credential_status(&unopened, 0).await.unwrap(), None);
         let foreign = uri.replace("eid.example.vn", "evil.example");
         assert_eq!(oidc.credential_status(&foreign, index).await.unwrap(), None);
         assert_eq!(

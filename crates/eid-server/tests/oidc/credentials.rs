@@ -17,7 +17,7 @@ use tonic::Code;
 
 use crate::identity_api::credential_status;
 use crate::redeem;
-use crate::support::{Provider, authorize_query, json, param, pkce};
+use crate::support::{Options, Provider, authorize_query, json, param, pkce};
 
 /// An access token of the `basic` client for `scope` (space-separated).
 async fn access_token(p: &Provider, scope: &str) -> String {
@@ -562,4 +562,28 @@ async fn status_lists_that_do_not_exist_are_not_found() {
             .unwrap();
         assert_eq!(response.status(), 404, "{path}");
     }
+}
+
+#[tokio::test]
+async fn status_list_requests_are_limited_per_client_ip() {
+    let mut limits = eid_server::oidc::Limits::default();
+    limits.status_lists_per_ip.max = 3;
+    let p = Provider::start_with(Options {
+        limits,
+        ..Options::default()
+    })
+    .await;
+    let get = async || {
+        p.http
+            .get(format!("{}/status-lists/1", p.base))
+            .send()
+            .await
+            .unwrap()
+    };
+    for _ in 0..3 {
+        assert_eq!(get().await.status(), 404);
+    }
+    let limited = get().await;
+    assert_eq!(limited.status(), 429);
+    assert_eq!(limited.headers()["retry-after"], "60");
 }

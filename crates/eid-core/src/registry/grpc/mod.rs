@@ -29,6 +29,7 @@ use pb::population_registry_client::PopulationRegistryClient;
 use tonic::metadata::{AsciiMetadataValue, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request, Response, Status};
+use tonic_types::StatusExt as _;
 
 pub use resilience::{BreakerPolicy, CircuitBreaker, CircuitOpen, RetryPolicy};
 
@@ -37,6 +38,9 @@ use super::{
     StatusChange,
 };
 use crate::citizen::PersonalId;
+
+/// The longest wait between two attempts, whatever the register asks in its `RetryInfo`.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
 
 /// How to reach and call the register.
 #[derive(Clone)]
@@ -115,6 +119,12 @@ impl GrpcRegistry {
         let channel = Endpoint::from_shared(config.endpoint)
             .map_err(GrpcConfigError::Endpoint)?
             .connect_timeout(config.connect_timeout)
+            // HTTP/2 pings (also while idle) and TCP keepalive: a connection that died
+            // silently fails the calls and the `WatchStatus` stream instead of hanging them.
+            .http2_keep_alive_interval(Duration::from_secs(30))
+            .keep_alive_timeout(Duration::from_secs(10))
+            .keep_alive_while_idle(true)
+            .tcp_keepalive(Some(Duration::from_secs(60)))
             .connect_lazy();
         let authorization = config
             .bearer_token
@@ -165,9 +175,13 @@ impl GrpcRegistry {
         Fut: Future<Output = Result<Response<R>, Status>>,
     {
         let mut last = String::new();
+        let mut asked_delay = None;
         for attempt in 0..self.retry.max_attempts.max(1) {
             if attempt > 0 {
-                tokio::time::sleep(self.retry.backoff(attempt - 1)).await;
+                // The register's `RetryInfo`, when longer than our backoff (capped).
+                let delay = self.retry.backoff(attempt - 1);
+                let asked = asked_delay.take().unwrap_or_default();
+                tokio::time::sleep(delay.max(asked).min(MAX_RETRY_DELAY)).await;
             }
             self.breaker
                 .admit(Instant::now())
@@ -181,6 +195,9 @@ impl GrpcRegistry {
                 Ok(Err(status)) if is_unreachable(&status) => {
                     self.breaker.record_failure(Instant::now());
                     last = status.message().to_owned();
+                    asked_delay = status
+                        .get_details_retry_info()
+                        .and_then(|info| info.retry_delay);
                 }
                 Ok(Err(status)) if status.code() == Code::DeadlineExceeded => {
                     self.breaker.record_failure(Instant::now());
@@ -228,7 +245,16 @@ fn is_unreachable(status: &Status) -> bool {
 
 /// The [`RegistryError`] of a status code other than `UNAVAILABLE` (see the module docs).
 fn error_of(status: &Status) -> RegistryError {
-    let message = status.message().to_owned();
+    let mut message = status.message().to_owned();
+    // The reason and the field at fault of the standard error details, when sent.
+    if let Some(info) = status.get_details_error_info() {
+        message = format!("{message} [{}]", info.reason);
+    }
+    if let Some(bad) = status.get_details_bad_request() {
+        for violation in bad.field_violations {
+            message = format!("{message} [field {}]", violation.field);
+        }
+    }
     match status.code() {
         Code::NotFound => RegistryError::NotFound,
         Code::DeadlineExceeded => RegistryError::Timeout,
