@@ -48,8 +48,8 @@ pub async fn run(args: ConfigArgs) -> anyhow::Result<()> {
         passkeys: config.passkeys,
         chip: config.chip,
     };
-    // Only a gRPC register publishes status changes to follow (the embedded file has no
-    // other writer while the daemon runs).
+    // Only a gRPC register's changes are followed: changes `registry record-change` logs
+    // in an embedded register file are not applied (a known gap, docs/register-format.md).
     let watcher = match &registry {
         Register::Grpc(grpc) => Some(tokio::spawn(status_watch::run(
             Arc::clone(grpc),
