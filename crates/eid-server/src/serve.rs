@@ -48,14 +48,16 @@ pub async fn run(args: ConfigArgs) -> anyhow::Result<()> {
         passkeys: config.passkeys,
         chip: config.chip,
     };
-    // Only a gRPC register's changes are followed: changes `registry record-change` logs
-    // in an embedded register file are not applied (a known gap, docs/register-format.md).
+    // Follow the register's status changes: its `WatchStatus` stream, or the change log of
+    // the embedded file (written by `registry record-change`).
     let watcher = match &registry {
-        Register::Grpc(grpc) => Some(tokio::spawn(status_watch::run(
-            Arc::clone(grpc),
+        Register::Grpc(grpc) => {
+            tokio::spawn(status_watch::run(Arc::clone(grpc), Arc::clone(&durable)))
+        }
+        Register::Embedded(file) => tokio::spawn(status_watch::follow_embedded(
+            Arc::clone(file),
             Arc::clone(&durable),
-        ))),
-        Register::Embedded(_) => None,
+        )),
     };
     let app = app::build(app::Parts {
         settings,
@@ -86,9 +88,7 @@ pub async fn run(args: ConfigArgs) -> anyhow::Result<()> {
     tracing::info!(issuer = %config.issuer, %local, "server listening");
 
     let served = app::serve(listener, app, shutdown).await;
-    if let Some(watcher) = watcher {
-        watcher.abort();
-    }
+    watcher.abort();
     served?;
     tracing::info!("server stopped");
     Ok(())

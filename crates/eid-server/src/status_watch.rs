@@ -23,8 +23,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use eid_core::audit::AuditEvent;
 use eid_core::credential::ekyc::EkycStatus;
+use eid_core::registry::EmbeddedRegistry;
 use eid_core::registry::grpc::GrpcRegistry;
 use eid_core::registry::{StatusChange, StatusChangeKind};
 use eid_core::store::{AccountStatus, DurableStore};
@@ -71,6 +73,59 @@ pub async fn run(registry: Arc<GrpcRegistry>, durable: Arc<dyn DurableStore>) {
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// How often the embedded register file's change log is read.
+const EMBEDDED_POLL: Duration = Duration::from_secs(2);
+/// Logged changes read at once from an embedded register file.
+const EMBEDDED_PAGE: u32 = 500;
+
+/// Applies the changes `eid-server registry record-change` logs in the embedded register
+/// file, reading the log every [`EMBEDDED_POLL`], with the same cursor and handling as
+/// [`run`]. A cursor beyond the log (the file was replaced) is reported, never skipped.
+pub async fn follow_embedded(registry: Arc<EmbeddedRegistry>, durable: Arc<dyn DurableStore>) {
+    let mut reported = None;
+    loop {
+        match apply_logged(&registry, durable.as_ref()).await {
+            Ok(()) => reported = None,
+            Err(err) => {
+                let reason = format!("{err:#}");
+                // Once per distinct failure, not every poll.
+                if reported.as_ref() != Some(&reason) {
+                    tracing::error!(%reason, "applying the register's logged changes failed");
+                    reported = Some(reason);
+                }
+            }
+        }
+        tokio::time::sleep(EMBEDDED_POLL).await;
+    }
+}
+
+/// Handles every logged change after the stored cursor, advancing it after each.
+pub async fn apply_logged(
+    registry: &EmbeddedRegistry,
+    durable: &dyn DurableStore,
+) -> anyhow::Result<()> {
+    let mut cursor = durable.register_watch_cursor().await?;
+    let last = registry.last_change().await?;
+    anyhow::ensure!(
+        cursor <= last,
+        "the watch cursor ({cursor}) is beyond the register file's last change ({last}): the \
+         file was replaced; reconcile the accounts before resetting the cursor"
+    );
+    loop {
+        let changes = registry.changes_after(cursor, EMBEDDED_PAGE).await?;
+        if changes.is_empty() {
+            return Ok(());
+        }
+        for change in changes {
+            handle(durable, &change)
+                .await
+                .with_context(|| format!("change {}", change.sequence))?;
+            durable.advance_register_watch(change.sequence).await?;
+            cursor = change.sequence;
+        }
     }
 }
 
@@ -187,7 +242,8 @@ mod tests {
     use eid_core::credential::ekyc::EkycRecord;
     use eid_core::registry::RecordStatus;
     use eid_core::store::{
-        Account, AccountStore as _, AuditStore as _, EkycStore as _, SqliteStore,
+        Account, AccountStore as _, AuditStore as _, EkycStore as _, RegisterWatchStore as _,
+        SqliteStore,
     };
 
     use super::*;
@@ -304,5 +360,47 @@ mod tests {
             durable.account(other.id).await.unwrap().status,
             AccountStatus::Active
         );
+    }
+
+    #[tokio::test]
+    async fn changes_logged_in_an_embedded_register_are_applied_once() {
+        let durable = SqliteStore::in_memory().await.unwrap();
+        let registry = EmbeddedRegistry::open(eid_core::registry::RegisterLocation::Memory)
+            .await
+            .unwrap();
+        registry
+            .load_csv(
+                "personal_id,family_name,middle_names,given_name,birth_date,sex,\
+                 place_of_birth,nationality,status\n\
+                 001190123489,Nguyễn,Thị,Hương,1990-05-17,female,Hà Nội,VN,active\n"
+                    .as_bytes(),
+            )
+            .await
+            .unwrap();
+        let account = proofed(&durable, "001190123489").await;
+        apply_logged(&registry, &durable).await.unwrap();
+        assert_eq!(
+            durable.account(account.id).await.unwrap().status,
+            AccountStatus::Active
+        );
+
+        registry
+            .record_change(&id("001190123489"), StatusChangeKind::CardRevoked)
+            .await
+            .unwrap();
+        apply_logged(&registry, &durable).await.unwrap();
+        assert_eq!(
+            durable.account(account.id).await.unwrap().status,
+            AccountStatus::Suspended
+        );
+        assert_eq!(durable.register_watch_cursor().await.unwrap(), 1);
+        let audited = events(&durable).await.len();
+        apply_logged(&registry, &durable).await.unwrap();
+        assert_eq!(events(&durable).await.len(), audited, "handled once");
+
+        // A cursor beyond the log is refused, not skipped past.
+        durable.advance_register_watch(7).await.unwrap();
+        let err = apply_logged(&registry, &durable).await.unwrap_err();
+        assert!(format!("{err:#}").contains("beyond"), "{err:#}");
     }
 }
