@@ -194,6 +194,9 @@ pub struct Limits {
     /// Credential issuance nonces (`POST /nonce`) per client IP (each is kept until it
     /// is used or expires).
     pub nonces_per_ip: RateLimit,
+    /// Credentials issued (`POST /credential`) per account: each adds a permanent status
+    /// list entry and fetches the register record.
+    pub credentials_per_account: RateLimit,
 }
 
 impl Default for Limits {
@@ -234,6 +237,10 @@ impl Default for Limits {
             nonces_per_ip: RateLimit {
                 max: 300,
                 window: StdDuration::from_secs(15 * 60),
+            },
+            credentials_per_account: RateLimit {
+                max: 10,
+                window: StdDuration::from_secs(24 * 3600),
             },
         }
     }
@@ -333,6 +340,7 @@ pub struct Oidc {
     chip_account: RateLimiter,
     chip_ip: RateLimiter,
     nonce_ip: RateLimiter,
+    credential_account: RateLimiter,
     refresh_lifetime: Duration,
     session_lifetime: StdDuration,
     metrics: Metrics,
@@ -438,6 +446,10 @@ impl Oidc {
             chip_account: limiter("chip-account", settings.limits.chip_checks_per_account),
             chip_ip: limiter("chip-ip", settings.limits.chip_checks_per_ip),
             nonce_ip: limiter("vci-nonce-ip", settings.limits.nonces_per_ip),
+            credential_account: limiter(
+                "vci-credential-account",
+                settings.limits.credentials_per_account,
+            ),
             issuer,
             clients,
             keys,
