@@ -43,7 +43,7 @@ pub const PID_CONFIGURATION_ID: &str = "pid_sd_jwt";
 pub const NONCE_LIFETIME: StdDuration = StdDuration::from_secs(300);
 /// The lowest authentication level at which the PID is issued: it stands for the
 /// citizen for a year, so a password alone (low) does not obtain it.
-pub const MIN_ISSUANCE_LOA: Loa = Loa::Substantial;
+const MIN_ISSUANCE_LOA: Loa = Loa::Substantial;
 /// Clock skew tolerated on key proofs.
 const PROOF_LEEWAY: time::Duration = time::Duration::seconds(60);
 /// Who fetches the register record, and why (the register logs both).
