@@ -1,6 +1,6 @@
 //! Helpers shared by the end-to-end tests in `tests/`: the binary, the stores, the
-//! register's citizens, relying parties, configuration, the running daemon, and the Node
-//! scripts and browser that drive it.
+//! register's citizens, relying parties, configuration, the running daemon, a software
+//! passkey, and the Node scripts and browser that drive it.
 
 pub mod availability;
 pub mod browser;
@@ -9,6 +9,7 @@ pub mod clients;
 pub mod daemon;
 pub mod deployment;
 pub mod node;
+pub mod passkey;
 pub mod random;
 pub mod register;
 pub mod stores;

@@ -1,6 +1,7 @@
 //! eKYC credentials end to end, against a real `eid-server serve` on PostgreSQL and Redis:
-//! a wallet (a client allowed the `pid` scope) runs the code flow, fetches a `c_nonce` and
-//! receives the citizen's SD-JWT VC for its key proof (OpenID4VCI); a relying party
+//! a wallet (a client allowed the `pid` scope) runs the code flow, fetches a `c_nonce` and,
+//! refused after a password sign-in (low), receives the citizen's SD-JWT VC for its key
+//! proof (OpenID4VCI) once the citizen steps up with a passkey (substantial); a relying party
 //! verifies a presentation of some attributes with key binding, using only what the
 //! daemon publishes over HTTP (`/.well-known/jwt-vc-issuer`, the status list); then the
 //! operator's `eid-server credentials suspend|resume|revoke` changes what the relying
@@ -21,6 +22,7 @@ use eid_e2e::citizen::citizen;
 use eid_e2e::clients::{Auth, Rp};
 use eid_e2e::daemon::free_port;
 use eid_e2e::deployment::Deployment;
+use eid_e2e::passkey::SoftKey;
 use eid_e2e::random::{random_bytes, random_text};
 use eid_e2e::stores::{StoreUrls, Stores};
 use reqwest::StatusCode;
@@ -30,6 +32,8 @@ use time::OffsetDateTime;
 use url::Url;
 
 const RP_ID: &str = "https://bank.example";
+const SUBSTANTIAL: &str = "http://eidas.europa.eu/LoA/substantial";
+const HIGH: &str = "http://eidas.europa.eu/LoA/high";
 
 /// What the test drives: the instance's base URL and the issuer it names.
 struct Service {
@@ -39,14 +43,31 @@ struct Service {
 }
 
 impl Service {
-    /// The wallet's access token for `openid pid`, after the citizen's login and consent.
-    async fn access_token(
+    /// A browser signed in to the account page with the citizen's password (level low).
+    async fn signed_in(&self, personal_id: &str, password: &str) -> Browser {
+        let mut browser = Browser::new(&self.http);
+        let login = redirect(browser.get(&format!("{}/account", self.base)).await).await;
+        let form = browser.form(&format!("{}{login}", self.base)).await;
+        let account = browser
+            .submit(
+                &format!("{}/login", self.base),
+                &form,
+                &[("personal_id", personal_id), ("password", password)],
+            )
+            .await;
+        assert_eq!(account, "/account");
+        browser
+    }
+
+    /// Starts the wallet's authorization request for `openid pid` (asking for
+    /// `acr_values` if given) in `browser`; returns where the daemon sends it and the
+    /// PKCE verifier.
+    async fn authorize(
         &self,
+        browser: &mut Browser,
         wallet: &Rp,
-        secret: &str,
-        personal_id: &str,
-        password: &str,
-    ) -> String {
+        acr_values: Option<&str>,
+    ) -> (String, String) {
         let verifier = Base64UrlUnpadded::encode_string(&random_bytes::<32>());
         let challenge = Base64UrlUnpadded::encode_string(&Sha256::digest(verifier.as_bytes()));
         let mut url = Url::parse(&format!("{}/authorize", self.base)).expect("a URL");
@@ -58,26 +79,33 @@ impl Service {
             .append_pair("code_challenge", &challenge)
             .append_pair("code_challenge_method", "S256")
             .append_pair("state", "w1");
-        let mut browser = Browser::new(&self.http);
-        let login = redirect(browser.get(url.as_str()).await).await;
-        let form = browser.form(&format!("{}{login}", self.base)).await;
-        let consent = browser
-            .submit(
-                &format!("{}/login", self.base),
-                &form,
-                &[("personal_id", personal_id), ("password", password)],
-            )
-            .await;
-        assert!(consent.starts_with("/consent"), "{consent}");
-        let form = browser.form(&format!("{}{consent}", self.base)).await;
-        let callback = browser
-            .submit(
-                &format!("{}/consent", self.base),
-                &form,
-                &[("decision", "allow")],
-            )
-            .await;
-        let callback = Url::parse(&callback).expect("the redirect to the wallet");
+        if let Some(acr_values) = acr_values {
+            url.query_pairs_mut().append_pair("acr_values", acr_values);
+        }
+        (redirect(browser.get(url.as_str()).await).await, verifier)
+    }
+
+    /// Follows the flow at `next` to the wallet (consenting when asked) and redeems the
+    /// code with `verifier`; returns the access token.
+    async fn redeem(
+        &self,
+        browser: &mut Browser,
+        wallet: &Rp,
+        secret: &str,
+        mut next: String,
+        verifier: &str,
+    ) -> String {
+        if next.starts_with("/consent") {
+            let form = browser.form(&format!("{}{next}", self.base)).await;
+            next = browser
+                .submit(
+                    &format!("{}/consent", self.base),
+                    &form,
+                    &[("decision", "allow")],
+                )
+                .await;
+        }
+        let callback = Url::parse(&next).expect("the redirect to the wallet");
         let code = callback
             .query_pairs()
             .find(|(k, _)| k == "code")
@@ -92,7 +120,7 @@ impl Service {
                 ("grant_type", "authorization_code"),
                 ("code", &code),
                 ("redirect_uri", &redirect_uri),
-                ("code_verifier", &verifier),
+                ("code_verifier", verifier),
             ])
             .send()
             .await
@@ -186,10 +214,39 @@ async fn scenario(
 ) {
     let record = citizen();
     let personal_id = record.personal_id.expose();
-    let token = service
-        .access_token(wallet, secret, &personal_id, password)
-        .await;
     let holder = SigningKey::generate().expect("a holder key");
+    let mut browser = service.signed_in(&personal_id, password).await;
+
+    // A password sign-in (low) gets a token, but no credential: RFC 9470's challenge.
+    let (next, verifier) = service.authorize(&mut browser, wallet, None).await;
+    let low = service
+        .redeem(&mut browser, wallet, secret, next, &verifier)
+        .await;
+    let response = service.credential(&low, &holder).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let challenge = response.headers()["www-authenticate"]
+        .to_str()
+        .expect("an ASCII challenge")
+        .to_owned();
+    assert!(
+        challenge.contains(&format!("acr_values=\"{SUBSTANTIAL} {HIGH}\"")),
+        "{challenge}"
+    );
+    let error: Value = response.json().await.expect("error JSON");
+    assert_eq!(error["error"], "insufficient_user_authentication");
+
+    // The citizen enrols a passkey and the wallet asks for substantial: the passkey
+    // steps the session up.
+    let mut key = SoftKey::new(&service.base, &service.issuer);
+    key.enrol(&mut browser, "Wallet phone").await;
+    let (step_up, verifier) = service
+        .authorize(&mut browser, wallet, Some(SUBSTANTIAL))
+        .await;
+    assert!(step_up.starts_with("/login?"), "{step_up}");
+    let next = key.confirm(&mut browser, &step_up).await;
+    let token = service
+        .redeem(&mut browser, wallet, secret, next, &verifier)
+        .await;
     let response = service.credential(&token, &holder).await;
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.expect("credential JSON");

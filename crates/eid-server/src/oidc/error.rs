@@ -95,7 +95,32 @@ impl IntoResponse for OAuthError {
 
 /// A Bearer token error of a protected resource (RFC 6750 section 3.1).
 pub fn bearer_error(status: StatusCode, code: &'static str, description: &'static str) -> Response {
-    let challenge = format!("Bearer error=\"{code}\", error_description=\"{description}\"");
+    bearer_challenge(status, code, description, "")
+}
+
+/// The access token's authentication is below what the resource needs (RFC 9470
+/// section 3, `insufficient_user_authentication`, 401): `acr_values` lists the `acr`
+/// values, any of which would do, for the client to ask for in a new authorization
+/// request.
+pub fn insufficient_user_authentication(acr_values: &str, description: &'static str) -> Response {
+    let extra = format!(", acr_values=\"{acr_values}\"");
+    bearer_challenge(
+        StatusCode::UNAUTHORIZED,
+        "insufficient_user_authentication",
+        description,
+        &extra,
+    )
+}
+
+/// A Bearer error response whose `WWW-Authenticate` challenge ends with `extra`
+/// auth-params.
+fn bearer_challenge(
+    status: StatusCode,
+    code: &'static str,
+    description: &'static str,
+    extra: &str,
+) -> Response {
+    let challenge = format!("Bearer error=\"{code}\", error_description=\"{description}\"{extra}");
     let mut response = (
         status,
         no_store(),

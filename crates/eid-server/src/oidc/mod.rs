@@ -197,6 +197,9 @@ pub struct Limits {
     /// Status List Token requests per client IP (each is built from the durable store and
     /// signed; relying parties need one per list per `ttl`).
     pub status_lists_per_ip: RateLimit,
+    /// Credentials issued (`POST /credential`) per account: each adds a permanent status
+    /// list entry and fetches the register record.
+    pub credentials_per_account: RateLimit,
 }
 
 impl Default for Limits {
@@ -241,6 +244,10 @@ impl Default for Limits {
             status_lists_per_ip: RateLimit {
                 max: 600,
                 window: StdDuration::from_secs(15 * 60),
+            },
+            credentials_per_account: RateLimit {
+                max: 10,
+                window: StdDuration::from_secs(24 * 3600),
             },
         }
     }
@@ -341,6 +348,7 @@ pub struct Oidc {
     chip_ip: RateLimiter,
     nonce_ip: RateLimiter,
     status_list_ip: RateLimiter,
+    credential_account: RateLimiter,
     refresh_lifetime: Duration,
     session_lifetime: StdDuration,
     metrics: Metrics,
@@ -447,6 +455,10 @@ impl Oidc {
             chip_ip: limiter("chip-ip", settings.limits.chip_checks_per_ip),
             nonce_ip: limiter("vci-nonce-ip", settings.limits.nonces_per_ip),
             status_list_ip: limiter("status-list-ip", settings.limits.status_lists_per_ip),
+            credential_account: limiter(
+                "vci-credential-account",
+                settings.limits.credentials_per_account,
+            ),
             issuer,
             clients,
             keys,

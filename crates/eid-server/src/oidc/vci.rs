@@ -18,6 +18,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use eid_core::assurance::Loa;
 use eid_core::audit::{Actor, AttributeName, AuditEvent, AuditRecord, Outcome};
 use eid_core::credential::key_proof::{DEFAULT_PROOF_MAX_AGE, KeyProofCheck, verify_key_proof};
 use eid_core::credential::sdjwt::{DEFAULT_CREDENTIAL_LIFETIME, DEFAULT_VCT, PidIssuer};
@@ -31,7 +32,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use super::error::{OAuthError, bearer_error};
+use super::error::{OAuthError, bearer_error, insufficient_user_authentication};
 use super::pages::no_store;
 use super::userinfo::bearer;
 use super::{ClientIp, Oidc, paths};
@@ -40,6 +41,9 @@ use super::{ClientIp, Oidc, paths};
 pub const PID_CONFIGURATION_ID: &str = "pid_sd_jwt";
 /// How long a `c_nonce` may be used (once).
 pub const NONCE_LIFETIME: StdDuration = StdDuration::from_secs(300);
+/// The lowest authentication level at which the PID is issued: it stands for the
+/// citizen for a year, so a password alone (low) does not obtain it.
+const MIN_ISSUANCE_LOA: Loa = Loa::Substantial;
 /// Clock skew tolerated on key proofs.
 const PROOF_LEEWAY: time::Duration = time::Duration::seconds(60);
 /// Who fetches the register record, and why (the register logs both).
@@ -164,6 +168,23 @@ fn credential_error(code: &'static str, description: &'static str) -> Response {
     OAuthError::bad_request(code, description).into_response()
 }
 
+/// The refusal of an access token whose authentication is below `needed`: RFC 9470
+/// section 3 (401 `insufficient_user_authentication`), with `acr_values` naming every
+/// level from `needed` up, so the wallet can ask for one in a new authorization request
+/// (OpenID4VCI 1.0 section 8.3.1.1 defers to the Bearer errors of RFC 6750 section 3).
+fn stronger_sign_in_needed(oidc: &Oidc, needed: Loa) -> Response {
+    let table = oidc.tokens.acr_table();
+    let values: Vec<&str> = Loa::ALL
+        .into_iter()
+        .filter(|loa| *loa >= needed)
+        .map(|loa| table.acr(loa))
+        .collect();
+    insufficient_user_authentication(
+        &values.join(" "),
+        "a stronger sign-in is needed to issue this credential; authenticate at one of acr_values",
+    )
+}
+
 /// `POST /credential` (OpenID4VCI 1.0 section 8).
 pub async fn credential(
     State(oidc): State<Arc<Oidc>>,
@@ -201,6 +222,15 @@ async fn issue(oidc: &Oidc, headers: &HeaderMap, body: &[u8]) -> anyhow::Result<
             "insufficient_scope",
             "the access token does not carry the pid scope",
         ));
+    };
+    // The level the citizen authenticated at, as the token's `acr` names it.
+    let Some(authenticated) = claims
+        .acr
+        .as_deref()
+        .and_then(|acr| oidc.tokens.acr_table().loa_of(acr))
+        .filter(|loa| *loa >= MIN_ISSUANCE_LOA)
+    else {
+        return Ok(stronger_sign_in_needed(oidc, MIN_ISSUANCE_LOA));
     };
 
     let is_json = headers
@@ -314,15 +344,31 @@ async fn issue(oidc: &Oidc, headers: &HeaderMap, body: &[u8]) -> anyhow::Result<
             "no identity credential can be issued for this account",
         )
     };
-    let Some(ekyc) = oidc
+    // The credential is issued from a proofing no stronger than the authentication: a
+    // record at high needs a sign-in at high.
+    let (usable, stronger): (Vec<_>, Vec<_>) = oidc
         .durable
         .ekyc_records(account_id)
         .await?
         .into_iter()
-        .find(|r| r.is_valid_at(now))
-    else {
-        return Ok(denied());
+        .filter(|r| r.is_valid_at(now))
+        .partition(|r| r.loa <= authenticated);
+    let Some(ekyc) = usable.into_iter().max_by_key(|r| r.loa) else {
+        return Ok(match stronger.iter().map(|r| r.loa).min() {
+            Some(needed) => stronger_sign_in_needed(oidc, needed),
+            None => denied(),
+        });
     };
+    // Each issuance adds a permanent status list entry and fetches the register record.
+    if oidc.credential_account.hit(&account_id.to_string()).await? == Decision::Limited {
+        return Ok(OAuthError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            code: "credential_request_denied",
+            description: "too many credentials issued for this account; try again later",
+            basic_challenge: false,
+        }
+        .into_response());
+    }
     let account = oidc.durable.account(account_id).await?;
     // The eKYC record holds which checks were made, not the attributes: they come from
     // the register, for this purpose only.

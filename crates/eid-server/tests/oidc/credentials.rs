@@ -3,7 +3,8 @@
 //! status list, the lifecycle seen through the status list, and every refusal.
 
 use base64ct::{Base64UrlUnpadded, Encoding as _};
-use eid_core::credential::ekyc::EkycStatus;
+use eid_core::assurance::{Loa, ProofingEvidence};
+use eid_core::credential::ekyc::{EkycRecord, EkycStatus};
 use eid_core::credential::key_proof::{KEY_PROOF_TYP, sign_key_proof};
 use eid_core::credential::sdjwt::{KeyBindingCheck, SdJwtVcVerifier, present};
 use eid_core::credential::status_list::TokenStatus;
@@ -11,27 +12,61 @@ use eid_core::store::AccountStatus;
 use eid_core::token::{SigningKey, VerificationKeys};
 use eid_proto::v1 as pb;
 use eid_server::credentials_cmd::{Target, set_status};
+use eid_server::oidc::Limits;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use tonic::Code;
+use url::Url;
 
 use crate::identity_api::credential_status;
+use crate::passkeys::{AT_SUBSTANTIAL, Key, LoginPage, enrol, signed_in};
 use crate::redeem;
 use crate::support::{Options, Provider, authorize_query, json, param, pkce};
 
-/// An access token of the `basic` client for `scope` (space-separated).
-async fn access_token(p: &Provider, scope: &str) -> String {
-    let mut browser = p.browser();
-    let (verifier, challenge) = pkce();
-    let query = authorize_query("basic", &challenge, "").replace(
+const EIDAS_SUBSTANTIAL: &str = "http://eidas.europa.eu/LoA/substantial";
+const EIDAS_HIGH: &str = "http://eidas.europa.eu/LoA/high";
+
+/// An authorization request of the `basic` client for `scope` (space-separated), with
+/// `extra` parameters.
+fn scoped_query(challenge: &str, scope: &str, extra: &str) -> String {
+    authorize_query("basic", challenge, extra).replace(
         "scope=openid%20profile%20birthdate",
         &format!("scope={}", scope.replace(' ', "%20")),
-    );
-    let url = p.login(&mut browser, &query).await;
-    let code = param(&url, "code").expect("a code");
-    let tokens = json(redeem(p, "basic", &code, &verifier).await).await;
+    )
+}
+
+/// Redeems the code `url` carries; returns the access token, checking its scope.
+async fn redeem_access_token(p: &Provider, url: &Url, verifier: &str, scope: &str) -> String {
+    let code = param(url, "code").expect("a code");
+    let tokens = json(redeem(p, "basic", &code, verifier).await).await;
     assert_eq!(tokens["scope"], scope);
     tokens["access_token"].as_str().unwrap().to_owned()
+}
+
+/// An access token of the `basic` client for `scope` at substantial: the citizen signs in
+/// with the password, enrols a passkey and steps up with it (the level of the harness
+/// citizen's proofing).
+async fn access_token(p: &Provider, scope: &str) -> String {
+    let mut browser = signed_in(p).await;
+    let mut key = Key::new(p);
+    assert_eq!(enrol(&mut browser, &mut key, "Wallet phone").await, "added");
+    let (verifier, challenge) = pkce();
+    let query = scoped_query(&challenge, scope, AT_SUBSTANTIAL);
+    let response = browser.authorize(&query).await;
+    let step_up = LoginPage::of(&mut browser, &response).await;
+    let confirmed = step_up.sign_in(&mut browser, &mut key).await;
+    let url = Url::parse(&p.follow(&mut browser, confirmed).await).unwrap();
+    redeem_access_token(p, &url, &verifier, scope).await
+}
+
+/// An access token of the `basic` client for `scope` after a password sign-in (low).
+async fn password_access_token(p: &Provider, scope: &str) -> String {
+    let mut browser = p.browser();
+    let (verifier, challenge) = pkce();
+    let url = p
+        .login(&mut browser, &scoped_query(&challenge, scope, ""))
+        .await;
+    redeem_access_token(p, &url, &verifier, scope).await
 }
 
 async fn nonce(p: &Provider) -> String {
@@ -64,6 +99,34 @@ async fn refused(response: reqwest::Response, status: u16) -> String {
     assert_eq!(response.status(), status);
     let body: Value = response.json().await.unwrap();
     body["error"].as_str().unwrap().to_owned()
+}
+
+/// A PID request with a good key proof of a fresh holder key, around a fresh nonce.
+async fn good_request(p: &Provider) -> Value {
+    let holder = SigningKey::generate().unwrap();
+    let now = OffsetDateTime::now_utc();
+    let proof = sign_key_proof(&holder, &p.issuer, Some("basic"), &nonce(p).await, now);
+    pid_request(&proof.unwrap())
+}
+
+/// Asserts `response` is RFC 9470's step-up challenge asking for `acr_values`.
+async fn stronger_sign_in_needed(response: reqwest::Response, acr_values: &str) {
+    let challenge = response.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.starts_with("Bearer error=\"insufficient_user_authentication\""),
+        "{challenge}"
+    );
+    assert!(
+        challenge.ends_with(&format!(", acr_values=\"{acr_values}\"")),
+        "{challenge}"
+    );
+    assert_eq!(
+        refused(response, 401).await,
+        "insufficient_user_authentication"
+    );
 }
 
 /// Builds a key proof around a fresh nonce.
@@ -566,7 +629,7 @@ async fn status_lists_that_do_not_exist_are_not_found() {
 
 #[tokio::test]
 async fn status_list_requests_are_limited_per_client_ip() {
-    let mut limits = eid_server::oidc::Limits::default();
+    let mut limits = Limits::default();
     limits.status_lists_per_ip.max = 3;
     let p = Provider::start_with(Options {
         limits,
@@ -586,4 +649,67 @@ async fn status_list_requests_are_limited_per_client_ip() {
     let limited = get().await;
     assert_eq!(limited.status(), 429);
     assert_eq!(limited.headers()["retry-after"], "60");
+}
+
+/// A password alone is level low: its token gets no PID, with RFC 9470's challenge naming
+/// the levels that would do; nothing is issued (the nonce stays usable).
+#[tokio::test]
+async fn a_password_sign_in_gets_no_credential() {
+    let p = Provider::start().await;
+    let token = password_access_token(&p, "openid pid").await;
+    let body = good_request(&p).await;
+    let response = request(&p, Some(&token), &body).await;
+    stronger_sign_in_needed(response, &format!("{EIDAS_SUBSTANTIAL} {EIDAS_HIGH}")).await;
+    let account = p.account().await;
+    assert!(p.durable.credentials(account).await.unwrap().is_empty());
+
+    // The same citizen at substantial gets one with the very same request.
+    let token = access_token(&p, "openid pid").await;
+    assert_eq!(request(&p, Some(&token), &body).await.status(), 200);
+}
+
+/// A proofing at high is only issued from after a sign-in at high.
+#[tokio::test]
+async fn a_record_at_high_needs_a_sign_in_at_high() {
+    let p = Provider::start().await;
+    let token = access_token(&p, "openid pid").await;
+    let account = p.account().await;
+    let now = OffsetDateTime::now_utc();
+    let target = Target::Account(p.citizen.0.parse().unwrap());
+    set_status(p.durable.as_ref(), &target, EkycStatus::Suspended, now)
+        .await
+        .unwrap();
+    let high = EkycRecord::issue(
+        account,
+        ProofingEvidence::InPerson,
+        Loa::High,
+        json!({}),
+        now,
+        now + time::Duration::days(365),
+    )
+    .unwrap();
+    p.durable.insert_ekyc(&high).await.unwrap();
+    let response = request(&p, Some(&token), &good_request(&p).await).await;
+    stronger_sign_in_needed(response, EIDAS_HIGH).await;
+}
+
+/// Each account gets so many credentials per window, then 429.
+#[tokio::test]
+async fn issuance_is_limited_per_account() {
+    let mut limits = Limits::default();
+    limits.credentials_per_account.max = 2;
+    let p = Provider::start_with(Options {
+        limits,
+        ..Options::default()
+    })
+    .await;
+    let token = access_token(&p, "openid pid").await;
+    for _ in 0..2 {
+        let response = request(&p, Some(&token), &good_request(&p).await).await;
+        assert_eq!(response.status(), 200);
+    }
+    let response = request(&p, Some(&token), &good_request(&p).await).await;
+    assert_eq!(refused(response, 429).await, "credential_request_denied");
+    let account = p.account().await;
+    assert_eq!(p.durable.credentials(account).await.unwrap().len(), 2);
 }

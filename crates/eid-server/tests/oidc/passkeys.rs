@@ -24,7 +24,7 @@ use super::support::{Browser, Provider, authorize_query, hidden, json, location,
 /// The eIDAS level a passkey login reaches for the harness's citizen (proofed substantial).
 const SUBSTANTIAL: &str = "http://eidas.europa.eu/LoA/substantial";
 /// Query parameters of an authorization demanding [`SUBSTANTIAL`], with English pages.
-const AT_SUBSTANTIAL: &str =
+pub(super) const AT_SUBSTANTIAL: &str =
     "&ui_locales=en&acr_values=http%3A%2F%2Feidas.europa.eu%2FLoA%2Fsubstantial";
 /// The page texts the tests look for (English: the flows ask `ui_locales=en`).
 const REJECTED: &str = "The passkey was not accepted.";
@@ -304,7 +304,7 @@ pub(super) struct LoginPage {
 
 impl LoginPage {
     /// The login page `response` redirects to.
-    async fn of(browser: &mut Browser, response: &reqwest::Response) -> Self {
+    pub(super) async fn of(browser: &mut Browser, response: &reqwest::Response) -> Self {
         let location = location(response);
         assert!(location.starts_with("/login?"), "{location}");
         let page = browser.get(&location).await;
