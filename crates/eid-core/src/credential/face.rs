@@ -331,7 +331,10 @@ mod tests {
         // The attacker's selfie matched against the attacker's own photo, for this check,
         // uploaded beside a copy of someone else's chip (whose DG2 is `victim`).
         let victim = PortraitDigest::of(b"victim's DG2");
-        let own = matcher.compare(b"attacker", b"attacker", "n1").await.unwrap();
+        let own = matcher
+            .compare(b"attacker", b"attacker", "n1")
+            .await
+            .unwrap();
         assert!(matches!(
             vendor.verify(&own, "n1", &victim, now),
             Err(FaceError::WrongPortrait)

@@ -477,7 +477,10 @@ async fn check(
     // The vendor must have compared the selfie with the DG2 that passed passive
     // authentication above, not with any other photo.
     let portrait = PortraitDigest::of(&data.groups[&2]);
-    let face = match settings.face.verify(&data.face_result, nonce, &portrait, now) {
+    let face = match settings
+        .face
+        .verify(&data.face_result, nonce, &portrait, now)
+    {
         Ok(face) if face.passed => face,
         Ok(_) => return Ok(Err(Failure::FaceNotMatched)),
         Err(FaceError::WrongPortrait) => return Ok(Err(Failure::FacePortraitMismatch)),

@@ -160,6 +160,7 @@ mod tests {
                 session_lifetime: SESSION_LIFETIME,
                 limits: Limits::default(),
                 passkeys: PasskeySettings::default(),
+                chip: None,
             },
             KeyRing::generate().unwrap(),
             Backends {

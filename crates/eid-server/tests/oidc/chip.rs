@@ -295,12 +295,15 @@ async fn bad_chips_faces_and_cards_are_refused_each_with_its_error() {
         sod_for(groups, key, cert)
     };
     let (dk, dc) = (&issuer.ds_key, &issuer.ds_cert);
-    let bad_signature = sod_with(lds(&good), dk, dc, |info| {
-        let mut bytes = info.signature.as_bytes().to_vec();
-        let last = bytes.len() - 2;
-        bytes[last] ^= 1;
-        info.signature = OctetString::new(bytes).unwrap();
-    });
+    let badly_signed = |key: &EcKey, cert: &Certificate| {
+        sod_with(lds(&good), key, cert, |info| {
+            let mut bytes = info.signature.as_bytes().to_vec();
+            let last = bytes.len() - 2;
+            bytes[last] ^= 1;
+            info.signature = OctetString::new(bytes).unwrap();
+        })
+    };
+    let bad_signature = badly_signed(dk, dc);
     let cases: Vec<Case> = vec![
         (
             "wrong DG2 hash",
@@ -319,6 +322,14 @@ async fn bad_chips_faces_and_cards_are_refused_each_with_its_error() {
         (
             "untrusted CSCA",
             sign(&good, &untrusted_key, &untrusted),
+            good.clone(),
+            Face::Match,
+            (422, "untrusted_document"),
+        ),
+        (
+            // ICAO 9303 part 11 §5.1: the signer's trust is checked before the signature.
+            "untrusted CSCA and a wrong SOD signature",
+            badly_signed(&untrusted_key, &untrusted),
             good.clone(),
             Face::Match,
             (422, "untrusted_document"),
