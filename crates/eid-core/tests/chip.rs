@@ -101,20 +101,84 @@ fn missing_and_unlisted_data_groups() {
     );
 }
 
-#[test]
-fn tampered_signature_value() {
-    let (csca_key, csca_cert) = csca(1);
-    let (ds_key, ds_cert) = ds(&csca_key, 7, good_validity());
-    let sod = sod_with(lds(&data_groups()), &ds_key, &ds_cert, |info| {
+/// A SOD of the test data groups signed by `ds_cert`'s key, its signature value then altered.
+fn badly_signed_sod(ds_key: &p256::ecdsa::SigningKey, ds_cert: &x509_cert::Certificate) -> Vec<u8> {
+    sod_with(lds(&data_groups()), ds_key, ds_cert, |info| {
         let mut bytes = info.signature.as_bytes().to_vec();
         let last = bytes.len() - 2;
         bytes[last] ^= 1;
         info.signature = OctetString::new(bytes).unwrap();
-    });
+    })
+}
+
+#[test]
+fn tampered_signature_value() {
+    let (csca_key, csca_cert) = csca(1);
+    let (ds_key, ds_cert) = ds(&csca_key, 7, good_validity());
     assert!(matches!(
-        verify_sod(&sod, &data_groups(), &trust(&csca_cert), AT),
+        verify_sod(
+            &badly_signed_sod(&ds_key, &ds_cert),
+            &data_groups(),
+            &trust(&csca_cert),
+            AT
+        ),
         Err(ChipError::BadSodSignature(_))
     ));
+}
+
+/// ICAO 9303 part 11 §5.1: the DS certificate path is validated (step 2) before the SOD
+/// signature (step 3), so a DS that fails its checks is reported for that, not as tampering.
+#[test]
+fn the_document_signer_is_checked_before_the_sod_signature() {
+    let (csca_key, csca_cert) = csca(1);
+    let trusted = trust(&csca_cert);
+    let groups = data_groups();
+    // Signed by a look-alike of the trusted CSCA (same name, other key).
+    let (rogue_key, _) = csca(2);
+    let (rogue_ds_key, lookalike) = ds(&rogue_key, 7, good_validity());
+    let sod = badly_signed_sod(&rogue_ds_key, &lookalike);
+    assert_eq!(
+        verify_sod(&sod, &groups, &trusted, AT),
+        Err(ChipError::BadDsSignature)
+    );
+    // Issued by a CSCA the trust list does not know at all.
+    let untrusted = certificate(
+        "CN=Rogue CSCA,C=XX",
+        DS_NAME,
+        8,
+        good_validity(),
+        &rogue_ds_key,
+        &rogue_key,
+    );
+    let sod = badly_signed_sod(&rogue_ds_key, &untrusted);
+    assert_eq!(
+        verify_sod(&sod, &groups, &trusted, AT),
+        Err(ChipError::UntrustedCsca)
+    );
+    // Expired.
+    let old = (
+        datetime!(2020-01-01 0:00 UTC),
+        datetime!(2022-01-01 0:00 UTC),
+    );
+    let (expired_key, expired) = ds(&csca_key, 8, old);
+    let sod = badly_signed_sod(&expired_key, &expired);
+    assert_eq!(
+        verify_sod(&sod, &groups, &trusted, AT),
+        Err(ChipError::CertificateNotValid(
+            "DS certificate expired".into()
+        ))
+    );
+    // Revoked.
+    let mut with_crl = trust(&csca_cert);
+    with_crl
+        .add_crl_der(&crl(&csca_cert, &csca_key, 1, &[9]))
+        .unwrap();
+    let (revoked_key, revoked) = ds(&csca_key, 9, good_validity());
+    let sod = badly_signed_sod(&revoked_key, &revoked);
+    assert_eq!(
+        verify_sod(&sod, &groups, &with_crl, AT),
+        Err(ChipError::RevokedDs)
+    );
 }
 
 #[test]

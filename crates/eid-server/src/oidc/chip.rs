@@ -4,9 +4,9 @@
 //! present) and the face matching vendor's signed result to [`paths::CHIP_UPLOAD`], with
 //! the ticket as a bearer token. The service then performs passive authentication against
 //! the trust list, checks that the card is the account's (DG1's personal ID number) and not
-//! expired, that the vendor's result answers this check and passed, and that DG1's data
-//! matches an active register record; then it records a register-and-chip eKYC record at
-//! level high.
+//! expired, that the vendor's result answers this check, compared the selfie with this very
+//! DG2 (its `portrait_sha256`) and passed, and that DG1's data matches an active register
+//! record; then it records a register-and-chip eKYC record at level high.
 //!
 //! The ticket is 256 random bits, kept only hashed in the ephemeral store, bound to the
 //! account and taken on first use: one upload per ticket, whatever its outcome. Every
@@ -29,6 +29,7 @@ use eid_core::audit::{Actor, AuditEvent, AuditRecord, Outcome};
 use eid_core::citizen::{PersonalId, Sex};
 use eid_core::credential::chip::{self, ChipError, PassiveAuthentication, Td1Mrz};
 use eid_core::credential::ekyc::EkycRecord;
+use eid_core::credential::face::{FaceError, PortraitDigest};
 use eid_core::ratelimit::Decision;
 use eid_core::registry::{Attribute, IdentityClaims, Match, RecordStatus};
 use eid_core::store::{Account, AccountId, AccountStatus};
@@ -150,6 +151,7 @@ enum Failure {
     NotYourCard,
     DocumentExpired,
     InvalidFaceResult,
+    FacePortraitMismatch,
     FaceNotMatched,
     RegisterMismatch,
     RecordNotActive,
@@ -239,6 +241,11 @@ impl Failure {
                 S::UNPROCESSABLE_ENTITY,
                 "invalid_face_result",
                 text("the face check result is not the vendor's signed result for this check"),
+            ),
+            Failure::FacePortraitMismatch => (
+                S::UNPROCESSABLE_ENTITY,
+                "face_portrait_mismatch",
+                text("the face check result compared the selfie with another portrait than DG2"),
             ),
             Failure::FaceNotMatched => (
                 S::UNPROCESSABLE_ENTITY,
@@ -467,9 +474,16 @@ async fn check(
     if card_expiry < now.date() {
         return Ok(Err(Failure::DocumentExpired));
     }
-    let face = match settings.face.verify(&data.face_result, nonce, now) {
+    // The vendor must have compared the selfie with the DG2 that passed passive
+    // authentication above, not with any other photo.
+    let portrait = PortraitDigest::of(&data.groups[&2]);
+    let face = match settings
+        .face
+        .verify(&data.face_result, nonce, &portrait, now)
+    {
         Ok(face) if face.passed => face,
         Ok(_) => return Ok(Err(Failure::FaceNotMatched)),
+        Err(FaceError::WrongPortrait) => return Ok(Err(Failure::FacePortraitMismatch)),
         Err(err) => {
             tracing::info!(reason = %err, "face check result refused");
             return Ok(Err(Failure::InvalidFaceResult));

@@ -2,8 +2,9 @@
 //! the "phone app" (this test) uploads a chip made with eid-core's test PKI and a face
 //! result of the deterministic vendor, and the citizen's next passkey login reaches high.
 //! Then every refusal: tampered or untrusted chips, another citizen's card, a register
-//! mismatch, a failed or foreign face check, replayed, missing or bad tickets, oversized
-//! bodies, and the start form's CSRF and re-authentication checks.
+//! mismatch, a failed or foreign face check or one against another portrait, replayed,
+//! missing or bad tickets, oversized bodies, and the start form's CSRF and
+//! re-authentication checks.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -16,7 +17,9 @@ use eid_core::citizen::Sex;
 use eid_core::credential::chip::testing::{
     CardHolder, crl, csca, dg2, ds, good_validity, lds, sod_for, sod_with, trust,
 };
-use eid_core::credential::face::{DeterministicMatcher, FaceMatcher as _, FaceVendor};
+use eid_core::credential::face::{
+    DeterministicMatcher, FaceMatcher as _, FaceVendor, PortraitDigest,
+};
 use eid_core::token::{OpaqueToken, SigningKey};
 use eid_server::oidc::{ChipSettings, Limits, paths};
 use p256::ecdsa::SigningKey as EcKey;
@@ -73,17 +76,10 @@ impl Issuer {
         }
     }
 
-    /// The vendor's result for check `nonce`: a match, or not.
-    async fn face(&self, nonce: &str, matched: bool) -> String {
-        let selfie: &[u8] = if matched {
-            b"portrait"
-        } else {
-            b"someone else"
-        };
-        self.vendor
-            .compare(b"portrait", selfie, nonce)
-            .await
-            .unwrap()
+    /// The vendor's result for check `nonce` against `portrait` (a DG2): a match, or not.
+    async fn face(&self, nonce: &str, portrait: &[u8], matched: bool) -> String {
+        let selfie: &[u8] = if matched { portrait } else { b"someone else" };
+        self.vendor.compare(portrait, selfie, nonce).await.unwrap()
     }
 }
 
@@ -189,7 +185,7 @@ async fn a_good_chip_proofs_the_citizen_at_high() {
     let card = card_of(&p);
     let groups = groups(&card);
     let sod = sod_for(&groups, &issuer.ds_key, &issuer.ds_cert);
-    let upload_body = body(&sod, &groups, &issuer.face(&nonce, true).await);
+    let upload_body = body(&sod, &groups, &issuer.face(&nonce, &groups[&2], true).await);
     let response = upload(&p, Some(&ticket), &upload_body).await;
     assert_eq!(response.status(), 201);
     assert_eq!(response.headers()["cache-control"], "no-store");
@@ -216,6 +212,10 @@ async fn a_good_chip_proofs_the_citizen_at_high() {
     );
     assert_eq!(details["face"]["passed"], true);
     assert_eq!(details["face"]["vendor"], VENDOR);
+    assert_eq!(
+        details["face"]["portrait_sha256"],
+        PortraitDigest::of(&groups[&2]).to_claim()
+    );
     // No personal data of the card in the evidence.
     let text = details.to_string();
     assert!(!text.contains(&p.citizen.0) && !text.contains(&card.document_number));
@@ -280,6 +280,9 @@ async fn bad_chips_faces_and_cards_are_refused_each_with_its_error() {
         Match,
         NoMatch,
         OtherCheck,
+        /// A match of the uploader's selfie with another photo than the card's DG2 (the
+        /// uploader's own), for this check: a copy of someone else's chip data beside it.
+        OtherPortrait,
     }
     type Case = (
         &'static str,
@@ -292,12 +295,15 @@ async fn bad_chips_faces_and_cards_are_refused_each_with_its_error() {
         sod_for(groups, key, cert)
     };
     let (dk, dc) = (&issuer.ds_key, &issuer.ds_cert);
-    let bad_signature = sod_with(lds(&good), dk, dc, |info| {
-        let mut bytes = info.signature.as_bytes().to_vec();
-        let last = bytes.len() - 2;
-        bytes[last] ^= 1;
-        info.signature = OctetString::new(bytes).unwrap();
-    });
+    let badly_signed = |key: &EcKey, cert: &Certificate| {
+        sod_with(lds(&good), key, cert, |info| {
+            let mut bytes = info.signature.as_bytes().to_vec();
+            let last = bytes.len() - 2;
+            bytes[last] ^= 1;
+            info.signature = OctetString::new(bytes).unwrap();
+        })
+    };
+    let bad_signature = badly_signed(dk, dc);
     let cases: Vec<Case> = vec![
         (
             "wrong DG2 hash",
@@ -316,6 +322,14 @@ async fn bad_chips_faces_and_cards_are_refused_each_with_its_error() {
         (
             "untrusted CSCA",
             sign(&good, &untrusted_key, &untrusted),
+            good.clone(),
+            Face::Match,
+            (422, "untrusted_document"),
+        ),
+        (
+            // ICAO 9303 part 11 §5.1: the signer's trust is checked before the signature.
+            "untrusted CSCA and a wrong SOD signature",
+            badly_signed(&untrusted_key, &untrusted),
             good.clone(),
             Face::Match,
             (422, "untrusted_document"),
@@ -369,14 +383,23 @@ async fn bad_chips_faces_and_cards_are_refused_each_with_its_error() {
             Face::OtherCheck,
             (422, "invalid_face_result"),
         ),
+        (
+            "face result against another portrait",
+            sign(&good, dk, dc),
+            good.clone(),
+            Face::OtherPortrait,
+            (422, "face_portrait_mismatch"),
+        ),
     ];
     let count = cases.len();
     for (name, sod, groups, face, expected) in cases {
         let (ticket, nonce) = start(&mut browser).await;
+        let dg2 = &groups[&2];
         let face = match face {
-            Face::Match => issuer.face(&nonce, true).await,
-            Face::NoMatch => issuer.face(&nonce, false).await,
-            Face::OtherCheck => issuer.face("another check", true).await,
+            Face::Match => issuer.face(&nonce, dg2, true).await,
+            Face::NoMatch => issuer.face(&nonce, dg2, false).await,
+            Face::OtherCheck => issuer.face("another check", dg2, true).await,
+            Face::OtherPortrait => issuer.face(&nonce, b"the uploader's photo", true).await,
         };
         let response = upload(&p, Some(&ticket), &body(&sod, &groups, &face)).await;
         let (status, error) = refused(response).await;
@@ -400,7 +423,7 @@ async fn tickets_bodies_and_the_start_form_are_checked() {
     let groups = groups(&card);
     let sod = sod_for(&groups, &issuer.ds_key, &issuer.ds_cert);
     let good = |face: &str| body(&sod, &groups, face);
-    let some_face = issuer.face("n", true).await;
+    let some_face = issuer.face("n", &groups[&2], true).await;
 
     // No ticket, a malformed one, an unknown one.
     for ticket in [

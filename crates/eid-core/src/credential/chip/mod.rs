@@ -279,8 +279,8 @@ fn verify_signer(
     }
 }
 
-/// Checks the DS certificate against the trust list (ICAO 9303 part 11 §5.1.1 step 3): issued
-/// and signed by a CSCA, both valid at `at`, the DS not on that CSCA's CRLs.
+/// Checks the DS certificate against the trust list (ICAO 9303 part 11 §5.1 step 2, part 12
+/// §5): issued and signed by a CSCA, both valid at `at`, the DS not on that CSCA's CRLs.
 fn verify_ds(ds: &Certificate, trust: &TrustList, at: OffsetDateTime) -> Result<(), ChipError> {
     let tbs = ds.tbs_certificate();
     let tbs_der = tbs
@@ -325,8 +325,9 @@ fn verify_ds(ds: &Certificate, trust: &TrustList, at: OffsetDateTime) -> Result<
     Ok(())
 }
 
-/// Passive authentication (ICAO 9303 part 11 §5.1): verifies `sod` (EF.SOD as read, with its
-/// `0x77` tag), its DS certificate against `trust` at time `at`, and that every data group in
+/// Passive authentication (ICAO 9303 part 11 §5.1), in the order of that section: parses
+/// `sod` (EF.SOD as read, with its `0x77` tag), checks its DS certificate against `trust` at
+/// time `at`, then the SOD signature with that DS key, then that every data group in
 /// `data_groups` (number → full EF content) hashes to the value the SOD lists. DG1 is
 /// mandatory and is parsed as a TD1 MRZ.
 pub fn verify_sod(
@@ -361,8 +362,12 @@ pub fn verify_sod(
         .decode_as::<OctetString>()
         .map_err(|e| ChipError::Malformed(format!("SOD eContent: {e}")))?;
     let ds = ds_certificate(&signed, signer)?;
-    verify_signer(signer, ds, encap.econtent_type, econtent.as_bytes())?;
+    // ICAO 9303 part 11 §5.1 steps 2 then 3: the inspection system SHALL validate the
+    // certification path from a trust anchor to the DS certificate first, and only then use
+    // the *verified* DS public key to verify the SOD signature. So a DS that is untrusted,
+    // not valid or revoked is reported as such, whatever its SOD signature.
     verify_ds(ds, trust, at)?;
+    verify_signer(signer, ds, encap.econtent_type, econtent.as_bytes())?;
 
     let lds = crypto::decode::<LdsSecurityObject>(econtent.as_bytes(), "LDSSecurityObject")?;
     let hash = HashAlgorithm::from_oid(&lds.hash_algorithm.oid)?;
