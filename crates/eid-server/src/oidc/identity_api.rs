@@ -25,6 +25,7 @@ use pb::identity_service_server::{IdentityService, IdentityServiceServer};
 use serde_json::Value;
 use time::Date;
 use time::macros::format_description;
+use tonic::server::NamedService as _;
 use tonic::{Request, Response, Status};
 
 use super::client_auth::{JWT_BEARER, authenticate};
@@ -39,11 +40,17 @@ const MAX_TOKEN_LEN: usize = 8 * 1024;
 /// Longest claimed name.
 const MAX_NAME_LEN: usize = 256;
 
-/// The gRPC routes, to merge into the daemon's router.
+/// The gRPC routes, to merge into the daemon's router: the service's own path prefix only
+/// (tonic's `Routes` would add a fallback answering every unknown path with a gRPC status,
+/// hiding the daemon's 404s).
 pub fn routes(oidc: Arc<Oidc>) -> axum::Router {
     let service =
         IdentityServiceServer::new(IdentityApi { oidc }).max_decoding_message_size(MAX_MESSAGE);
-    tonic::service::Routes::new(service).into_axum_router()
+    let path = format!(
+        "/{}/{{*method}}",
+        IdentityServiceServer::<IdentityApi>::NAME
+    );
+    axum::Router::new().route_service(&path, service)
 }
 
 struct IdentityApi {

@@ -168,6 +168,12 @@ async fn calls_without_a_confidential_client_are_refused() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::OutOfRange);
+
+    // The gRPC routes take only the service's paths: other unknown paths stay 404.
+    for path in ["/no-such-page", "/eid.v1.Other/Call"] {
+        let response = p.http.get(format!("{}{path}", p.base)).send().await;
+        assert_eq!(response.unwrap().status(), 404, "{path}");
+    }
 }
 
 /// The enrolled citizen's register record (the provider's first active synthetic citizen).
