@@ -64,36 +64,22 @@ fn trust_list(raw: &RawChip, errors: &mut Errors) -> Option<TrustList> {
         return None;
     }
     let mut trust = TrustList::new();
-    let mut ok = true;
-    for (i, path) in raw.csca_files.iter().enumerate() {
-        let field = format!("chip.csca_files[{i}]");
-        let added = read(&field, path, errors)
-            .map(|bytes| der(bytes, "CERTIFICATE"))
-            .map(|der| der.and_then(|der| trust.add_csca_der(&der).map_err(|e| e.to_string())));
-        match added {
-            Some(Ok(())) => {}
-            Some(Err(why)) => {
-                errors.add(field, format!("{}: {why}", path.display()));
-                ok = false;
-            }
-            None => ok = false,
-        }
-    }
     // CRLs after every CSCA: each must be signed by one of them.
-    for (i, path) in raw.crl_files.iter().enumerate() {
-        let field = format!("chip.crl_files[{i}]");
-        let added = read(&field, path, errors)
-            .map(|bytes| der(bytes, "X509 CRL"))
-            .map(|der| der.and_then(|der| trust.add_crl_der(&der).map_err(|e| e.to_string())));
-        match added {
-            Some(Ok(())) => {}
-            Some(Err(why)) => {
-                errors.add(field, format!("{}: {why}", path.display()));
-                ok = false;
-            }
-            None => ok = false,
-        }
-    }
+    let cscas = load_all(
+        &raw.csca_files,
+        "chip.csca_files",
+        "CERTIFICATE",
+        errors,
+        |der| trust.add_csca_der(der).map_err(|e| e.to_string()),
+    );
+    let crls = load_all(
+        &raw.crl_files,
+        "chip.crl_files",
+        "X509 CRL",
+        errors,
+        |der| trust.add_crl_der(der).map_err(|e| e.to_string()),
+    );
+    let ok = cscas && crls;
     ok.then_some(trust)
 }
 
@@ -270,4 +256,31 @@ max_age_secs = 0
             Err(ConfigError::Syntax(_))
         ));
     }
+}
+
+/// Reads each file of `paths` (PEM with `label`, or DER) and hands it to `add`, reporting
+/// every failure under `field[i]`; true when all were added.
+fn load_all(
+    paths: &[PathBuf],
+    field: &str,
+    label: &str,
+    errors: &mut Errors,
+    mut add: impl FnMut(&[u8]) -> Result<(), String>,
+) -> bool {
+    let mut ok = true;
+    for (i, path) in paths.iter().enumerate() {
+        let field = format!("{field}[{i}]");
+        let added = read(&field, path, errors)
+            .map(|bytes| der(bytes, label))
+            .map(|der| der.and_then(|der| add(&der)));
+        match added {
+            Some(Ok(())) => {}
+            Some(Err(why)) => {
+                errors.add(field, format!("{}: {why}", path.display()));
+                ok = false;
+            }
+            None => ok = false,
+        }
+    }
+    ok
 }

@@ -828,6 +828,23 @@ macro_rules! durable_impl {
                 }
             }
 
+            impl $store {
+                /// The issued credentials `sql` selects with `id` as its one parameter.
+                async fn issued_where(
+                    &self,
+                    sql: &'static str,
+                    id: uuid::Uuid,
+                ) -> Result<Vec<IssuedCredential>, StoreError> {
+                    sqlx::query_as::<_, rows::IssuedRow>(sql)
+                        .bind(id)
+                        .fetch_all(&self.pool)
+                        .await?
+                        .into_iter()
+                        .map(TryInto::try_into)
+                        .collect()
+                }
+            }
+
             #[async_trait]
             impl IssuedCredentialStore for $store {
                 async fn insert_credential(
@@ -888,13 +905,7 @@ macro_rules! durable_impl {
                         " FROM issued_credentials WHERE account_id = $1 \
                          ORDER BY issued_at DESC, id"
                     );
-                    sqlx::query_as::<_, rows::IssuedRow>(sql)
-                        .bind(account.as_uuid())
-                        .fetch_all(&self.pool)
-                        .await?
-                        .into_iter()
-                        .map(TryInto::try_into)
-                        .collect()
+                    self.issued_where(sql, account.as_uuid()).await
                 }
 
                 async fn credentials_of_ekyc(
@@ -907,13 +918,7 @@ macro_rules! durable_impl {
                         " FROM issued_credentials WHERE ekyc_id = $1 \
                          ORDER BY issued_at DESC, id"
                     );
-                    sqlx::query_as::<_, rows::IssuedRow>(sql)
-                        .bind(ekyc.as_uuid())
-                        .fetch_all(&self.pool)
-                        .await?
-                        .into_iter()
-                        .map(TryInto::try_into)
-                        .collect()
+                    self.issued_where(sql, ekyc.as_uuid()).await
                 }
 
                 async fn status_list_count(&self) -> Result<u32, StoreError> {
