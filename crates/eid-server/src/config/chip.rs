@@ -55,6 +55,33 @@ fn der(bytes: Vec<u8>, label: &str) -> Result<Vec<u8>, String> {
     }
 }
 
+/// Reads each file of `paths` (PEM with `label`, or DER) and hands it to `add`, reporting
+/// every failure under `field[i]`; true when all were added.
+fn load_all(
+    paths: &[PathBuf],
+    field: &str,
+    label: &str,
+    errors: &mut Errors,
+    mut add: impl FnMut(&[u8]) -> Result<(), String>,
+) -> bool {
+    let mut ok = true;
+    for (i, path) in paths.iter().enumerate() {
+        let field = format!("{field}[{i}]");
+        let added = read(&field, path, errors)
+            .map(|bytes| der(bytes, label))
+            .map(|der| der.and_then(|der| add(&der)));
+        match added {
+            Some(Ok(())) => {}
+            Some(Err(why)) => {
+                errors.add(field, format!("{}: {why}", path.display()));
+                ok = false;
+            }
+            None => ok = false,
+        }
+    }
+    ok
+}
+
 fn trust_list(raw: &RawChip, errors: &mut Errors) -> Option<TrustList> {
     if raw.csca_files.is_empty() {
         errors.add(
@@ -256,31 +283,4 @@ max_age_secs = 0
             Err(ConfigError::Syntax(_))
         ));
     }
-}
-
-/// Reads each file of `paths` (PEM with `label`, or DER) and hands it to `add`, reporting
-/// every failure under `field[i]`; true when all were added.
-fn load_all(
-    paths: &[PathBuf],
-    field: &str,
-    label: &str,
-    errors: &mut Errors,
-    mut add: impl FnMut(&[u8]) -> Result<(), String>,
-) -> bool {
-    let mut ok = true;
-    for (i, path) in paths.iter().enumerate() {
-        let field = format!("{field}[{i}]");
-        let added = read(&field, path, errors)
-            .map(|bytes| der(bytes, label))
-            .map(|der| der.and_then(|der| add(&der)));
-        match added {
-            Some(Ok(())) => {}
-            Some(Err(why)) => {
-                errors.add(field, format!("{}: {why}", path.display()));
-                ok = false;
-            }
-            None => ok = false,
-        }
-    }
-    ok
 }
