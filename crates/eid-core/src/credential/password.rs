@@ -104,9 +104,34 @@ impl Default for PasswordParams {
 }
 
 impl PasswordParams {
+    /// The costliest stored hash [`PasswordHasher::verify`] and [`Self::verify_blocking`]
+    /// accept: 1 GiB of memory (libsodium's "sensitive" level), 16 passes, 16 lanes. A
+    /// stored hash asking for more is refused as malformed rather than run.
+    pub const MAX_STORED: PasswordParams = PasswordParams {
+        m_kib: 1024 * 1024,
+        t: 16,
+        p: 16,
+    };
+
     fn to_argon2(self) -> Result<Params, PasswordError> {
         Params::new(self.m_kib, self.t, self.p, None)
             .map_err(|e| PasswordError::Params(e.to_string()))
+    }
+
+    /// Hashes `password` with these parameters on the calling thread (for synchronous
+    /// callers such as the C library; async code uses [`PasswordHasher`]).
+    pub fn hash_blocking(self, password: &Password) -> Result<String, PasswordError> {
+        hash_blocking(&self.to_argon2()?, password.bytes())
+    }
+
+    /// Checks `password` against the PHC string `stored` on the calling thread; a
+    /// rehash is offered when `stored` was made with other parameters than these.
+    pub fn verify_blocking(
+        self,
+        password: &Password,
+        stored: &str,
+    ) -> Result<Verification, PasswordError> {
+        verify_blocking(&self.to_argon2()?, password, stored)
     }
 }
 
@@ -258,6 +283,13 @@ fn verify_blocking(
         return Err(PasswordError::MalformedHash);
     }
     let stored_params = Params::try_from(&parsed).map_err(|_| PasswordError::MalformedHash)?;
+    let max = PasswordParams::MAX_STORED;
+    if stored_params.m_cost() > max.m_kib
+        || stored_params.t_cost() > max.t
+        || stored_params.p_cost() > max.p
+    {
+        return Err(PasswordError::MalformedHash);
+    }
     // The stored hash's own parameters are used to verify it; argon2 compares the
     // output in constant time.
     if argon2id(&stored_params)
@@ -443,5 +475,43 @@ mod tests {
             tokio::task::yield_now().await;
         }
         assert!(hasher.hash(pw("after")).await.is_ok());
+    }
+
+    #[test]
+    fn blocking_hash_and_verify_match_the_async_ones() {
+        let phc = fast().hash_blocking(&pw("correct horse")).unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"), "{phc}");
+        assert_eq!(
+            fast().verify_blocking(&pw("correct horse"), &phc).unwrap(),
+            Verification::Valid { rehash: None }
+        );
+        assert_eq!(
+            fast().verify_blocking(&pw("wrong horse"), &phc).unwrap(),
+            Verification::Invalid
+        );
+        let stronger = PasswordParams { t: 2, ..fast() };
+        assert!(matches!(
+            stronger.verify_blocking(&pw("correct horse"), &phc),
+            Ok(Verification::Valid { rehash: Some(_) })
+        ));
+    }
+
+    #[test]
+    fn stored_hashes_beyond_the_cost_limits_are_refused() {
+        let phc = fast().hash_blocking(&pw("pw")).unwrap();
+        let salt_and_hash = phc.rsplitn(3, '$').take(2).collect::<Vec<_>>();
+        for params in ["m=2097152,t=1,p=1", "m=1024,t=17,p=1", "m=1024,t=1,p=17"] {
+            let costly = format!(
+                "$argon2id$v=19${params}${}${}",
+                salt_and_hash[1], salt_and_hash[0]
+            );
+            assert!(
+                matches!(
+                    fast().verify_blocking(&pw("pw"), &costly),
+                    Err(PasswordError::MalformedHash)
+                ),
+                "{costly}"
+            );
+        }
     }
 }

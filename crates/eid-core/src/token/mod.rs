@@ -34,6 +34,7 @@ pub use opaque::{
 pub use sealed::{FORMAT_VERSION, KEK_LEN, KeyEncryptionKey, SealError};
 pub use subject::{PairwiseSalt, SectorId, SubjectError, SubjectType};
 pub use verifier::{
-    MAX_ASSERTION_LIFETIME, MAX_LEEWAY, MAX_TOKEN_LEN, TokenVerifier, VerificationKeys, VerifyError,
+    MAX_ASSERTION_LIFETIME, MAX_LEEWAY, MAX_TOKEN_LEN, TokenVerifier, VerificationKeys,
+    VerifiedKind, VerifiedToken, VerifyError,
 };
 pub(crate) use verifier::{es256_key_of, map_jwt_error};

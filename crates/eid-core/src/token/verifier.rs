@@ -16,6 +16,7 @@ use jsonwebtoken::jwk::{
 };
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
+use serde_json::{Map, Value};
 use time::{Duration, OffsetDateTime};
 
 use super::claims::{
@@ -86,6 +87,26 @@ pub enum VerifyError {
     /// The leeway is negative or above [`MAX_LEEWAY`].
     #[error("clock leeway must be between 0 and {} seconds", MAX_LEEWAY.whole_seconds())]
     InvalidLeeway,
+}
+
+/// Which kind of token [`TokenVerifier::verify_token_at`] verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifiedKind {
+    /// An OpenID Connect ID token.
+    IdToken,
+    /// An RFC 9068 JWT access token.
+    AccessToken,
+}
+
+/// A token verified by [`TokenVerifier::verify_token_at`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerifiedToken {
+    /// ID token or access token.
+    pub kind: VerifiedKind,
+    /// The level its `acr` names, if the verifier's table knows it.
+    pub loa: Option<Loa>,
+    /// Every claim of the payload.
+    pub claims: Map<String, Value>,
 }
 
 /// A key listed in a JWKS.
@@ -348,15 +369,60 @@ impl TokenVerifier {
         if nonce.is_some_and(|n| claims.nonce.as_deref() != Some(n)) {
             return Err(VerifyError::WrongNonce);
         }
-        // OIDC Core 3.1.3.7 steps 4-5: with several audiences, `azp` must be present, and
-        // when present it must be this client.
+        self.check_azp(&claims)?;
+        Ok(claims)
+    }
+
+    /// Verifies an ID token or an access token as of `now`, telling them apart by the
+    /// header's `typ` (`at+jwt` for an access token, RFC 9068 section 2.1; `JWT` or none
+    /// for an ID token), with every check of [`Self::verify_id_token_at`] (without a
+    /// nonce) or [`Self::verify_access_token_at`]. Returns all the claims, for callers
+    /// that read claims beyond the typed ones (names, birthdate, personal ID).
+    pub fn verify_token_at(
+        &self,
+        token: &str,
+        min_loa: Option<Loa>,
+        now: OffsetDateTime,
+    ) -> Result<VerifiedToken, VerifyError> {
+        let header = checked_header(token)?;
+        let typ = header.typ.as_deref();
+        let kind = [TokenKind::Access, TokenKind::Id]
+            .into_iter()
+            .find(|kind| kind.accepts_typ(typ))
+            .ok_or(VerifyError::WrongType)?;
+        let claims: Value = self.decode(token, header.kid)?;
+        let loa = match kind {
+            TokenKind::Access => {
+                self.check_claims(&typed::<AccessTokenClaims>(&claims)?, min_loa, now)?
+            }
+            _ => {
+                let id = typed::<IdTokenClaims>(&claims)?;
+                self.check_azp(&id)?;
+                self.check_claims(&id, min_loa, now)?
+            }
+        };
+        let Value::Object(claims) = claims else {
+            return Err(VerifyError::Malformed);
+        };
+        Ok(VerifiedToken {
+            kind: match kind {
+                TokenKind::Access => VerifiedKind::AccessToken,
+                _ => VerifiedKind::IdToken,
+            },
+            loa,
+            claims,
+        })
+    }
+
+    /// OIDC Core 3.1.3.7 steps 4-5: with several audiences, `azp` must be present, and
+    /// when present it must be this client.
+    fn check_azp(&self, claims: &IdTokenClaims) -> Result<(), VerifyError> {
         let several_audiences = matches!(&claims.aud, Audience::Many(a) if a.len() > 1);
         match claims.azp.as_deref() {
-            Some(azp) if azp != self.audience => return Err(VerifyError::WrongAudience),
-            None if several_audiences => return Err(VerifyError::WrongAudience),
-            _ => {}
+            Some(azp) if azp != self.audience => Err(VerifyError::WrongAudience),
+            None if several_audiences => Err(VerifyError::WrongAudience),
+            _ => Ok(()),
         }
-        Ok(claims)
     }
 
     /// Verifies a client assertion as of `now`: the checks of every token, plus `sub` equal
@@ -390,35 +456,47 @@ impl TokenVerifier {
         min_loa: Option<Loa>,
         now: OffsetDateTime,
     ) -> Result<C, VerifyError> {
-        let header = parse_header(token)?;
-        if header.alg != "ES256" {
-            return Err(VerifyError::UnsupportedAlgorithm);
-        }
-        // No header extensions are understood, so any `crit` must be refused (RFC 7515).
-        if header.crit.is_some() {
-            return Err(VerifyError::Malformed);
-        }
+        let header = checked_header(token)?;
         if !kind.accepts_typ(header.typ.as_deref()) {
             return Err(VerifyError::WrongType);
         }
-        let kid = header.kid.ok_or(VerifyError::UnknownKey)?;
+        let claims: C = self.decode(token, header.kid)?;
+        self.check_claims(&claims, min_loa, now)?;
+        Ok(claims)
+    }
+
+    /// The claims of `token` after the signature (by the key named `kid`), `iss` and
+    /// `aud` checks.
+    fn decode<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+        kid: Option<String>,
+    ) -> Result<T, VerifyError> {
+        let kid = kid.ok_or(VerifyError::UnknownKey)?;
         let keys = Arc::clone(&self.keys.read().unwrap_or_else(PoisonError::into_inner));
         let key = match keys.0.get(&kid) {
             None => return Err(VerifyError::UnknownKey),
             Some(KeyEntry::Unusable) => return Err(VerifyError::KeyMismatch),
             Some(KeyEntry::Es256(key)) => key,
         };
-        let claims = jsonwebtoken::decode::<C>(token, key, &self.validation)
+        Ok(jsonwebtoken::decode::<T>(token, key, &self.validation)
             .map_err(|e| map_jwt_error(e.kind()))?
-            .claims;
+            .claims)
+    }
+
+    /// Checks the times and the level of verified claims; returns the level.
+    fn check_claims<C: CheckedClaims>(
+        &self,
+        claims: &C,
+        min_loa: Option<Loa>,
+        now: OffsetDateTime,
+    ) -> Result<Option<Loa>, VerifyError> {
         self.check_times(claims.times(), now.unix_timestamp())?;
-        if let Some(min) = min_loa {
-            let loa = claims.acr().and_then(|acr| self.acr.loa_of(acr));
-            if loa.is_none_or(|loa| loa < min) {
-                return Err(VerifyError::InsufficientAssurance);
-            }
+        let loa = claims.acr().and_then(|acr| self.acr.loa_of(acr));
+        if min_loa.is_some_and(|min| loa.is_none_or(|loa| loa < min)) {
+            return Err(VerifyError::InsufficientAssurance);
         }
-        Ok(claims)
+        Ok(loa)
     }
 
     fn check_times(
@@ -441,6 +519,25 @@ impl TokenVerifier {
         }
         Ok(())
     }
+}
+
+/// Typed claims read from verified JSON claims.
+fn typed<C: serde::de::DeserializeOwned>(claims: &Value) -> Result<C, VerifyError> {
+    C::deserialize(claims).map_err(|_| VerifyError::Malformed)
+}
+
+/// The header of `token`, with `alg` ES256 and no `crit`.
+fn checked_header(token: &str) -> Result<RawHeader, VerifyError> {
+    let header = parse_header(token)?;
+    if header.alg != "ES256" {
+        return Err(VerifyError::UnsupportedAlgorithm);
+    }
+    // No header extensions are understood, so any `crit` must be refused (RFC 7515
+    // section 4.1.11).
+    if header.crit.is_some() {
+        return Err(VerifyError::Malformed);
+    }
+    Ok(header)
 }
 
 fn parse_header(token: &str) -> Result<RawHeader, VerifyError> {
@@ -990,6 +1087,54 @@ mod tests {
         let v = verifier(&ring, API);
         assert_eq!(v.replace_jwks("{}"), Err(VerifyError::InvalidJwks));
         assert!(verify_access(&v, &access_token(&ring, None, T0)).is_ok());
+    }
+
+    #[test]
+    fn either_kind_is_told_apart_by_typ() {
+        let ring = KeyRing::generate().unwrap();
+        let access = access_token(&ring, Some(Loa::Substantial), T0);
+        let verified = verifier(&ring, API)
+            .verify_token_at(&access, Some(Loa::Low), T0)
+            .unwrap();
+        assert_eq!(verified.kind, VerifiedKind::AccessToken);
+        assert_eq!(verified.loa, Some(Loa::Substantial));
+        assert_eq!(verified.claims["aud"], json!(API));
+
+        let id = id_token(&ring, Some("n-1"), None);
+        let bank = verifier(&ring, "bank");
+        let verified = bank.verify_token_at(&id, Some(Loa::High), T0).unwrap();
+        assert_eq!(verified.kind, VerifiedKind::IdToken);
+        assert_eq!(verified.loa, Some(Loa::High));
+        assert_eq!(verified.claims["nonce"], json!("n-1"));
+
+        // The checks of each kind apply: level, audience, azp, typ, required claims.
+        assert_eq!(
+            verifier(&ring, API).verify_token_at(&access, Some(Loa::High), T0),
+            Err(VerifyError::InsufficientAssurance)
+        );
+        assert_eq!(
+            verifier(&ring, API).verify_token_at(&id, None, T0),
+            Err(VerifyError::WrongAudience)
+        );
+        let kid = ring.active().kid();
+        let sd = with_header(&id, json!({"alg": "ES256", "typ": "dc+sd-jwt", "kid": kid}));
+        assert_eq!(
+            bank.verify_token_at(&sd, None, T0),
+            Err(VerifyError::WrongType)
+        );
+        let mut claims = raw_claims();
+        claims["aud"] = json!("bank");
+        claims.as_object_mut().unwrap().remove("sub");
+        let no_sub = ring.active().sign(ID_TOKEN_TYP, &claims).unwrap();
+        assert_eq!(
+            bank.verify_token_at(&no_sub, None, T0),
+            Err(VerifyError::Malformed)
+        );
+        let expired = T0 + Duration::days(1);
+        assert_eq!(
+            bank.verify_token_at(&id, None, expired),
+            Err(VerifyError::Expired)
+        );
     }
 
     #[test]

@@ -1,0 +1,155 @@
+//! `eid_verifier`: offline verification of ID tokens and access tokens against a JWKS.
+
+use std::ffi::c_char;
+
+use eid_core::assurance::Loa;
+use eid_core::token::{TokenVerifier, VerificationKeys};
+use time::{Duration, OffsetDateTime};
+
+use crate::boundary::{Failure, Out, guard, handle, into_handle, str_arg};
+use crate::claims::{eid_claims, eid_loa};
+use crate::status::eid_status;
+
+/// The longest issuer or audience accepted.
+const MAX_IDENTIFIER_LEN: usize = 2048;
+
+/// Verifies tokens of one issuer for one audience. Opaque; made by
+/// `eid_verifier_new`, freed by `eid_verifier_free`. Shareable across threads.
+#[allow(non_camel_case_types)]
+pub struct eid_verifier {
+    tokens: TokenVerifier,
+}
+
+/// A non-empty issuer or audience of bounded length.
+pub(crate) fn identifier<'a>(value: &'a str, name: &str) -> Result<&'a str, Failure> {
+    if value.is_empty() || value.len() > MAX_IDENTIFIER_LEN {
+        return Err(Failure::invalid(format!(
+            "{name} must be 1 to {MAX_IDENTIFIER_LEN} bytes"
+        )));
+    }
+    Ok(value)
+}
+
+/// A leeway in seconds as a duration (range-checked by eid-core).
+pub(crate) fn leeway(seconds: u32) -> Duration {
+    Duration::seconds(seconds.into())
+}
+
+/// The keys of a JWKS JSON document.
+pub(crate) fn keys(jwks: &str) -> Result<VerificationKeys, Failure> {
+    Ok(VerificationKeys::from_json(jwks)?)
+}
+
+/// A minimum level from the C constant; `EID_LOA_NONE` asks for none.
+fn required_loa(value: eid_loa) -> Result<Option<Loa>, Failure> {
+    match value {
+        crate::claims::EID_LOA_NONE => Ok(None),
+        crate::claims::EID_LOA_LOW => Ok(Some(Loa::Low)),
+        crate::claims::EID_LOA_SUBSTANTIAL => Ok(Some(Loa::Substantial)),
+        crate::claims::EID_LOA_HIGH => Ok(Some(Loa::High)),
+        other => Err(Failure::invalid(format!(
+            "min_loa {other} is not one of the EID_LOA_ constants"
+        ))),
+    }
+}
+
+/// Makes a verifier of tokens issued by `issuer` for `audience` (the relying party's
+/// client id, or the resource server's identifier for access tokens), with the keys of
+/// `jwks` (the issuer's JWKS document as JSON; fetching and refreshing it is the
+/// caller's job) and `leeway_seconds` of clock skew (0 to 300). On success
+/// `*verifier_out` is the new verifier; on failure it is NULL.
+///
+/// Thread safety: may be called from any thread.
+///
+/// # Safety
+/// The strings are NULL or NUL-terminated; `verifier_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn eid_verifier_new(
+    jwks: *const c_char,
+    issuer: *const c_char,
+    audience: *const c_char,
+    leeway_seconds: u32,
+    verifier_out: *mut *mut eid_verifier,
+) -> eid_status {
+    guard(|| {
+        // SAFETY (all blocks): the caller's contract stated above.
+        let out = unsafe { Out::new(verifier_out, "verifier_out", std::ptr::null_mut()) }?;
+        let jwks = unsafe { str_arg(jwks, "jwks") }?;
+        let issuer = identifier(unsafe { str_arg(issuer, "issuer") }?, "issuer")?;
+        let audience = identifier(unsafe { str_arg(audience, "audience") }?, "audience")?;
+        let tokens = TokenVerifier::new(keys(jwks)?, issuer, audience, leeway(leeway_seconds))?;
+        out.set(into_handle(eid_verifier { tokens }));
+        Ok(())
+    })
+}
+
+/// Replaces the verifier's key set with the keys of `jwks`, atomically: verifications
+/// running on other threads finish with the old set, later ones use the new set. On
+/// failure the old set stays.
+///
+/// Thread safety: may be called while other threads verify with the same verifier.
+///
+/// # Safety
+/// `verifier` is NULL or a live verifier; `jwks` is NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn eid_verifier_replace_jwks(
+    verifier: *const eid_verifier,
+    jwks: *const c_char,
+) -> eid_status {
+    guard(|| {
+        // SAFETY (both blocks): the caller's contract stated above.
+        let verifier = unsafe { handle(verifier, "verifier") }?;
+        let jwks = unsafe { str_arg(jwks, "jwks") }?;
+        verifier.tokens.replace_keys(keys(jwks)?);
+        Ok(())
+    })
+}
+
+/// Frees a verifier. NULL is ignored.
+///
+/// Thread safety: no other thread may be using the verifier.
+///
+/// # Safety
+/// `verifier` is NULL or a live verifier, not used afterwards.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn eid_verifier_free(verifier: *mut eid_verifier) {
+    if !verifier.is_null() {
+        // SAFETY: made by Box::into_raw in eid_verifier_new and freed once.
+        drop(unsafe { Box::from_raw(verifier) });
+    }
+}
+
+/// Verifies `token`, an ID token (`typ` `JWT` or none) or an RFC 9068 access token
+/// (`typ` `at+jwt`): ES256 signature by a key of the key set, issuer, audience (and
+/// `azp`), expiry, not-before and issue time within the leeway, the claims each kind
+/// requires, and a level of assurance of at least `min_loa` (`EID_LOA_NONE` for no
+/// requirement). On success `*claims_out` holds the claims (free them with
+/// `eid_claims_free`); on failure it is NULL. An ID token's `nonce` is not checked here:
+/// read it with `eid_claims_string` and compare it with the one you sent.
+///
+/// Thread safety: may be called from many threads at once with the same verifier.
+///
+/// # Safety
+/// `verifier` is NULL or a live verifier; `token` is NULL or NUL-terminated;
+/// `claims_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn eid_verify_token(
+    verifier: *const eid_verifier,
+    token: *const c_char,
+    min_loa: eid_loa,
+    claims_out: *mut *mut eid_claims,
+) -> eid_status {
+    guard(|| {
+        // SAFETY (all blocks): the caller's contract stated above.
+        let out = unsafe { Out::new(claims_out, "claims_out", std::ptr::null_mut()) }?;
+        let verifier = unsafe { handle(verifier, "verifier") }?;
+        let token = unsafe { str_arg(token, "token") }?;
+        let min_loa = required_loa(min_loa)?;
+        let verified =
+            verifier
+                .tokens
+                .verify_token_at(token, min_loa, OffsetDateTime::now_utc())?;
+        out.set(into_handle(eid_claims::from_token(verified)?));
+        Ok(())
+    })
+}
