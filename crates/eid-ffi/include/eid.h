@@ -190,11 +190,15 @@ eid_status eid_claims_sub(const eid_claims *claims, const char **out);
 // `acr`: the level of assurance as the issuer names it (for example
 // `http://eidas.europa.eu/LoA/substantial`). Borrowed.
 //
+// Thread safety: any thread; the claims are read-only.
+//
 // # Safety
 // As for `eid_claims_sub`.
 eid_status eid_claims_acr(const eid_claims *claims, const char **out);
 
 // `name`: the full name (Vietnamese order: family, middle, given). Borrowed.
+//
+// Thread safety: any thread; the claims are read-only.
 //
 // # Safety
 // As for `eid_claims_sub`.
@@ -202,11 +206,15 @@ eid_status eid_claims_name(const eid_claims *claims, const char **out);
 
 // `family_name`. Borrowed.
 //
+// Thread safety: any thread; the claims are read-only.
+//
 // # Safety
 // As for `eid_claims_sub`.
 eid_status eid_claims_family_name(const eid_claims *claims, const char **out);
 
 // `given_name` (in an eKYC credential: middle and given names together). Borrowed.
+//
+// Thread safety: any thread; the claims are read-only.
 //
 // # Safety
 // As for `eid_claims_sub`.
@@ -214,11 +222,15 @@ eid_status eid_claims_given_name(const eid_claims *claims, const char **out);
 
 // `middle_name`. Borrowed.
 //
+// Thread safety: any thread; the claims are read-only.
+//
 // # Safety
 // As for `eid_claims_sub`.
 eid_status eid_claims_middle_name(const eid_claims *claims, const char **out);
 
 // `birthdate`, `YYYY-MM-DD`. Borrowed.
+//
+// Thread safety: any thread; the claims are read-only.
 //
 // # Safety
 // As for `eid_claims_sub`.
@@ -228,11 +240,15 @@ eid_status eid_claims_birthdate(const eid_claims *claims, const char **out);
 // to services entitled to it) or the `personal_administrative_number` of an eKYC
 // credential. Borrowed.
 //
+// Thread safety: any thread; the claims are read-only.
+//
 // # Safety
 // As for `eid_claims_sub`.
 eid_status eid_claims_personal_id(const eid_claims *claims, const char **out);
 
 // `exp`: expiry, unix seconds.
+//
+// Thread safety: any thread; the claims are read-only.
 //
 // # Safety
 // `claims` is NULL or a live handle; `out` is NULL or writable.
@@ -240,11 +256,15 @@ eid_status eid_claims_exp(const eid_claims *claims, int64_t *out);
 
 // `auth_time`: when the citizen authenticated, unix seconds.
 //
+// Thread safety: any thread; the claims are read-only.
+//
 // # Safety
 // As for `eid_claims_exp`.
 eid_status eid_claims_auth_time(const eid_claims *claims, int64_t *out);
 
 // How many `amr` values (RFC 8176 authentication methods) the token has; 0 when none.
+//
+// Thread safety: any thread; the claims are read-only.
 //
 // # Safety
 // `claims` is NULL or a live handle; `count_out` is NULL or writable.
@@ -252,6 +272,8 @@ eid_status eid_claims_amr_count(const eid_claims *claims, size_t *count_out);
 
 // The `amr` value at `index` (below `eid_claims_amr_count`), for example `pwd`, `hwk`,
 // `mfa`. Borrowed. An index out of range is `EID_STATUS_INVALID_ARGUMENT`.
+//
+// Thread safety: any thread; the claims are read-only.
 //
 // # Safety
 // `claims` is NULL or a live handle; `out` is NULL or writable.
@@ -261,6 +283,8 @@ eid_status eid_claims_amr(const eid_claims *claims, size_t index, const char **o
 // new string the caller frees with `eid_string_free`. `EID_STATUS_NOT_PRESENT` when
 // absent; `EID_STATUS_INVALID_ARGUMENT` when the claim is not a string.
 //
+// Thread safety: any thread; the claims are read-only.
+//
 // # Safety
 // `claims` is NULL or a live handle; `name` is NULL or NUL-terminated; `out` is NULL or
 // writable.
@@ -269,6 +293,8 @@ eid_status eid_claims_string(const eid_claims *claims, const char *name, char **
 // All the claims as a JSON object (for a credential: its plain and disclosed claims),
 // as a new string the caller frees with `eid_string_free`.
 //
+// Thread safety: any thread; the claims are read-only.
+//
 // # Safety
 // `claims` is NULL or a live handle; `json_out` is NULL or writable.
 eid_status eid_claims_json(const eid_claims *claims, char **json_out);
@@ -276,6 +302,8 @@ eid_status eid_claims_json(const eid_claims *claims, char **json_out);
 // The status list URI of an eKYC credential (where to fetch the Status List Token for
 // `eid_ekyc_check_status`). Borrowed. `EID_STATUS_NOT_PRESENT` for a credential
 // without status and for tokens.
+//
+// Thread safety: any thread; the claims are read-only.
 //
 // # Safety
 // `claims` is NULL or a live handle; `out` is NULL or writable.

@@ -176,3 +176,44 @@ pub(crate) unsafe fn free_owned_string(ptr: *mut c_char) {
         bytes.zeroize();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::CStr;
+
+    use super::*;
+
+    fn last() -> String {
+        // SAFETY: last_error never returns NULL and the string lives until the next call.
+        unsafe { CStr::from_ptr(last_error()) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    #[test]
+    fn a_panic_becomes_a_status_and_a_message() {
+        assert_eq!(guard(|| panic!("boom")), eid_status::Panic);
+        assert!(last().contains("panicked"), "{}", last());
+        assert_eq!(guard(|| Ok(())), eid_status::Ok);
+        assert_eq!(last(), "");
+    }
+
+    #[test]
+    fn messages_are_per_thread() {
+        guard(|| Err(Failure::invalid("main thread")));
+        std::thread::spawn(|| {
+            assert_eq!(last(), "");
+            guard(|| Err(Failure::invalid("other thread")));
+            assert_eq!(last(), "other thread");
+        })
+        .join()
+        .unwrap();
+        assert_eq!(last(), "main thread");
+    }
+
+    #[test]
+    fn nul_bytes_in_messages_do_not_truncate_or_fail() {
+        guard(|| Err(Failure::invalid("a\0b")));
+        assert_eq!(last(), "a b");
+    }
+}

@@ -292,6 +292,8 @@ pub unsafe extern "C" fn eid_claims_sub(
 /// `acr`: the level of assurance as the issuer names it (for example
 /// `http://eidas.europa.eu/LoA/substantial`). Borrowed.
 ///
+/// Thread safety: any thread; the claims are read-only.
+///
 /// # Safety
 /// As for `eid_claims_sub`.
 #[unsafe(no_mangle)]
@@ -304,6 +306,8 @@ pub unsafe extern "C" fn eid_claims_acr(
 }
 
 /// `name`: the full name (Vietnamese order: family, middle, given). Borrowed.
+///
+/// Thread safety: any thread; the claims are read-only.
 ///
 /// # Safety
 /// As for `eid_claims_sub`.
@@ -318,6 +322,8 @@ pub unsafe extern "C" fn eid_claims_name(
 
 /// `family_name`. Borrowed.
 ///
+/// Thread safety: any thread; the claims are read-only.
+///
 /// # Safety
 /// As for `eid_claims_sub`.
 #[unsafe(no_mangle)]
@@ -330,6 +336,8 @@ pub unsafe extern "C" fn eid_claims_family_name(
 }
 
 /// `given_name` (in an eKYC credential: middle and given names together). Borrowed.
+///
+/// Thread safety: any thread; the claims are read-only.
 ///
 /// # Safety
 /// As for `eid_claims_sub`.
@@ -344,6 +352,8 @@ pub unsafe extern "C" fn eid_claims_given_name(
 
 /// `middle_name`. Borrowed.
 ///
+/// Thread safety: any thread; the claims are read-only.
+///
 /// # Safety
 /// As for `eid_claims_sub`.
 #[unsafe(no_mangle)]
@@ -356,6 +366,8 @@ pub unsafe extern "C" fn eid_claims_middle_name(
 }
 
 /// `birthdate`, `YYYY-MM-DD`. Borrowed.
+///
+/// Thread safety: any thread; the claims are read-only.
 ///
 /// # Safety
 /// As for `eid_claims_sub`.
@@ -372,6 +384,8 @@ pub unsafe extern "C" fn eid_claims_birthdate(
 /// to services entitled to it) or the `personal_administrative_number` of an eKYC
 /// credential. Borrowed.
 ///
+/// Thread safety: any thread; the claims are read-only.
+///
 /// # Safety
 /// As for `eid_claims_sub`.
 #[unsafe(no_mangle)]
@@ -385,6 +399,8 @@ pub unsafe extern "C" fn eid_claims_personal_id(
 
 /// `exp`: expiry, unix seconds.
 ///
+/// Thread safety: any thread; the claims are read-only.
+///
 /// # Safety
 /// `claims` is NULL or a live handle; `out` is NULL or writable.
 #[unsafe(no_mangle)]
@@ -394,6 +410,8 @@ pub unsafe extern "C" fn eid_claims_exp(claims: *const eid_claims, out: *mut i64
 }
 
 /// `auth_time`: when the citizen authenticated, unix seconds.
+///
+/// Thread safety: any thread; the claims are read-only.
 ///
 /// # Safety
 /// As for `eid_claims_exp`.
@@ -407,6 +425,8 @@ pub unsafe extern "C" fn eid_claims_auth_time(
 }
 
 /// How many `amr` values (RFC 8176 authentication methods) the token has; 0 when none.
+///
+/// Thread safety: any thread; the claims are read-only.
 ///
 /// # Safety
 /// `claims` is NULL or a live handle; `count_out` is NULL or writable.
@@ -425,6 +445,8 @@ pub unsafe extern "C" fn eid_claims_amr_count(
 
 /// The `amr` value at `index` (below `eid_claims_amr_count`), for example `pwd`, `hwk`,
 /// `mfa`. Borrowed. An index out of range is `EID_STATUS_INVALID_ARGUMENT`.
+///
+/// Thread safety: any thread; the claims are read-only.
 ///
 /// # Safety
 /// `claims` is NULL or a live handle; `out` is NULL or writable.
@@ -450,6 +472,8 @@ pub unsafe extern "C" fn eid_claims_amr(
 /// Any string claim by name (for example `nonce`, `vct`, `scope`, `client_id`), as a
 /// new string the caller frees with `eid_string_free`. `EID_STATUS_NOT_PRESENT` when
 /// absent; `EID_STATUS_INVALID_ARGUMENT` when the claim is not a string.
+///
+/// Thread safety: any thread; the claims are read-only.
 ///
 /// # Safety
 /// `claims` is NULL or a live handle; `name` is NULL or NUL-terminated; `out` is NULL or
@@ -477,6 +501,8 @@ pub unsafe extern "C" fn eid_claims_string(
 /// All the claims as a JSON object (for a credential: its plain and disclosed claims),
 /// as a new string the caller frees with `eid_string_free`.
 ///
+/// Thread safety: any thread; the claims are read-only.
+///
 /// # Safety
 /// `claims` is NULL or a live handle; `json_out` is NULL or writable.
 #[unsafe(no_mangle)]
@@ -498,6 +524,8 @@ pub unsafe extern "C" fn eid_claims_json(
 /// The status list URI of an eKYC credential (where to fetch the Status List Token for
 /// `eid_ekyc_check_status`). Borrowed. `EID_STATUS_NOT_PRESENT` for a credential
 /// without status and for tokens.
+///
+/// Thread safety: any thread; the claims are read-only.
 ///
 /// # Safety
 /// `claims` is NULL or a live handle; `out` is NULL or writable.

@@ -163,3 +163,363 @@ fn bad_tokens_get_their_own_status() {
     }
     unsafe { eid_verifier_free(v) };
 }
+
+#[test]
+fn null_and_bad_arguments_are_refused_without_crashing() {
+    let f = Fixtures::new();
+    let jwks = c(&f.jwks());
+    let issuer = c(fixtures::ISSUER);
+    let audience = c(fixtures::CLIENT_ID);
+    let mut v = ptr::null_mut();
+    let new = |jwks: *const c_char,
+               issuer: *const c_char,
+               audience: *const c_char,
+               leeway,
+               out: *mut *mut eid_verifier| {
+        let status = unsafe { eid_verifier_new(jwks, issuer, audience, leeway, out) };
+        (status, last_error())
+    };
+    let (j, i, a) = (jwks.as_ptr(), issuer.as_ptr(), audience.as_ptr());
+    let empty = c("");
+    for ((status, error), message) in [
+        (new(ptr::null(), i, a, 0, &mut v), "jwks is NULL"),
+        (new(j, ptr::null(), a, 0, &mut v), "issuer is NULL"),
+        (new(j, i, empty.as_ptr(), 0, &mut v), "audience must be"),
+        (new(j, i, a, 301, &mut v), "leeway"),
+        (new(j, i, a, 0, ptr::null_mut()), "verifier_out is NULL"),
+    ] {
+        assert_eq!(status, eid_status::InvalidArgument);
+        assert!(error.contains(message), "{error}");
+        assert!(v.is_null());
+    }
+    let not_utf8 = CString::new(vec![0xff, 0xfe]).unwrap();
+    assert_eq!(
+        new(j, not_utf8.as_ptr(), a, 0, &mut v),
+        (
+            eid_status::InvalidArgument,
+            "issuer is not valid UTF-8".to_owned()
+        )
+    );
+    for bad in ["not json", r#"{"keys":{}}"#] {
+        assert_eq!(
+            new(c(bad).as_ptr(), i, a, 0, &mut v).0,
+            eid_status::InvalidJwks
+        );
+    }
+    let huge = c(&"x".repeat(1024 * 1024 + 1));
+    assert_eq!(
+        new(huge.as_ptr(), i, a, 0, &mut v).0,
+        eid_status::InvalidArgument
+    );
+
+    let v = verifier(&f, fixtures::CLIENT_ID);
+    let token = c(&f.id_token(Loa::Low));
+    let mut claims = ptr::null_mut();
+    unsafe {
+        assert_eq!(
+            eid_verify_token(ptr::null(), token.as_ptr(), 0, &mut claims),
+            eid_status::InvalidArgument
+        );
+        assert_eq!(
+            eid_verify_token(v, ptr::null(), 0, &mut claims),
+            eid_status::InvalidArgument
+        );
+        assert_eq!(
+            eid_verify_token(v, token.as_ptr(), 0, ptr::null_mut()),
+            eid_status::InvalidArgument
+        );
+        assert_eq!(
+            eid_verifier_replace_jwks(v, ptr::null()),
+            eid_status::InvalidArgument
+        );
+        assert_eq!(
+            eid_verifier_replace_jwks(v, c("{}").as_ptr()),
+            eid_status::InvalidJwks
+        );
+        // The failed replacement kept the keys.
+        assert_eq!(
+            eid_verify_token(v, token.as_ptr(), 0, &mut claims),
+            eid_status::Ok
+        );
+
+        let mut text = ptr::null();
+        let mut number = 7;
+        let mut owned = ptr::null_mut();
+        assert_eq!(
+            eid_claims_sub(ptr::null(), &mut text),
+            eid_status::InvalidArgument
+        );
+        assert_eq!(
+            eid_claims_sub(claims, ptr::null_mut()),
+            eid_status::InvalidArgument
+        );
+        assert_eq!(
+            eid_claims_exp(ptr::null(), &mut number),
+            eid_status::InvalidArgument
+        );
+        assert_eq!(number, 0);
+        assert_eq!(
+            eid_claims_amr(claims, 99, &mut text),
+            eid_status::InvalidArgument
+        );
+        assert_eq!(
+            eid_claims_string(claims, ptr::null(), &mut owned),
+            eid_status::InvalidArgument
+        );
+        assert_eq!(
+            eid_claims_string(claims, c("nope").as_ptr(), &mut owned),
+            eid_status::NotPresent
+        );
+        assert_eq!(
+            eid_claims_string(claims, c("exp").as_ptr(), &mut owned),
+            eid_status::InvalidArgument
+        );
+        assert_eq!(
+            eid_claims_status_uri(claims, &mut text),
+            eid_status::NotPresent
+        );
+        assert_eq!(
+            eid_claims_json(ptr::null(), &mut owned),
+            eid_status::InvalidArgument
+        );
+        assert!(owned.is_null());
+
+        // The free functions take NULL.
+        eid_claims_free(ptr::null_mut());
+        eid_verifier_free(ptr::null_mut());
+        eid_ekyc_verifier_free(ptr::null_mut());
+        eid_string_free(ptr::null_mut());
+        eid_claims_free(claims);
+        eid_verifier_free(v);
+    }
+}
+
+#[test]
+fn access_tokens_are_told_from_id_tokens() {
+    let f = Fixtures::new();
+    let api = verifier(&f, fixtures::API);
+    let (status, claims) = verify(api, &f.access_token(Loa::Substantial), EID_LOA_LOW);
+    assert_eq!(status, eid_status::Ok, "{}", last_error());
+    let mut kind = eid_kind::IdToken;
+    unsafe { eid_claims_kind(claims, &mut kind) };
+    assert_eq!(kind, eid_kind::AccessToken);
+    let mut json = ptr::null_mut();
+    assert_eq!(
+        unsafe { eid_claims_json(claims, &mut json) },
+        eid_status::Ok
+    );
+    let parsed: serde_json::Value =
+        serde_json::from_str(unsafe { CStr::from_ptr(json) }.to_str().unwrap()).unwrap();
+    assert_eq!(parsed["client_id"], fixtures::CLIENT_ID);
+    assert_eq!(parsed["scope"], "openid profile personal_id");
+    unsafe {
+        eid_string_free(json);
+        eid_claims_free(claims);
+    }
+    // An access token is not for the relying party's client id, and vice versa.
+    let (status, _) = verify(
+        verifier(&f, fixtures::CLIENT_ID),
+        &f.access_token(Loa::Low),
+        0,
+    );
+    assert_eq!(status, eid_status::WrongAudience);
+    unsafe { eid_verifier_free(api) };
+}
+
+#[test]
+fn ekyc_credentials_verify_with_key_binding_and_status() {
+    let f = Fixtures::new();
+    let credential = f.credential();
+    let mut v = ptr::null_mut();
+    assert_eq!(
+        unsafe {
+            eid_ekyc_verifier_new(
+                c(&f.jwks()).as_ptr(),
+                c(fixtures::ISSUER).as_ptr(),
+                30,
+                &mut v,
+            )
+        },
+        eid_status::Ok
+    );
+    let verify_presentation = |presentation: &str, audience: Option<&str>, nonce: Option<&str>| {
+        let (audience, nonce) = (audience.map(c), nonce.map(c));
+        let mut claims = ptr::null_mut();
+        let status = unsafe {
+            eid_ekyc_verify(
+                v,
+                c(presentation).as_ptr(),
+                audience.as_ref().map_or(ptr::null(), |a| a.as_ptr()),
+                nonce.as_ref().map_or(ptr::null(), |n| n.as_ptr()),
+                &mut claims,
+            )
+        };
+        (status, claims)
+    };
+    let (status, claims) = verify_presentation(
+        &credential.presentation,
+        Some(fixtures::VERIFIER),
+        Some(fixtures::KB_NONCE),
+    );
+    assert_eq!(status, eid_status::Ok, "{}", last_error());
+    let mut kind = eid_kind::IdToken;
+    unsafe { eid_claims_kind(claims, &mut kind) };
+    assert_eq!(kind, eid_kind::EkycCredential);
+    assert_eq!(
+        borrowed(claims, eid_claims_personal_id).as_deref(),
+        Some(fixtures::PERSONAL_ID)
+    );
+    assert_eq!(
+        borrowed(claims, eid_claims_given_name).as_deref(),
+        Some("Thị Thu Hương")
+    );
+    assert_eq!(
+        borrowed(claims, eid_claims_status_uri).as_deref(),
+        Some(fixtures::STATUS_URI)
+    );
+    let mut loa = 9;
+    assert_eq!(
+        unsafe { eid_claims_loa(claims, &mut loa) },
+        eid_status::NotPresent
+    );
+    assert_eq!(loa, EID_LOA_NONE);
+
+    let check = |token: &str| unsafe { eid_ekyc_check_status(v, claims, c(token).as_ptr()) };
+    assert_eq!(check(&credential.status_valid), eid_status::Ok);
+    assert_eq!(check(&credential.status_suspended), eid_status::Suspended);
+    assert_eq!(check(&credential.status_revoked), eid_status::Revoked);
+    assert_eq!(
+        check(&fixtures::tampered(&credential.status_valid)),
+        eid_status::BadSignature
+    );
+    assert_eq!(check(&f.id_token(Loa::Low)), eid_status::WrongTokenType);
+
+    for (audience, nonce, expected) in [
+        (
+            Some("https://other.example"),
+            Some(fixtures::KB_NONCE),
+            eid_status::KeyBindingFailed,
+        ),
+        (
+            Some(fixtures::VERIFIER),
+            Some("replayed"),
+            eid_status::KeyBindingFailed,
+        ),
+        (None, None, eid_status::KeyBindingFailed),
+        (Some(fixtures::VERIFIER), None, eid_status::InvalidArgument),
+        (Some(""), Some(""), eid_status::InvalidArgument),
+    ] {
+        let (status, none) = verify_presentation(&credential.presentation, audience, nonce);
+        assert_eq!(status, expected, "{audience:?} {nonce:?}: {}", last_error());
+        assert!(none.is_null());
+    }
+    // Without key binding when none is asked for; a token is not a credential.
+    let (status, plain) = verify_presentation(&credential.without_key_binding, None, None);
+    assert_eq!(status, eid_status::Ok, "{}", last_error());
+    let token_verifier = verifier(&f, fixtures::CLIENT_ID);
+    let (_, token_claims) = verify(token_verifier, &f.id_token(Loa::Low), EID_LOA_NONE);
+    assert_eq!(
+        unsafe { eid_ekyc_check_status(v, token_claims, c(&credential.status_valid).as_ptr()) },
+        eid_status::InvalidArgument
+    );
+    let (status, _) = verify_presentation(&f.id_token(Loa::Low), None, None);
+    assert_eq!(status, eid_status::MalformedToken);
+    unsafe {
+        eid_claims_free(token_claims);
+        eid_verifier_free(token_verifier);
+        eid_claims_free(plain);
+        eid_claims_free(claims);
+        eid_ekyc_verifier_free(v);
+    }
+}
+
+#[test]
+fn personal_ids_are_validated_with_the_reason() {
+    let validate = |id: &str| {
+        let mut problem = eid_id_problem::None;
+        let status = unsafe { eid_personal_id_validate(c(id).as_ptr(), &mut problem) };
+        (status, problem, last_error())
+    };
+    assert_eq!(validate(fixtures::PERSONAL_ID).0, eid_status::Ok);
+    let (status, problem, message) = validate("00109001234");
+    assert_eq!(
+        (status, problem),
+        (eid_status::InvalidPersonalId, eid_id_problem::WrongLength)
+    );
+    assert!(message.contains("found 11"), "{message}");
+    let (_, problem, message) = validate("0010900123x5");
+    assert_eq!(problem, eid_id_problem::NotADigit);
+    assert!(message.contains("position 11"), "{message}");
+    let (_, problem, message) = validate("999090012345");
+    assert_eq!(problem, eid_id_problem::UnknownPlace);
+    assert!(message.contains("999"), "{message}");
+    // The reason is optional; the string is not.
+    assert_eq!(
+        unsafe { eid_personal_id_validate(c("1").as_ptr(), ptr::null_mut()) },
+        eid_status::InvalidPersonalId
+    );
+    assert_eq!(
+        unsafe { eid_personal_id_validate(ptr::null(), ptr::null_mut()) },
+        eid_status::InvalidArgument
+    );
+}
+
+#[test]
+fn passwords_hash_and_verify_as_argon2id() {
+    let mut phc = ptr::null_mut();
+    assert_eq!(
+        unsafe { eid_password_hash(c("mật khẩu").as_ptr(), &mut phc) },
+        eid_status::Ok
+    );
+    let stored = unsafe { CStr::from_ptr(phc) }.to_str().unwrap().to_owned();
+    assert!(
+        stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{stored}"
+    );
+    let verify = |password: &str, phc: &str| {
+        let mut rehash = ptr::null_mut();
+        let status =
+            unsafe { eid_password_verify(c(password).as_ptr(), c(phc).as_ptr(), &mut rehash) };
+        let rehash = (!rehash.is_null()).then(|| {
+            let text = unsafe { CStr::from_ptr(rehash) }
+                .to_str()
+                .unwrap()
+                .to_owned();
+            unsafe { eid_string_free(rehash) };
+            text
+        });
+        (status, rehash)
+    };
+    // NFD input (macOS keyboards) matches its NFC form.
+    assert_eq!(
+        verify("ma\u{323}\u{302}t kha\u{302}\u{309}u", &stored),
+        (eid_status::Ok, None)
+    );
+    assert_eq!(verify("mat khau", &stored).0, eid_status::PasswordMismatch);
+    assert_eq!(verify("", &stored).0, eid_status::InvalidArgument);
+    assert_eq!(
+        verify("x", "$2b$10$notargon").0,
+        eid_status::InvalidArgument
+    );
+    // A legacy hash with weaker parameters verifies and gets a replacement.
+    let legacy = eid_core::credential::password::PasswordParams {
+        m_kib: 1024,
+        t: 1,
+        p: 1,
+    }
+    .hash_blocking(&eid_core::credential::password::Password::new("old").unwrap())
+    .unwrap();
+    let (status, rehash) = verify("old", &legacy);
+    assert_eq!(status, eid_status::Ok);
+    assert!(
+        rehash
+            .unwrap()
+            .starts_with("$argon2id$v=19$m=19456,t=2,p=1$")
+    );
+    unsafe { eid_string_free(phc) };
+    assert_eq!(
+        unsafe { eid_password_hash(c(&"a".repeat(1025)).as_ptr(), &mut phc) },
+        eid_status::InvalidArgument
+    );
+    assert!(phc.is_null());
+}

@@ -1,0 +1,121 @@
+//! The documented install recipe: `make install` puts the library, header and
+//! `eid.pc` under a prefix, and a C program builds from what `pkg-config` says, both
+//! against the shared and the static library.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A tool the test needs: present, or (outside CI) a reason to skip.
+fn tool(name: &str) -> bool {
+    let found = Command::new(name).arg("--version").output().is_ok();
+    if !found {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{name} is required in CI"
+        );
+        eprintln!("skipping: {name} is not installed");
+    }
+    found
+}
+
+/// target/debug, where cargo put libeid.so and libeid.a for this test run.
+fn built_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().to_owned()
+}
+
+fn run(command: &mut Command) -> String {
+    let output = command.output().unwrap();
+    assert!(
+        output.status.success(),
+        "{command:?} failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn words(flags: &str) -> Vec<String> {
+    flags.split_whitespace().map(str::to_owned).collect()
+}
+
+const PROGRAM: &str = r#"
+#include <stdio.h>
+#include <string.h>
+#include <eid.h>
+
+int main(void) {
+    eid_id_problem problem = EID_ID_PROBLEM_NONE;
+    if (eid_personal_id_validate("001090012345", &problem) != EID_STATUS_OK) return 1;
+    if (eid_personal_id_validate("00109001234", &problem) != EID_STATUS_INVALID_PERSONAL_ID
+        || problem != EID_ID_PROBLEM_WRONG_LENGTH || strlen(eid_last_error()) == 0) return 2;
+    printf("eid %s\n", eid_version());
+    return 0;
+}
+"#;
+
+#[test]
+fn make_install_then_pkg_config_builds_a_c_program() {
+    if !(tool("make") && tool("cc") && tool("pkg-config")) {
+        return;
+    }
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let prefix = tempfile::tempdir().unwrap();
+    let prefix = prefix.path();
+    let target = built_dir();
+    run(Command::new("make")
+        .arg("-C")
+        .arg(crate_dir)
+        .arg("install")
+        .arg(format!("PREFIX={}", prefix.display()))
+        .arg("PROFILE=dev")
+        .arg(format!("TARGET_DIR={}", target.parent().unwrap().display())));
+    for installed in ["lib/libeid.so", "lib/libeid.a", "include/eid.h"] {
+        assert!(prefix.join(installed).is_file(), "{installed}");
+    }
+
+    let pkg_config = |args: &[&str]| {
+        run(Command::new("pkg-config")
+            .args(args)
+            .arg("eid")
+            .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig")))
+    };
+    assert_eq!(
+        pkg_config(&["--modversion"]).trim(),
+        env!("CARGO_PKG_VERSION")
+    );
+    let cflags = words(&pkg_config(&["--cflags"]));
+    let source = prefix.join("hello.c");
+    std::fs::write(&source, PROGRAM).unwrap();
+    let expected = format!("eid {}\n", env!("CARGO_PKG_VERSION"));
+
+    // Shared: the flags pkg-config gives, and an rpath for the private prefix.
+    let shared = prefix.join("hello-shared");
+    run(Command::new("cc")
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror"])
+        .args(&cflags)
+        .arg(&source)
+        .args(words(&pkg_config(&["--libs"])))
+        .arg(format!("-Wl,-rpath,{}", prefix.join("lib").display()))
+        .arg("-o")
+        .arg(&shared));
+    assert_eq!(run(&mut Command::new(&shared)), expected);
+
+    // Static: libeid.a plus the system libraries `--static` lists (Libs.private).
+    let statically = prefix.join("hello-static");
+    let private: Vec<String> = words(&pkg_config(&["--static", "--libs-only-l"]))
+        .into_iter()
+        .filter(|flag| flag != "-leid")
+        .collect();
+    run(Command::new("cc")
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror"])
+        .args(&cflags)
+        .arg(&source)
+        .arg(prefix.join("lib/libeid.a"))
+        .args(&private)
+        .arg("-o")
+        .arg(&statically));
+    assert_eq!(run(&mut Command::new(&statically)), expected);
+    let dynamic = run(Command::new("ldd").arg(&statically));
+    assert!(!dynamic.contains("libeid"), "{dynamic}");
+}
