@@ -74,6 +74,8 @@ typedef enum {
 
 // What was verified.
 typedef enum {
+  // Nothing: what `eid_claims_kind` leaves when it fails.
+  EID_KIND_NONE = 0,
   // An OpenID Connect ID token.
   EID_KIND_ID_TOKEN = 1,
   // An RFC 9068 JWT access token.

@@ -27,6 +27,8 @@ pub const EID_LOA_HIGH: eid_loa = 3;
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum eid_kind {
+    /// Nothing: what `eid_claims_kind` leaves when it fails.
+    None = 0,
     /// An OpenID Connect ID token.
     IdToken = 1,
     /// An RFC 9068 JWT access token.
@@ -240,7 +242,7 @@ pub unsafe extern "C" fn eid_claims_kind(
 ) -> eid_status {
     guard(|| {
         // SAFETY (both blocks): the caller's contract stated above.
-        let out = unsafe { Out::new(kind_out, "kind_out", eid_kind::IdToken) }?;
+        let out = unsafe { Out::new(kind_out, "kind_out", eid_kind::None) }?;
         out.set(unsafe { handle(claims, "claims") }?.kind);
         Ok(())
     })
