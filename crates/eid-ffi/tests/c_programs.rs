@@ -275,6 +275,7 @@ impl Inputs {
         assert!(keys.len() > before);
         inputs.write("jwks-a.json", &f.jwks());
         inputs.write("jwks-b.json", &jwks_b.to_string());
+        inputs.write("jwks-other.json", &other.jwks());
         inputs.write("token.txt", &good);
         inputs.write("expired.txt", &f.expired_id_token());
         inputs
@@ -297,6 +298,7 @@ impl Inputs {
             fixtures::CLIENT_ID.to_owned(),
             self.path("token.txt").display().to_string(),
             iterations.to_owned(),
+            self.path("jwks-other.json").display().to_string(),
         ]
     }
 }
@@ -494,6 +496,14 @@ fn valgrind(program: &Path, args: &[String]) -> (Output, Vec<String>) {
     (output, summary)
 }
 
+/// Asserts no memcheck error and no definitely or indirectly lost block (valgrind's own
+/// exit status, 99 on any of them, and its summary). "Still reachable" blocks are
+/// allowed: with `--show-leak-kinds=all` they are the library's process-wide state, the
+/// same 33,464 bytes in 66 blocks for both programs when this was written: the table of
+/// registration places eid-core parses once into a `LazyLock` (the first personal ID
+/// validated), and aws-lc's per-thread error queue of the main thread (a pthread key
+/// whose destructor runs at thread exit, which the main thread never reaches); worker
+/// threads' queues are freed when they exit.
 fn check_memcheck(name: &str, output: &Output, summary: &[String]) {
     eprintln!("valgrind summary of {name}:\n{}", summary.join("\n"));
     assert!(output.status.success(), "{name}: {}", describe(output));
@@ -571,19 +581,36 @@ fn exported_symbols_are_the_header_functions() {
     }
     functions.sort();
     let declared = header_functions();
-    assert_eq!(declared.len(), 33, "{declared:?}");
+    // The header parse found the functions (33 when this was written).
+    for name in [
+        "eid_version",
+        "eid_verify_token",
+        "eid_claims_amr",
+        "eid_string_free",
+    ] {
+        assert!(
+            declared.iter().any(|d| d == name),
+            "{name} not in {declared:?}"
+        );
+    }
     assert_eq!(
         functions, declared,
         "exported functions differ from eid.h's"
     );
 }
 
-fn python_example(inputs: &Inputs, args: &[&str], stdin: Option<&Path>) -> Output {
+/// Runs the Python example with `args`, libeid.so given with `--lib` (or in `EID_LIB`
+/// when `lib_in_env`), the token on stdin from `stdin`.
+fn python_example(
+    inputs: &Inputs,
+    lib_in_env: bool,
+    args: &[&str],
+    stdin: Option<&Path>,
+) -> Output {
+    let lib = lib_dir().join("libeid.so");
     let mut command = Command::new("python3");
     command
         .arg(crate_dir().join("examples/python/verify_token.py"))
-        .arg("--lib")
-        .arg(lib_dir().join("libeid.so"))
         .arg("--jwks")
         .arg(inputs.path("jwks.json"))
         .args([
@@ -593,7 +620,12 @@ fn python_example(inputs: &Inputs, args: &[&str], stdin: Option<&Path>) -> Outpu
             fixtures::CLIENT_ID,
         ])
         .args(args)
-        .env_remove("EID_LIB");
+        .env_remove("LD_LIBRARY_PATH");
+    if lib_in_env {
+        command.env("EID_LIB", lib);
+    } else {
+        command.arg("--lib").arg(lib).env_remove("EID_LIB");
+    }
     if let Some(path) = stdin {
         command.stdin(std::fs::File::open(path).unwrap());
     }
@@ -610,6 +642,7 @@ fn python_ctypes_example() {
 
     let output = python_example(
         &inputs,
+        false,
         &["--min-loa", "substantial", "--token", &token],
         None,
     );
@@ -629,6 +662,7 @@ fn python_ctypes_example() {
     // The token on stdin; a level it does not reach.
     let output = python_example(
         &inputs,
+        true,
         &["--min-loa", "high"],
         Some(&inputs.path("token.txt")),
     );
@@ -643,6 +677,7 @@ fn python_ctypes_example() {
     // An expired token from stdin ("-").
     let output = python_example(
         &inputs,
+        false,
         &["--token", "-"],
         Some(&inputs.path("expired.txt")),
     );

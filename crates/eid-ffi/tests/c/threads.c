@@ -2,14 +2,16 @@
  * threads.c: one eid_verifier shared by several threads while its key set is replaced,
  * and eid_last_error kept per thread. Compiled and run by tests/c_programs.rs.
  *
- * Usage: threads JWKS_A JWKS_B ISSUER AUDIENCE TOKEN_FILE ITERATIONS
+ * Usage: threads JWKS_A JWKS_B ISSUER AUDIENCE TOKEN_FILE ITERATIONS JWKS_OTHER
  *
  * JWKS_A and JWKS_B are two key sets that both hold the key TOKEN_FILE's token is
  * signed with (B has another key as well). THREADS threads each verify the token at
  * least ITERATIONS times with the one verifier, and go on until the main thread has
  * replaced the key set MIN_REPLACEMENTS times, so the two overlap; the main thread
  * replaces it, alternating A and B, until every worker is done. Every verification
- * must succeed with the same `sub`.
+ * must succeed with the same `sub`. Afterwards JWKS_OTHER, a key set without that key,
+ * must make the token fail with EID_STATUS_UNKNOWN_KEY (so replacing does take effect),
+ * and JWKS_A make it verify again.
  *
  * Each thread also fails a call of its own (a personal ID of its own wrong length)
  * and checks that eid_last_error names its own failure, after all the threads have
@@ -112,8 +114,9 @@ static void *work(void *argument) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 7) {
-        fprintf(stderr, "usage: %s JWKS_A JWKS_B ISSUER AUDIENCE TOKEN_FILE ITERATIONS\n",
+    if (argc != 8) {
+        fprintf(stderr,
+                "usage: %s JWKS_A JWKS_B ISSUER AUDIENCE TOKEN_FILE ITERATIONS JWKS_OTHER\n",
                 argv[0]);
         return 2;
     }
@@ -121,10 +124,13 @@ int main(int argc, char **argv) {
     char *jwks_b = read_text_file(argv[2]);
     char *token = read_text_file(argv[5]);
     unsigned iterations = (unsigned)strtoul(argv[6], NULL, 10);
-    if (jwks_a == NULL || jwks_b == NULL || token == NULL || iterations == 0) {
+    char *jwks_other = read_text_file(argv[7]);
+    if (jwks_a == NULL || jwks_b == NULL || token == NULL || iterations == 0 ||
+        jwks_other == NULL) {
         free(jwks_a);
         free(jwks_b);
         free(token);
+        free(jwks_other);
         return 2;
     }
     unsigned failures = 0;
@@ -146,6 +152,7 @@ int main(int argc, char **argv) {
         free(jwks_a);
         free(jwks_b);
         free(token);
+        free(jwks_other);
         return 1;
     }
     char *sub = malloc(strlen(borrowed_sub) + 1);
@@ -204,6 +211,23 @@ int main(int argc, char **argv) {
     }
     pthread_barrier_destroy(&all_failed_once);
 
+    /* The replacements took effect: without the signing key the token fails. */
+    static const eid_status expected[] = {EID_STATUS_UNKNOWN_KEY, EID_STATUS_OK};
+    const char *key_sets[] = {jwks_other, jwks_a};
+    for (int i = 0; i < 2; i++) {
+        status = eid_verifier_replace_jwks(verifier, key_sets[i]);
+        claims = NULL;
+        if (status == EID_STATUS_OK) {
+            status = eid_verify_token(verifier, token, EID_LOA_LOW, &claims);
+        }
+        eid_claims_free(claims);
+        if (status != expected[i]) {
+            fprintf(stderr, "after the threads, key set %d: %s (%s), expected %s\n", i,
+                    status_name(status), eid_last_error(), status_name(expected[i]));
+            failures++;
+        }
+    }
+
     printf("threads: %d threads, %u verifications, %u key set replacements, %u failures\n",
            THREADS, verified, atomic_load(&replacements), failures);
     eid_verifier_free(verifier);
@@ -211,5 +235,6 @@ int main(int argc, char **argv) {
     free(jwks_a);
     free(jwks_b);
     free(token);
+    free(jwks_other);
     return failures == 0 ? 0 : 1;
 }
