@@ -419,6 +419,8 @@ fn verify_tokens_c_program_fails_on_a_wrong_expectation() {
     );
 }
 
+/// The static library works: the program is linked with `libeid.a` and no `-leid`, and
+/// runs without `LD_LIBRARY_PATH` or an rpath, so it cannot be using `libeid.so`.
 #[test]
 fn verify_tokens_c_program_linked_statically() {
     if !have("cc", &["--version"]) {

@@ -162,13 +162,17 @@ def main():
     except OSError as error:
         print(f"error: cannot load libeid: {error}", file=sys.stderr)
         return 2
-    with open(args.jwks, encoding="utf-8") as file:
-        jwks = file.read()
-    if args.token == "-":
-        token = sys.stdin.read().strip()
-    else:
-        with open(args.token, encoding="utf-8") as file:
-            token = file.read().strip()
+    try:
+        with open(args.jwks, encoding="utf-8") as file:
+            jwks = file.read()
+        if args.token == "-":
+            token = sys.stdin.read().strip()
+        else:
+            with open(args.token, encoding="utf-8") as file:
+                token = file.read().strip()
+    except OSError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
     try:
         claims, sub, level = verify(
