@@ -10,6 +10,7 @@ mod name;
 mod personal_id;
 mod places;
 
+#[cfg(feature = "sql")]
 pub(crate) use identity::iso_date;
 pub use identity::{PivotIdentity, Sex};
 pub use name::{NameMatch, compare_names, normalize_name};

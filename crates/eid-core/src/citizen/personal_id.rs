@@ -139,6 +139,7 @@ impl PersonalId {
     }
 
     /// The number as an integer key (storage only).
+    #[cfg(feature = "sql")]
     pub(crate) fn as_u64(&self) -> u64 {
         self.0
     }

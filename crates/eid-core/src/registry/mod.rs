@@ -24,8 +24,10 @@
 //! [`PopulationRegistry::fetch`], which requires an [`Authorisation`] naming the caller
 //! and the purpose.
 
+#[cfg(feature = "sql")]
 mod embedded;
 pub mod grpc;
+#[cfg(feature = "sql")]
 mod import;
 mod matching;
 mod record;
@@ -36,6 +38,7 @@ use async_trait::async_trait;
 
 use crate::citizen::{CitizenError, PersonalId};
 
+#[cfg(feature = "sql")]
 pub use embedded::{EmbeddedRegistry, RegisterLocation};
 pub use matching::{Attribute, AttributeOutcome, IdentityClaims, Match, RecordMatch};
 pub use record::{Authorisation, RecordStatus, RegisterRecord, StatusChange, StatusChangeKind};
@@ -98,6 +101,7 @@ pub enum RegistryError {
     #[error("malformed answer from the population register: {0}")]
     Protocol(String),
     /// The register's storage failed.
+    #[cfg(feature = "sql")]
     #[error("register storage error: {0}")]
     Storage(#[source] sqlx::Error),
     /// A stored record cannot be decoded (the database was altered outside this code).
@@ -151,6 +155,7 @@ pub enum RegistryError {
     NumberTaken,
 }
 
+#[cfg(feature = "sql")]
 impl From<sqlx::Error> for RegistryError {
     fn from(e: sqlx::Error) -> Self {
         match e {

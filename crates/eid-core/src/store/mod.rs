@@ -16,7 +16,9 @@ mod ids;
 pub mod issued;
 mod memory;
 mod model;
+#[cfg(feature = "redis")]
 mod redis;
+#[cfg(feature = "sql")]
 mod sql;
 
 use time::OffsetDateTime;
@@ -39,7 +41,9 @@ pub use memory::MemoryEphemeral;
 pub use model::{
     Account, AccountStatus, Consent, NewPasskey, PasskeyRecord, PasswordCredential, RefreshGrant,
 };
+#[cfg(feature = "redis")]
 pub use redis::RedisEphemeral;
+#[cfg(feature = "sql")]
 pub use sql::{PostgresStore, SqliteStore};
 
 /// What kind of thing was missing or duplicated.
@@ -114,12 +118,15 @@ pub enum StoreError {
     #[error(transparent)]
     Audit(#[from] AuditError),
     /// The SQL database failed.
+    #[cfg(feature = "sql")]
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     /// Migrations failed.
+    #[cfg(feature = "sql")]
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     /// Redis failed.
+    #[cfg(feature = "redis")]
     #[error("redis error: {0}")]
     Redis(#[from] ::redis::RedisError),
 }

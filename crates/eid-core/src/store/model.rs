@@ -89,6 +89,7 @@ impl fmt::Debug for PasswordCredential {
 }
 
 /// Longest passkey label, in characters.
+#[cfg(feature = "sql")]
 const LABEL_MAX: usize = 100;
 
 /// A passkey registration to store.
@@ -124,6 +125,7 @@ pub struct PasskeyRecord {
 }
 
 /// Checks a passkey label: 1 to 100 characters, not blank, no control characters.
+#[cfg(feature = "sql")]
 pub(crate) fn check_label(label: &str) -> Result<(), StoreError> {
     let ok = !label.trim().is_empty()
         && label.chars().count() <= LABEL_MAX
