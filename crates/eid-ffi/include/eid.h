@@ -413,6 +413,12 @@ eid_status eid_password_verify(const char *password, const char *phc, char **reh
 // `id` is NULL or NUL-terminated; `problem_out` is NULL or writable.
 eid_status eid_personal_id_validate(const char *id, eid_id_problem *problem_out);
 
+// The name of a status as a static string, for example `"EID_STATUS_EXPIRED"`;
+// `"EID_STATUS_UNKNOWN"` for a value no status has. Never free it.
+//
+// Thread safety: may be called from any thread.
+const char *eid_status_name(int32_t status);
+
 // Makes a verifier of tokens issued by `issuer` for `audience` (the relying party's
 // client id, or the resource server's identifier for access tokens), with the keys of
 // `jwks` (the issuer's JWKS document as JSON; fetching and refreshing it is the

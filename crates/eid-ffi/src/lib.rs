@@ -38,7 +38,7 @@ pub use ekyc::{
 };
 pub use password::{eid_password_hash, eid_password_verify};
 pub use personal_id::{eid_id_problem, eid_personal_id_validate};
-pub use status::eid_status;
+pub use status::{eid_status, eid_status_name};
 pub use verifier::{
     eid_verifier, eid_verifier_free, eid_verifier_new, eid_verifier_replace_jwks, eid_verify_token,
 };

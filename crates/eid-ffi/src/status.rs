@@ -1,5 +1,7 @@
 //! `eid_status`: the result of every call, one code per failure class.
 
+use std::ffi::{CStr, c_char};
+
 use eid_core::credential::password::PasswordError;
 use eid_core::credential::sdjwt::SdJwtError;
 use eid_core::credential::status_list::StatusListError;
@@ -143,5 +145,77 @@ impl From<PasswordError> for Failure {
             }
         };
         Failure::new(status, e.to_string())
+    }
+}
+
+/// The names of the statuses, indexed by value.
+const NAMES: [&CStr; 21] = [
+    c"EID_STATUS_OK",
+    c"EID_STATUS_INVALID_ARGUMENT",
+    c"EID_STATUS_MALFORMED_TOKEN",
+    c"EID_STATUS_UNSUPPORTED_ALGORITHM",
+    c"EID_STATUS_UNKNOWN_KEY",
+    c"EID_STATUS_BAD_SIGNATURE",
+    c"EID_STATUS_EXPIRED",
+    c"EID_STATUS_NOT_YET_VALID",
+    c"EID_STATUS_WRONG_ISSUER",
+    c"EID_STATUS_WRONG_AUDIENCE",
+    c"EID_STATUS_WRONG_TOKEN_TYPE",
+    c"EID_STATUS_INSUFFICIENT_ASSURANCE",
+    c"EID_STATUS_KEY_BINDING_FAILED",
+    c"EID_STATUS_REVOKED",
+    c"EID_STATUS_SUSPENDED",
+    c"EID_STATUS_NOT_PRESENT",
+    c"EID_STATUS_PASSWORD_MISMATCH",
+    c"EID_STATUS_INVALID_PERSONAL_ID",
+    c"EID_STATUS_INVALID_JWKS",
+    c"EID_STATUS_INTERNAL",
+    c"EID_STATUS_PANIC",
+];
+
+/// The name of a status as a static string, for example `"EID_STATUS_EXPIRED"`;
+/// `"EID_STATUS_UNKNOWN"` for a value no status has. Never free it.
+///
+/// Thread safety: may be called from any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn eid_status_name(status: i32) -> *const c_char {
+    usize::try_from(status)
+        .ok()
+        .and_then(|index| NAMES.get(index))
+        .map_or(c"EID_STATUS_UNKNOWN", |name| *name)
+        .as_ptr()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_values() {
+        let name = |status: i32| {
+            // SAFETY: eid_status_name returns a static NUL-terminated string.
+            unsafe { CStr::from_ptr(eid_status_name(status)) }
+                .to_str()
+                .unwrap()
+        };
+        for (status, expected) in [
+            (eid_status::Ok, "EID_STATUS_OK"),
+            (eid_status::Expired, "EID_STATUS_EXPIRED"),
+            (
+                eid_status::KeyBindingFailed,
+                "EID_STATUS_KEY_BINDING_FAILED",
+            ),
+            (eid_status::Panic, "EID_STATUS_PANIC"),
+        ] {
+            assert_eq!(name(status as i32), expected);
+        }
+        // Every name is the variant's, in SCREAMING_SNAKE_CASE, as the header spells it.
+        let header = include_str!("../include/eid.h");
+        for (value, name) in NAMES.iter().enumerate() {
+            let name = name.to_str().unwrap();
+            assert!(header.contains(&format!("{name} = {value},")), "{name}");
+        }
+        assert_eq!(name(-1), "EID_STATUS_UNKNOWN");
+        assert_eq!(name(21), "EID_STATUS_UNKNOWN");
     }
 }

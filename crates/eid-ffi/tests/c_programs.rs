@@ -17,62 +17,13 @@ use eid::eid_status;
 use eid_core::assurance::Loa;
 use serde_json::Value;
 use support::fixtures::{self, Fixtures};
+use support::native::{NATIVE_STATIC_LIBS, crate_dir, have, lib_dir};
 use tempfile::TempDir;
-
-/// Native link libraries of `libeid.a`, as printed by
-/// `cargo rustc -p eid-ffi --lib --crate-type staticlib -- --print native-static-libs`.
-const NATIVE_STATIC_LIBS: &[&str] = &[
-    "-lgcc_s",
-    "-lutil",
-    "-lrt",
-    "-lpthread",
-    "-lm",
-    "-ldl",
-    "-lc",
-];
 
 /// Verifications per thread in `threads.c` (fewer under valgrind, which is slow and
 /// runs one thread at a time).
 const THREAD_ITERATIONS: &str = "300";
 const THREAD_ITERATIONS_VALGRIND: &str = "40";
-
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|value| value == "true" || value == "1")
-}
-
-/// Whether `tool` runs (`tool args...` succeeds). Without it the test is skipped, or
-/// fails under CI.
-fn have(tool: &str, args: &[&str]) -> bool {
-    let works = Command::new(tool)
-        .args(args)
-        .output()
-        .is_ok_and(|output| output.status.success());
-    if !works {
-        assert!(
-            !in_ci(),
-            "`{tool}` is required with CI=true but does not run"
-        );
-        eprintln!("SKIPPED: `{tool}` is not available (it is required with CI=true)");
-    }
-    works
-}
-
-/// `target/debug` (or the profile directory) of this build: test binaries live in its
-/// `deps` directory, the library beside it.
-fn lib_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-    assert!(
-        dir.join("libeid.so").is_file(),
-        "no libeid.so in {}",
-        dir.display()
-    );
-    dir
-}
-
-fn crate_dir() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

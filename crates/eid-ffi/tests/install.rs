@@ -2,27 +2,11 @@
 //! `eid.pc` under a prefix, and a C program builds from what `pkg-config` says, both
 //! against the shared and the static library.
 
-use std::path::{Path, PathBuf};
+mod support;
+
 use std::process::Command;
 
-/// A tool the test needs: present, or (outside CI) a reason to skip.
-fn tool(name: &str) -> bool {
-    let found = Command::new(name).arg("--version").output().is_ok();
-    if !found {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{name} is required in CI"
-        );
-        eprintln!("skipping: {name} is not installed");
-    }
-    found
-}
-
-/// target/debug, where cargo put libeid.so and libeid.a for this test run.
-fn built_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().to_owned()
-}
+use support::native::{crate_dir, have, lib_dir};
 
 fn run(command: &mut Command) -> String {
     let output = command.output().unwrap();
@@ -56,20 +40,20 @@ int main(void) {
 
 #[test]
 fn make_install_then_pkg_config_builds_a_c_program() {
-    if !(tool("make") && tool("cc") && tool("pkg-config")) {
+    if !(have("make", &["--version"])
+        && have("cc", &["--version"])
+        && have("pkg-config", &["--version"]))
+    {
         return;
     }
-    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let prefix = tempfile::tempdir().unwrap();
     let prefix = prefix.path();
-    let target = built_dir();
     run(Command::new("make")
         .arg("-C")
-        .arg(crate_dir)
+        .arg(crate_dir())
         .arg("install")
         .arg(format!("PREFIX={}", prefix.display()))
-        .arg("PROFILE=dev")
-        .arg(format!("TARGET_DIR={}", target.parent().unwrap().display())));
+        .arg(format!("BUILT={}", lib_dir().display())));
     for installed in ["lib/libeid.so", "lib/libeid.a", "include/eid.h"] {
         assert!(prefix.join(installed).is_file(), "{installed}");
     }

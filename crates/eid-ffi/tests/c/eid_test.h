@@ -11,35 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The name of a status, as in eid.h. */
-static inline const char *status_name(int status) {
-    static const char *const names[] = {
-        "EID_STATUS_OK",
-        "EID_STATUS_INVALID_ARGUMENT",
-        "EID_STATUS_MALFORMED_TOKEN",
-        "EID_STATUS_UNSUPPORTED_ALGORITHM",
-        "EID_STATUS_UNKNOWN_KEY",
-        "EID_STATUS_BAD_SIGNATURE",
-        "EID_STATUS_EXPIRED",
-        "EID_STATUS_NOT_YET_VALID",
-        "EID_STATUS_WRONG_ISSUER",
-        "EID_STATUS_WRONG_AUDIENCE",
-        "EID_STATUS_WRONG_TOKEN_TYPE",
-        "EID_STATUS_INSUFFICIENT_ASSURANCE",
-        "EID_STATUS_KEY_BINDING_FAILED",
-        "EID_STATUS_REVOKED",
-        "EID_STATUS_SUSPENDED",
-        "EID_STATUS_NOT_PRESENT",
-        "EID_STATUS_PASSWORD_MISMATCH",
-        "EID_STATUS_INVALID_PERSONAL_ID",
-        "EID_STATUS_INVALID_JWKS",
-        "EID_STATUS_INTERNAL",
-        "EID_STATUS_PANIC",
-    };
-    if (status < 0 || (size_t)status >= sizeof names / sizeof names[0]) {
-        return "(unknown status)";
-    }
-    return names[status];
+/* The name of a status, from the library. */
+static inline const char *status_name(eid_status status) {
+    return eid_status_name((int32_t)status);
 }
 
 /*
