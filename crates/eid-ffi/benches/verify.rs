@@ -10,7 +10,9 @@
 //!   the C entry point takes it.
 //! * `bare`: aws-lc-rs `UnparsedPublicKey::verify` (ECDSA_P256_SHA256_FIXED) over the
 //!   token's signing input and its 64-byte signature, decoded once outside the loop.
-//! * the steps between them, to show where the difference goes.
+//! * `bare, key parsed once`: the same with aws-lc-rs's `ParsedPublicKey`.
+//! * the steps between them, and two what-if one-pass verifications (not eid-core's
+//!   code), to show where the difference goes.
 //! * `2 threads`: two threads sharing one verifier (wall-clock per verification, so the
 //!   throughput line is tokens/s over both threads).
 
@@ -22,7 +24,7 @@ use std::hint::black_box;
 use std::ptr;
 use std::time::{Duration as StdDuration, Instant};
 
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED, ParsedPublicKey, UnparsedPublicKey};
 use base64ct::{Base64UrlUnpadded, Encoding};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use eid::{
@@ -32,6 +34,7 @@ use eid::{
 use eid_core::assurance::Loa;
 use eid_core::token::{IdTokenClaims, TokenVerifier, VerificationKeys};
 use fixtures::{CLIENT_ID, Fixtures, ISSUER};
+use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use time::{Duration, OffsetDateTime};
@@ -80,6 +83,34 @@ fn threaded(iters: u64, threads: u64, f: impl Fn() + Sync) -> StdDuration {
         }
     });
     start.elapsed()
+}
+
+/// The header fields a verifier reads.
+#[derive(Deserialize)]
+struct Header {
+    alg: String,
+    #[allow(dead_code)]
+    typ: Option<String>,
+    #[allow(dead_code)]
+    kid: Option<String>,
+}
+
+/// A what-if, not eid-core's behaviour: an ID token checked in one pass (header parsed
+/// once, signature by `check`, payload base64url-decoded and parsed once, typed from the
+/// parsed value, `iss` and `aud` compared), to show what `jsonwebtoken::decode`'s extra
+/// passes cost (it parses the header twice and the claims twice).
+fn one_pass(token: &str, check: impl Fn(&[u8], &str) -> bool) -> Option<Value> {
+    let (message, signature) = token.rsplit_once('.')?;
+    let (header, payload) = message.split_once('.')?;
+    let header: Header =
+        serde_json::from_slice(&Base64UrlUnpadded::decode_vec(header).ok()?).ok()?;
+    if header.alg != "ES256" || !check(message.as_bytes(), signature) {
+        return None;
+    }
+    let claims: Value =
+        serde_json::from_slice(&Base64UrlUnpadded::decode_vec(payload).ok()?).ok()?;
+    let typed = IdTokenClaims::deserialize(&claims).ok()?;
+    (typed.iss == ISSUER && typed.aud.contains(CLIENT_ID)).then_some(claims)
 }
 
 fn verify(c: &mut Criterion) {
@@ -167,6 +198,39 @@ fn verify(c: &mut Criterion) {
         })
     });
 
+    let parsed: ParsedPublicKey = public.parse().expect("parsed key");
+    group.bench_function(
+        "bare, key parsed once: aws-lc-rs ParsedPublicKey verify",
+        |b| {
+            b.iter(|| {
+                parsed
+                    .verify_sig(black_box(message), black_box(&signature))
+                    .expect("verifies")
+            })
+        },
+    );
+    let x = jwk["keys"][0]["x"].as_str().expect("x");
+    let y = jwk["keys"][0]["y"].as_str().expect("y");
+    let decoding = DecodingKey::from_ec_components(x, y).expect("decoding key");
+    group.bench_function("what-if: one pass, jsonwebtoken::crypto::verify", |b| {
+        b.iter(|| {
+            one_pass(black_box(&token), |message, signature| {
+                jsonwebtoken::crypto::verify(signature, message, &decoding, Algorithm::ES256)
+                    .unwrap_or(false)
+            })
+            .expect("verifies")
+        })
+    });
+    group.bench_function("what-if: one pass, ParsedPublicKey", |b| {
+        b.iter(|| {
+            one_pass(black_box(&token), |message, signature| {
+                Base64UrlUnpadded::decode_vec(signature)
+                    .is_ok_and(|sig| parsed.verify_sig(message, &sig).is_ok())
+            })
+            .expect("verifies")
+        })
+    });
+
     // The non-signature steps, measured one by one.
     group.bench_function("step: header base64url + JSON", |b| {
         b.iter(|| {
@@ -208,8 +272,71 @@ fn verify(c: &mut Criterion) {
     });
     group.finish();
 
+    // The same three verifications interleaved: rounds of `CALLS` calls of each, in an
+    // order rotated per round, so each round's ratios compare figures taken within a few
+    // milliseconds of each other (a shared machine drifts more than that between
+    // criterion's benchmarks). Skipped when a filter other than "interleaved" is given.
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    if filter.is_none_or(|f| "interleaved".contains(f.as_str())) {
+        let variants: [(&str, &dyn Fn()); 3] = [
+            ("C ABI", &|| c_verify(c_verifier, &c_token)),
+            ("eid-core verify_token_at", &|| {
+                core.verify_token_at(
+                    black_box(&token),
+                    Some(Loa::High),
+                    OffsetDateTime::now_utc(),
+                )
+                .expect("verifies");
+            }),
+            ("bare", &|| {
+                public
+                    .verify(black_box(message), black_box(&signature))
+                    .expect("verifies")
+            }),
+        ];
+        interleaved(&variants);
+    }
+
     // SAFETY: made above, no longer used.
     unsafe { eid_verifier_free(c_verifier) };
+}
+
+/// Calls per variant and round, and rounds, of [`interleaved`].
+const CALLS: u32 = 200;
+const ROUNDS: usize = 150;
+
+/// Times `variants` in interleaved rounds; prints each one's median time per call and
+/// the median (and 10th–90th percentile) of its per-round ratio to the last variant.
+fn interleaved(variants: &[(&str, &dyn Fn())]) {
+    let mut times = vec![Vec::with_capacity(ROUNDS); variants.len()];
+    for round in 0..ROUNDS {
+        for k in 0..variants.len() {
+            let i = (round + k) % variants.len();
+            let start = Instant::now();
+            for _ in 0..CALLS {
+                (variants[i].1)();
+            }
+            times[i].push(start.elapsed().as_secs_f64() * 1e6 / f64::from(CALLS));
+        }
+    }
+    let quantile = |values: &[f64], q: f64| {
+        let mut sorted = values.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+    };
+    let base = times.last().expect("a baseline").clone();
+    println!("interleaved: {ROUNDS} rounds of {CALLS} calls per variant");
+    for (i, (name, _)) in variants.iter().enumerate() {
+        let ratios: Vec<f64> = times[i].iter().zip(&base).map(|(t, b)| t / b).collect();
+        println!(
+            "interleaved: {name:<26} median {:8.3} µs/call  ratio to {} median {:.3} (p10 {:.3}, p90 {:.3})",
+            quantile(&times[i], 0.5),
+            variants.last().expect("baseline").0,
+            quantile(&ratios, 0.5),
+            quantile(&ratios, 0.1),
+            quantile(&ratios, 0.9),
+        );
+    }
 }
 
 criterion_group!(benches, verify);
