@@ -345,8 +345,10 @@ fn same_jws(mutated: &[u8], original: &str) -> bool {
 struct Setup {
     f: Fixtures,
     jwks: String,
-    /// Good ID tokens, valid for a day.
+    /// A good ID token for [`fixtures::CLIENT_ID`], valid for a day.
     token: String,
+    /// A good access token (`typ` `at+jwt`) for [`fixtures::API`], valid for a day.
+    access: String,
     /// An access token (for the same key; the verifier's audience is the client's, so it
     /// fails on audience) and other valid-looking donors.
     donors: Vec<String>,
@@ -357,6 +359,20 @@ fn setup() -> Setup {
     let mut claims = f.id_claims();
     claims["exp"] = json!(OffsetDateTime::now_utc().unix_timestamp() + 24 * 3600);
     let token = f.sign(&claims);
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let access = f
+        .ring
+        .active()
+        .sign(
+            "at+jwt",
+            &json!({
+                "iss": fixtures::ISSUER, "sub": f.subject(), "aud": fixtures::API,
+                "iat": now, "exp": now + 24 * 3600, "auth_time": now - 60,
+                "jti": "fuzz-1", "client_id": fixtures::CLIENT_ID, "scope": "openid profile",
+                "acr": "http://eidas.europa.eu/LoA/high",
+            }),
+        )
+        .expect("sign");
     let donors = vec![
         f.access_token(eid_core::assurance::Loa::High),
         f.expired_id_token(),
@@ -370,18 +386,23 @@ fn setup() -> Setup {
         f,
         jwks,
         token,
+        access,
         donors,
     }
 }
 
 fn new_verifier(jwks: &CStr) -> (eid_status, *mut eid_verifier) {
+    new_verifier_for(jwks, fixtures::CLIENT_ID)
+}
+
+fn new_verifier_for(jwks: &CStr, audience: &str) -> (eid_status, *mut eid_verifier) {
     let mut v = ptr::null_mut();
     // SAFETY: NUL-terminated strings and a writable out-parameter.
     let status = unsafe {
         eid_verifier_new(
             jwks.as_ptr(),
             c(fixtures::ISSUER).as_ptr(),
-            c(fixtures::CLIENT_ID).as_ptr(),
+            c(audience).as_ptr(),
             60,
             &mut v,
         )
@@ -489,12 +510,34 @@ const LOAS: &[eid_loa] = &[
 #[test]
 fn tokens() {
     let s = setup();
-    let (_, v) = new_verifier(&c(&s.jwks));
-    let donors: Vec<&[u8]> = s.donors.iter().map(|d| d.as_bytes()).collect();
-    // The unmutated token verifies (so the oracle below is not vacuous).
-    assert_eq!(verify(v, &c(&s.token), EID_LOA_HIGH), eid_status::Ok);
+    let (_, id_verifier) = new_verifier(&c(&s.jwks));
+    let (_, api_verifier) = new_verifier_for(&c(&s.jwks), fixtures::API);
+    let mut donor_list: Vec<&[u8]> = s.donors.iter().map(|d| d.as_bytes()).collect();
+    donor_list.push(s.token.as_bytes());
+    donor_list.push(s.access.as_bytes());
+    let donors = donor_list;
+    // The unmutated tokens verify (so the oracle below is not vacuous), each only with
+    // its own audience.
+    assert_eq!(
+        verify(id_verifier, &c(&s.token), EID_LOA_HIGH),
+        eid_status::Ok
+    );
+    assert_eq!(
+        verify(api_verifier, &c(&s.access), EID_LOA_HIGH),
+        eid_status::Ok
+    );
+    assert_eq!(
+        verify(id_verifier, &c(&s.access), EID_LOA_NONE),
+        eid_status::WrongAudience
+    );
     let (mut accepted, mut changed) = (0, 0);
     run("tokens", cases(), |rng, case| {
+        // A quarter of the cases start from the access token, checked for the API.
+        let (original, v) = if rng.chance(25) {
+            (&s.access, api_verifier)
+        } else {
+            (&s.token, id_verifier)
+        };
         let input = match rng.below(10) {
             0 => rng.bytes(400),
             1 => {
@@ -506,7 +549,7 @@ fn tokens() {
                 t.extend(rng.bytes(90));
                 t
             }
-            _ => mutate(rng, s.token.as_bytes(), &donors, b'.'),
+            _ => mutate(rng, original.as_bytes(), &donors, b'.'),
         };
         let token = c_bytes(input);
         let loa = *rng.pick(LOAS);
@@ -514,9 +557,9 @@ fn tokens() {
             let status = verify(v, &token, loa);
             if status == eid_status::Ok {
                 accepted += 1;
-                changed += usize::from(token.as_bytes() != s.token.as_bytes());
+                changed += usize::from(token.as_bytes() != original.as_bytes());
                 assert!(
-                    same_jws(token.as_bytes(), &s.token),
+                    same_jws(token.as_bytes(), original),
                     "case {case}: a changed token verified: {token:?}"
                 );
                 assert!(loa <= EID_LOA_HIGH);
@@ -534,13 +577,14 @@ fn tokens() {
     // SAFETY: NULL is allowed everywhere.
     unsafe {
         let token = c(&s.token);
-        let status = eid_verify_token(v, token.as_ptr(), EID_LOA_NONE, ptr::null_mut());
+        let status = eid_verify_token(id_verifier, token.as_ptr(), EID_LOA_NONE, ptr::null_mut());
         assert_eq!(status, eid_status::InvalidArgument);
         let mut out = ptr::null_mut();
         let status = eid_verify_token(ptr::null(), token.as_ptr(), EID_LOA_NONE, &mut out);
         assert_eq!(status, eid_status::InvalidArgument);
         assert!(out.is_null());
-        eid_verifier_free(v);
+        eid_verifier_free(id_verifier);
+        eid_verifier_free(api_verifier);
     }
 }
 
