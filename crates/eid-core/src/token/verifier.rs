@@ -9,12 +9,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED, ParsedPublicKey, UnparsedPublicKey};
 use base64ct::{Base64UrlUnpadded, Encoding};
+use jsonwebtoken::DecodingKey;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::{
     AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm, KeyOperations, PublicKeyUse,
 };
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use time::{Duration, OffsetDateTime};
@@ -112,8 +113,12 @@ pub struct VerifiedToken {
 /// A key listed in a JWKS.
 #[derive(Debug, Clone)]
 enum KeyEntry {
-    /// A P-256 key usable for ES256 verification.
-    Es256(DecodingKey),
+    /// A P-256 key usable for ES256 verification: as jsonwebtoken takes it (for the other
+    /// token formats of this crate), and parsed once for the token verifier's own check.
+    Es256 {
+        decoding: DecodingKey,
+        parsed: ParsedPublicKey,
+    },
     /// Anything else (RSA, oct, other curves, encryption keys, unparsable entries).
     Unusable,
 }
@@ -158,7 +163,7 @@ impl VerificationKeys {
         match self.0.get(kid) {
             None => Err(VerifyError::UnknownKey),
             Some(KeyEntry::Unusable) => Err(VerifyError::KeyMismatch),
-            Some(KeyEntry::Es256(key)) => Ok(key),
+            Some(KeyEntry::Es256 { decoding, .. }) => Ok(decoding),
         }
     }
 
@@ -176,15 +181,18 @@ impl VerificationKeys {
 /// The ES256 verification key of `jwk`, if it is a P-256 signature key (a point on the
 /// curve); used for holder keys carried in a `cnf` claim.
 pub(crate) fn es256_key_of(jwk: &Jwk) -> Option<DecodingKey> {
-    KeyEntry::es256(jwk)
+    KeyEntry::es256(jwk).map(|(decoding, _)| decoding)
 }
 
 impl KeyEntry {
     fn from_jwk(jwk: &Jwk) -> Self {
-        Self::es256(jwk).map_or(KeyEntry::Unusable, KeyEntry::Es256)
+        Self::es256(jwk).map_or(KeyEntry::Unusable, |(decoding, parsed)| KeyEntry::Es256 {
+            decoding,
+            parsed,
+        })
     }
 
-    fn es256(jwk: &Jwk) -> Option<DecodingKey> {
+    fn es256(jwk: &Jwk) -> Option<(DecodingKey, ParsedPublicKey)> {
         let common = &jwk.common;
         let for_signatures = common
             .public_key_use
@@ -213,7 +221,10 @@ impl KeyEntry {
             point.extend_from_slice(&bytes);
         }
         p256::PublicKey::from_sec1_bytes(&point).ok()?;
-        DecodingKey::from_ec_components(&ec.x, &ec.y).ok()
+        let parsed = UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point)
+            .parse()
+            .ok()?;
+        Some((DecodingKey::from_ec_components(&ec.x, &ec.y).ok()?, parsed))
     }
 }
 
@@ -254,8 +265,9 @@ impl TokenKind {
 #[derive(Debug)]
 pub struct TokenVerifier {
     keys: RwLock<Arc<VerificationKeys>>,
-    audience: String,
-    validation: Validation,
+    issuer: String,
+    /// What `aud` may name; the first is this verifier's own audience (for `azp`).
+    audiences: Vec<String>,
     leeway: i64,
     acr: AcrTable,
 }
@@ -290,22 +302,16 @@ impl TokenVerifier {
         audiences: &[&str],
         leeway: Duration,
     ) -> Result<Self, VerifyError> {
-        let audience = audiences.first().ok_or(VerifyError::WrongAudience)?;
+        if audiences.is_empty() {
+            return Err(VerifyError::WrongAudience);
+        }
         if leeway.is_negative() || leeway > MAX_LEEWAY {
             return Err(VerifyError::InvalidLeeway);
         }
-        let mut validation = Validation::new(Algorithm::ES256);
-        // Times are checked in `check_times` against the caller's clock.
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.required_spec_claims.clear();
-        validation.leeway = 0;
-        validation.set_issuer(&[issuer]);
-        validation.set_audience(audiences);
         Ok(Self {
             keys: RwLock::new(Arc::new(keys)),
-            audience: (*audience).to_owned(),
-            validation,
+            issuer: issuer.to_owned(),
+            audiences: audiences.iter().map(|a| (*a).to_owned()).collect(),
             leeway: leeway.whole_seconds(),
             acr: AcrTable::default(),
         })
@@ -390,7 +396,7 @@ impl TokenVerifier {
             .into_iter()
             .find(|kind| kind.accepts_typ(typ))
             .ok_or(VerifyError::WrongType)?;
-        let claims: Value = self.decode(token, header.kid)?;
+        let claims = self.decode(token, header.kid)?;
         let loa = match kind {
             TokenKind::Access => {
                 self.check_claims(&typed::<AccessTokenClaims>(&claims)?, min_loa, now)?
@@ -419,7 +425,7 @@ impl TokenVerifier {
     fn check_azp(&self, claims: &IdTokenClaims) -> Result<(), VerifyError> {
         let several_audiences = matches!(&claims.aud, Audience::Many(a) if a.len() > 1);
         match claims.azp.as_deref() {
-            Some(azp) if azp != self.audience => Err(VerifyError::WrongAudience),
+            Some(azp) if azp != self.audiences[0] => Err(VerifyError::WrongAudience),
             None if several_audiences => Err(VerifyError::WrongAudience),
             _ => Ok(()),
         }
@@ -460,28 +466,51 @@ impl TokenVerifier {
         if !kind.accepts_typ(header.typ.as_deref()) {
             return Err(VerifyError::WrongType);
         }
-        let claims: C = self.decode(token, header.kid)?;
+        let claims: C = typed(&self.decode(token, header.kid)?)?;
         self.check_claims(&claims, min_loa, now)?;
         Ok(claims)
     }
 
     /// The claims of `token` after the signature (by the key named `kid`), `iss` and
-    /// `aud` checks.
-    fn decode<T: serde::de::DeserializeOwned>(
-        &self,
-        token: &str,
-        kid: Option<String>,
-    ) -> Result<T, VerifyError> {
+    /// `aud` checks, in one pass over the token: the header was parsed by the caller, the
+    /// ES256 signature (RFC 7515 section 5.2, RFC 7518 section 3.4: R || S) is checked
+    /// with the key parsed when the JWKS was loaded, then the payload is parsed once.
+    fn decode(&self, token: &str, kid: Option<String>) -> Result<Value, VerifyError> {
         let kid = kid.ok_or(VerifyError::UnknownKey)?;
         let keys = Arc::clone(&self.keys.read().unwrap_or_else(PoisonError::into_inner));
         let key = match keys.0.get(&kid) {
             None => return Err(VerifyError::UnknownKey),
             Some(KeyEntry::Unusable) => return Err(VerifyError::KeyMismatch),
-            Some(KeyEntry::Es256(key)) => key,
+            Some(KeyEntry::Es256 { parsed, .. }) => parsed,
         };
-        Ok(jsonwebtoken::decode::<T>(token, key, &self.validation)
-            .map_err(|e| map_jwt_error(e.kind()))?
-            .claims)
+        // `parse_header` made sure of exactly three parts.
+        let (signing_input, signature) = token.rsplit_once('.').ok_or(VerifyError::Malformed)?;
+        let signature =
+            Base64UrlUnpadded::decode_vec(signature).map_err(|_| VerifyError::Malformed)?;
+        key.verify_sig(signing_input.as_bytes(), &signature)
+            .map_err(|_| VerifyError::BadSignature)?;
+        let (_, payload) = signing_input
+            .split_once('.')
+            .ok_or(VerifyError::Malformed)?;
+        let payload = Base64UrlUnpadded::decode_vec(payload).map_err(|_| VerifyError::Malformed)?;
+        let claims: Value = serde_json::from_slice(&payload).map_err(|_| VerifyError::Malformed)?;
+        self.check_issuer_and_audience(&claims)?;
+        Ok(claims)
+    }
+
+    /// `iss` is the expected issuer; `aud` (a string or an array of strings) names one of
+    /// the expected audiences (OIDC Core 3.1.3.7 steps 2-3, RFC 9068 section 4). Missing
+    /// or mistyped claims are malformed.
+    fn check_issuer_and_audience(&self, claims: &Value) -> Result<(), VerifyError> {
+        let iss = claims["iss"].as_str().ok_or(VerifyError::Malformed)?;
+        if iss != self.issuer {
+            return Err(VerifyError::WrongIssuer);
+        }
+        let aud = Audience::deserialize(&claims["aud"]).map_err(|_| VerifyError::Malformed)?;
+        if !self.audiences.iter().any(|expected| aud.contains(expected)) {
+            return Err(VerifyError::WrongAudience);
+        }
+        Ok(())
     }
 
     /// Checks the times and the level of verified claims; returns the level.
@@ -571,7 +600,7 @@ pub(crate) fn map_jwt_error(kind: &ErrorKind) -> VerifyError {
 mod tests {
     use std::collections::BTreeMap;
 
-    use jsonwebtoken::{EncodingKey, Header};
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
     use p256::elliptic_curve::Generate;
     use p256::pkcs8::EncodePrivateKey;
     use serde_json::{Value, json};
@@ -912,6 +941,34 @@ mod tests {
             verify_access(&v, &ring.active().sign("at+jwt", &claims).unwrap()),
             Err(VerifyError::WrongAudience)
         );
+    }
+
+    #[test]
+    fn missing_or_mistyped_issuer_and_audience_are_malformed() {
+        let ring = KeyRing::generate().unwrap();
+        let v = verifier(&ring, API);
+        for (claim, value) in [
+            ("iss", None),
+            ("iss", Some(json!(7))),
+            ("aud", None),
+            ("aud", Some(json!({"aud": API}))),
+            ("aud", Some(json!([API, 7]))),
+        ] {
+            let mut claims = raw_claims();
+            match &value {
+                None => drop(claims.as_object_mut().unwrap().remove(claim)),
+                Some(value) => claims[claim] = value.clone(),
+            }
+            let token = ring.active().sign("at+jwt", &claims).unwrap();
+            assert_eq!(
+                verify_access(&v, &token),
+                Err(VerifyError::Malformed),
+                "{claim}: {value:?}"
+            );
+        }
+        // A payload that is JSON but not an object.
+        let token = ring.active().sign("at+jwt", &json!([1, 2])).unwrap();
+        assert_eq!(verify_access(&v, &token), Err(VerifyError::Malformed));
     }
 
     #[test]
