@@ -11,8 +11,8 @@
 //! * `bare`: aws-lc-rs `UnparsedPublicKey::verify` (ECDSA_P256_SHA256_FIXED) over the
 //!   token's signing input and its 64-byte signature, decoded once outside the loop.
 //! * `bare, key parsed once`: the same with aws-lc-rs's `ParsedPublicKey`.
-//! * the steps between them, and two what-if one-pass verifications (not eid-core's
-//!   code), to show where the difference goes.
+//! * the steps between them (header and payload parsing, typed claims, the claims map),
+//!   to show where the difference goes.
 //! * `2 threads`: two threads sharing one verifier (wall-clock per verification, so the
 //!   throughput line is tokens/s over both threads).
 
@@ -34,7 +34,6 @@ use eid::{
 use eid_core::assurance::Loa;
 use eid_core::token::{IdTokenClaims, TokenVerifier, VerificationKeys};
 use fixtures::{CLIENT_ID, Fixtures, ISSUER};
-use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use time::{Duration, OffsetDateTime};
@@ -83,34 +82,6 @@ fn threaded(iters: u64, threads: u64, f: impl Fn() + Sync) -> StdDuration {
         }
     });
     start.elapsed()
-}
-
-/// The header fields a verifier reads.
-#[derive(Deserialize)]
-struct Header {
-    alg: String,
-    #[allow(dead_code)]
-    typ: Option<String>,
-    #[allow(dead_code)]
-    kid: Option<String>,
-}
-
-/// A what-if, not eid-core's behaviour: an ID token checked in one pass (header parsed
-/// once, signature by `check`, payload base64url-decoded and parsed once, typed from the
-/// parsed value, `iss` and `aud` compared), to show what `jsonwebtoken::decode`'s extra
-/// passes cost (it parses the header twice and the claims twice).
-fn one_pass(token: &str, check: impl Fn(&[u8], &str) -> bool) -> Option<Value> {
-    let (message, signature) = token.rsplit_once('.')?;
-    let (header, payload) = message.split_once('.')?;
-    let header: Header =
-        serde_json::from_slice(&Base64UrlUnpadded::decode_vec(header).ok()?).ok()?;
-    if header.alg != "ES256" || !check(message.as_bytes(), signature) {
-        return None;
-    }
-    let claims: Value =
-        serde_json::from_slice(&Base64UrlUnpadded::decode_vec(payload).ok()?).ok()?;
-    let typed = IdTokenClaims::deserialize(&claims).ok()?;
-    (typed.iss == ISSUER && typed.aud.contains(CLIENT_ID)).then_some(claims)
 }
 
 fn verify(c: &mut Criterion) {
@@ -209,27 +180,6 @@ fn verify(c: &mut Criterion) {
             })
         },
     );
-    let x = jwk["keys"][0]["x"].as_str().expect("x");
-    let y = jwk["keys"][0]["y"].as_str().expect("y");
-    let decoding = DecodingKey::from_ec_components(x, y).expect("decoding key");
-    group.bench_function("what-if: one pass, jsonwebtoken::crypto::verify", |b| {
-        b.iter(|| {
-            one_pass(black_box(&token), |message, signature| {
-                jsonwebtoken::crypto::verify(signature, message, &decoding, Algorithm::ES256)
-                    .unwrap_or(false)
-            })
-            .expect("verifies")
-        })
-    });
-    group.bench_function("what-if: one pass, ParsedPublicKey", |b| {
-        b.iter(|| {
-            one_pass(black_box(&token), |message, signature| {
-                Base64UrlUnpadded::decode_vec(signature)
-                    .is_ok_and(|sig| parsed.verify_sig(message, &sig).is_ok())
-            })
-            .expect("verifies")
-        })
-    });
 
     // The non-signature steps, measured one by one.
     group.bench_function("step: header base64url + JSON", |b| {
