@@ -70,6 +70,9 @@ typedef enum {
   EID_STATUS_INTERNAL = 19,
   // The library panicked; the call had no effect. Please report it.
   EID_STATUS_PANIC = 20,
+  // The ID token's `nonce` is missing or not the one sent in the authentication
+  // request (OIDC Core 3.1.3.7 step 11).
+  EID_STATUS_WRONG_NONCE = 21,
 } eid_status;
 
 // What was verified.
@@ -457,9 +460,10 @@ void eid_verifier_free(eid_verifier *verifier);
 // (`typ` `at+jwt`): ES256 signature by a key of the key set, issuer, audience (and
 // `azp`), expiry, not-before and issue time within the leeway, the claims each kind
 // requires, and a level of assurance of at least `min_loa` (`EID_LOA_NONE` for no
-// requirement). On success `*claims_out` holds the claims (free them with
-// `eid_claims_free`); on failure it is NULL. An ID token's `nonce` is not checked here:
-// read it with `eid_claims_string` and compare it with the one you sent.
+// requirement). `eid_claims_kind` tells which kind it was. On success `*claims_out`
+// holds the claims (free them with `eid_claims_free`); on failure it is NULL. A relying
+// party checking an ID token should rather call `eid_verify_id_token` (which checks the
+// nonce), and a resource server `eid_verify_access_token`.
 //
 // Thread safety: may be called from many threads at once with the same verifier.
 //
@@ -470,6 +474,36 @@ eid_status eid_verify_token(const eid_verifier *verifier,
                             const char *token,
                             eid_loa min_loa,
                             eid_claims **claims_out);
+
+// Verifies an ID token as `eid_verify_token` does, and also that it is one (an access
+// token is `EID_STATUS_WRONG_TOKEN_TYPE`) and that its `nonce` equals `nonce`, the value
+// sent in the authentication request (`EID_STATUS_WRONG_NONCE` otherwise; OIDC Core
+// 3.1.3.7 step 11). With `nonce` NULL (a request that carried none) the token must
+// carry none either.
+//
+// Thread safety: may be called from many threads at once with the same verifier.
+//
+// # Safety
+// `verifier` is NULL or a live verifier; `token` and `nonce` are NULL or
+// NUL-terminated; `claims_out` is NULL or writable.
+eid_status eid_verify_id_token(const eid_verifier *verifier,
+                               const char *token,
+                               const char *nonce,
+                               eid_loa min_loa,
+                               eid_claims **claims_out);
+
+// Verifies an RFC 9068 access token as `eid_verify_token` does, and also that it is one
+// (an ID token is `EID_STATUS_WRONG_TOKEN_TYPE`): what a resource server calls with the
+// bearer token of a request.
+//
+// Thread safety: may be called from many threads at once with the same verifier.
+//
+// # Safety
+// As for `eid_verify_token`.
+eid_status eid_verify_access_token(const eid_verifier *verifier,
+                                   const char *token,
+                                   eid_loa min_loa,
+                                   eid_claims **claims_out);
 
 #ifdef __cplusplus
 }  // extern "C"

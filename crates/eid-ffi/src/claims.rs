@@ -166,6 +166,11 @@ impl eid_claims {
         })
     }
 
+    /// The `nonce` claim, if it is a string.
+    pub(crate) fn nonce(&self) -> Option<&str> {
+        self.claims.get("nonce").and_then(Value::as_str)
+    }
+
     fn integer(&self, name: &str) -> Result<i64, Failure> {
         self.claims
             .get(name)

@@ -40,7 +40,8 @@ pub use password::{eid_password_hash, eid_password_verify};
 pub use personal_id::{eid_id_problem, eid_personal_id_validate};
 pub use status::{eid_status, eid_status_name};
 pub use verifier::{
-    eid_verifier, eid_verifier_free, eid_verifier_new, eid_verifier_replace_jwks, eid_verify_token,
+    eid_verifier, eid_verifier_free, eid_verifier_new, eid_verifier_replace_jwks,
+    eid_verify_access_token, eid_verify_id_token, eid_verify_token,
 };
 
 /// The library version as a static NUL-terminated UTF-8 string. Never free it.

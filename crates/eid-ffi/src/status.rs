@@ -62,6 +62,9 @@ pub enum eid_status {
     Internal = 19,
     /// The library panicked; the call had no effect. Please report it.
     Panic = 20,
+    /// The ID token's `nonce` is missing or not the one sent in the authentication
+    /// request (OIDC Core 3.1.3.7 step 11).
+    WrongNonce = 21,
 }
 
 impl From<VerifyError> for Failure {
@@ -149,7 +152,7 @@ impl From<PasswordError> for Failure {
 }
 
 /// The names of the statuses, indexed by value.
-const NAMES: [&CStr; 21] = [
+const NAMES: [&CStr; 22] = [
     c"EID_STATUS_OK",
     c"EID_STATUS_INVALID_ARGUMENT",
     c"EID_STATUS_MALFORMED_TOKEN",
@@ -171,6 +174,7 @@ const NAMES: [&CStr; 21] = [
     c"EID_STATUS_INVALID_JWKS",
     c"EID_STATUS_INTERNAL",
     c"EID_STATUS_PANIC",
+    c"EID_STATUS_WRONG_NONCE",
 ];
 
 /// The name of a status as a static string, for example `"EID_STATUS_EXPIRED"`;
@@ -216,6 +220,6 @@ mod tests {
             assert!(header.contains(&format!("{name} = {value},")), "{name}");
         }
         assert_eq!(name(-1), "EID_STATUS_UNKNOWN");
-        assert_eq!(name(21), "EID_STATUS_UNKNOWN");
+        assert_eq!(name(22), "EID_STATUS_UNKNOWN");
     }
 }

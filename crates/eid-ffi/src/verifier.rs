@@ -3,10 +3,10 @@
 use std::ffi::c_char;
 
 use eid_core::assurance::Loa;
-use eid_core::token::{TokenVerifier, VerificationKeys};
+use eid_core::token::{TokenVerifier, VerificationKeys, VerifiedKind};
 use time::{Duration, OffsetDateTime};
 
-use crate::boundary::{Failure, Out, guard, handle, into_handle, str_arg};
+use crate::boundary::{Failure, Out, guard, handle, into_handle, opt_str_arg, str_arg};
 use crate::claims::{eid_claims, eid_loa};
 use crate::status::eid_status;
 
@@ -123,9 +123,10 @@ pub unsafe extern "C" fn eid_verifier_free(verifier: *mut eid_verifier) {
 /// (`typ` `at+jwt`): ES256 signature by a key of the key set, issuer, audience (and
 /// `azp`), expiry, not-before and issue time within the leeway, the claims each kind
 /// requires, and a level of assurance of at least `min_loa` (`EID_LOA_NONE` for no
-/// requirement). On success `*claims_out` holds the claims (free them with
-/// `eid_claims_free`); on failure it is NULL. An ID token's `nonce` is not checked here:
-/// read it with `eid_claims_string` and compare it with the one you sent.
+/// requirement). `eid_claims_kind` tells which kind it was. On success `*claims_out`
+/// holds the claims (free them with `eid_claims_free`); on failure it is NULL. A relying
+/// party checking an ID token should rather call `eid_verify_id_token` (which checks the
+/// nonce), and a resource server `eid_verify_access_token`.
 ///
 /// Thread safety: may be called from many threads at once with the same verifier.
 ///
@@ -139,17 +140,122 @@ pub unsafe extern "C" fn eid_verify_token(
     min_loa: eid_loa,
     claims_out: *mut *mut eid_claims,
 ) -> eid_status {
+    // SAFETY: same contract.
+    unsafe { verify(verifier, token, Expect::Either, min_loa, claims_out) }
+}
+
+/// Verifies an ID token as `eid_verify_token` does, and also that it is one (an access
+/// token is `EID_STATUS_WRONG_TOKEN_TYPE`) and that its `nonce` equals `nonce`, the value
+/// sent in the authentication request (`EID_STATUS_WRONG_NONCE` otherwise; OIDC Core
+/// 3.1.3.7 step 11). With `nonce` NULL (a request that carried none) the token must
+/// carry none either.
+///
+/// Thread safety: may be called from many threads at once with the same verifier.
+///
+/// # Safety
+/// `verifier` is NULL or a live verifier; `token` and `nonce` are NULL or
+/// NUL-terminated; `claims_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn eid_verify_id_token(
+    verifier: *const eid_verifier,
+    token: *const c_char,
+    nonce: *const c_char,
+    min_loa: eid_loa,
+    claims_out: *mut *mut eid_claims,
+) -> eid_status {
     guard(|| {
-        // SAFETY (all blocks): the caller's contract stated above.
-        let out = unsafe { Out::new(claims_out, "claims_out", std::ptr::null_mut()) }?;
-        let verifier = unsafe { handle(verifier, "verifier") }?;
-        let token = unsafe { str_arg(token, "token") }?;
-        let min_loa = required_loa(min_loa)?;
-        let verified =
-            verifier
-                .tokens
-                .verify_token_at(token, min_loa, OffsetDateTime::now_utc())?;
-        out.set(into_handle(eid_claims::from_token(verified)?));
+        // SAFETY: the caller's contract stated above.
+        let nonce = unsafe { opt_str_arg(nonce, "nonce") }?;
+        // SAFETY: same contract.
+        let (out, claims) =
+            unsafe { verified(verifier, token, Expect::IdToken, min_loa, claims_out) }?;
+        if claims.nonce() != nonce {
+            return Err(Failure::new(
+                eid_status::WrongNonce,
+                "the ID token's nonce is not the one sent",
+            ));
+        }
+        out.set(into_handle(claims));
         Ok(())
     })
+}
+
+/// Verifies an RFC 9068 access token as `eid_verify_token` does, and also that it is one
+/// (an ID token is `EID_STATUS_WRONG_TOKEN_TYPE`): what a resource server calls with the
+/// bearer token of a request.
+///
+/// Thread safety: may be called from many threads at once with the same verifier.
+///
+/// # Safety
+/// As for `eid_verify_token`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn eid_verify_access_token(
+    verifier: *const eid_verifier,
+    token: *const c_char,
+    min_loa: eid_loa,
+    claims_out: *mut *mut eid_claims,
+) -> eid_status {
+    // SAFETY: same contract.
+    unsafe { verify(verifier, token, Expect::AccessToken, min_loa, claims_out) }
+}
+
+/// Which kind of token the caller accepts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    Either,
+    IdToken,
+    AccessToken,
+}
+
+/// The body of the `eid_verify_*` functions without a nonce.
+///
+/// # Safety
+/// As for `eid_verify_token`.
+unsafe fn verify(
+    verifier: *const eid_verifier,
+    token: *const c_char,
+    expect: Expect,
+    min_loa: eid_loa,
+    claims_out: *mut *mut eid_claims,
+) -> eid_status {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let (out, claims) = unsafe { verified(verifier, token, expect, min_loa, claims_out) }?;
+        out.set(into_handle(claims));
+        Ok(())
+    })
+}
+
+/// Verifies the token; returns the out-parameter (already set to NULL) and the claims
+/// for the caller to store once its own checks pass.
+///
+/// # Safety
+/// As for `eid_verify_token`.
+unsafe fn verified<'a>(
+    verifier: *const eid_verifier,
+    token: *const c_char,
+    expect: Expect,
+    min_loa: eid_loa,
+    claims_out: *mut *mut eid_claims,
+) -> Result<(Out<'a, *mut eid_claims>, eid_claims), Failure> {
+    // SAFETY (all blocks): the caller's contract.
+    let out = unsafe { Out::new(claims_out, "claims_out", std::ptr::null_mut()) }?;
+    let verifier = unsafe { handle(verifier, "verifier") }?;
+    let token = unsafe { str_arg(token, "token") }?;
+    let min_loa = required_loa(min_loa)?;
+    let verified = verifier
+        .tokens
+        .verify_token_at(token, min_loa, OffsetDateTime::now_utc())?;
+    let kind_ok = match expect {
+        Expect::Either => true,
+        Expect::IdToken => verified.kind == VerifiedKind::IdToken,
+        Expect::AccessToken => verified.kind == VerifiedKind::AccessToken,
+    };
+    if !kind_ok {
+        return Err(Failure::new(
+            eid_status::WrongTokenType,
+            "wrong token type: an ID token where an access token is expected, or the reverse",
+        ));
+    }
+    Ok((out, eid_claims::from_token(verified)?))
 }

@@ -523,3 +523,60 @@ fn passwords_hash_and_verify_as_argon2id() {
     );
     assert!(phc.is_null());
 }
+
+#[test]
+fn typed_entry_points_check_the_kind_and_the_nonce() {
+    let f = Fixtures::new();
+    let rp = verifier(&f, fixtures::CLIENT_ID);
+    let api = verifier(&f, fixtures::API);
+    let id = c(&f.id_token(Loa::Low));
+    let access = c(&f.access_token(Loa::Low));
+    let id_token = |token: &CString, nonce: Option<&str>| {
+        let nonce = nonce.map(c);
+        let mut claims = ptr::null_mut();
+        let status = unsafe {
+            eid_verify_id_token(
+                rp,
+                token.as_ptr(),
+                nonce.as_ref().map_or(ptr::null(), |n| n.as_ptr()),
+                EID_LOA_NONE,
+                &mut claims,
+            )
+        };
+        assert_eq!(status == eid_status::Ok, !claims.is_null());
+        unsafe { eid_claims_free(claims) };
+        status
+    };
+    assert_eq!(id_token(&id, Some(fixtures::NONCE)), eid_status::Ok);
+    assert_eq!(id_token(&id, Some("other")), eid_status::WrongNonce);
+    assert_eq!(id_token(&id, None), eid_status::WrongNonce);
+    let mut claims = f.id_claims();
+    claims.as_object_mut().unwrap().remove("nonce");
+    let no_nonce = c(&f.sign(&claims));
+    assert_eq!(id_token(&no_nonce, None), eid_status::Ok);
+    assert_eq!(
+        id_token(&no_nonce, Some(fixtures::NONCE)),
+        eid_status::WrongNonce
+    );
+
+    let access_token = |v, token: &CString| {
+        let mut claims = ptr::null_mut();
+        let status =
+            unsafe { eid_verify_access_token(v, token.as_ptr(), EID_LOA_LOW, &mut claims) };
+        unsafe { eid_claims_free(claims) };
+        status
+    };
+    assert_eq!(access_token(api, &access), eid_status::Ok);
+    assert_eq!(access_token(rp, &id), eid_status::WrongTokenType);
+    // Through an access-token verifier the ID token fails its audience first.
+    assert_eq!(access_token(api, &id), eid_status::WrongAudience);
+    let mut out = ptr::null_mut();
+    assert_eq!(
+        unsafe { eid_verify_id_token(rp, access.as_ptr(), ptr::null(), 0, &mut out) },
+        eid_status::WrongAudience
+    );
+    unsafe {
+        eid_verifier_free(rp);
+        eid_verifier_free(api);
+    }
+}

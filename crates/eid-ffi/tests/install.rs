@@ -85,6 +85,22 @@ fn make_install_then_pkg_config_builds_a_c_program() {
         .arg(&shared));
     assert_eq!(run(&mut Command::new(&shared)), expected);
 
+    // The README's example compiles against the installed header.
+    let readme = std::fs::read_to_string(crate_dir().join("README.md")).unwrap();
+    let example = readme
+        .split("```c\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a C example in README.md");
+    let example_source = prefix.join("readme_example.c");
+    std::fs::write(&example_source, example).unwrap();
+    run(Command::new("cc")
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-c"])
+        .args(&cflags)
+        .arg(&example_source)
+        .arg("-o")
+        .arg(prefix.join("readme_example.o")));
+
     // Static: libeid.a plus the system libraries `--static` lists (Libs.private).
     let statically = prefix.join("hello-static");
     let private: Vec<String> = words(&pkg_config(&["--static", "--libs-only-l"]))

@@ -594,6 +594,30 @@ int main(int argc, char **argv) {
         null_arguments(jwks, issuer, verifier, token_claims, good_token);
     }
 
+    if (good_token != NULL && token_claims != NULL) {
+        /* The typed entry points: the ID token's nonce, and the token kind. */
+        char *nonce = NULL;
+        EXPECT_STATUS(eid_claims_string(token_claims, "nonce", &nonce), EID_STATUS_OK);
+        eid_claims *checked = JUNK;
+        EXPECT_STATUS(eid_verify_id_token(verifier, good_token, nonce, EID_LOA_NONE, &checked),
+                      EID_STATUS_OK);
+        CHECK(checked != NULL && checked != JUNK, "eid_verify_id_token gave no claims");
+        eid_claims_free(checked == JUNK ? NULL : checked);
+        eid_string_free(nonce);
+        const char *wrong_nonces[] = {"another-nonce", NULL};
+        for (size_t i = 0; i < 2; i++) {
+            checked = JUNK;
+            EXPECT_STATUS(
+                eid_verify_id_token(verifier, good_token, wrong_nonces[i], EID_LOA_NONE, &checked),
+                EID_STATUS_WRONG_NONCE);
+            CHECK(checked == NULL, "wrong nonce left claims %p", (void *)checked);
+        }
+        checked = JUNK;
+        EXPECT_STATUS(eid_verify_access_token(verifier, good_token, EID_LOA_NONE, &checked),
+                      EID_STATUS_WRONG_TOKEN_TYPE);
+        CHECK(checked == NULL, "ID token as access token left claims %p", (void *)checked);
+    }
+
     personal_ids("001090012345");
     passwords();
     ekyc(jwks, issuer, settings, token_claims);
