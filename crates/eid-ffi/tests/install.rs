@@ -101,6 +101,22 @@ fn make_install_then_pkg_config_builds_a_c_program() {
         .arg("-o")
         .arg(prefix.join("readme_example.o")));
 
+    // The header is also valid C++ (cbindgen's `cpp_compat`: `extern "C"`).
+    if have("c++", &["--version"]) {
+        let cpp_source = prefix.join("hello.cpp");
+        std::fs::write(&cpp_source, PROGRAM).unwrap();
+        let cpp = prefix.join("hello-cpp");
+        run(Command::new("c++")
+            .args(["-std=c++17", "-Wall", "-Wextra", "-Werror"])
+            .args(&cflags)
+            .arg(&cpp_source)
+            .args(words(&pkg_config(&["--libs"])))
+            .arg(format!("-Wl,-rpath,{}", prefix.join("lib").display()))
+            .arg("-o")
+            .arg(&cpp));
+        assert_eq!(run(&mut Command::new(&cpp)), expected);
+    }
+
     // Static: libeid.a plus the system libraries `--static` lists (Libs.private).
     let statically = prefix.join("hello-static");
     let private: Vec<String> = words(&pkg_config(&["--static", "--libs-only-l"]))
