@@ -4,8 +4,9 @@
  * Offline verification of ID tokens, access tokens and eKYC credentials,
  * personal ID validation and argon2id password hashes. C11.
  *
- * Every function returns an eid_status (0 = EID_STATUS_OK); eid_last_error()
- * then describes the outcome on the calling thread. Out-parameters are set to
+ * Every function but eid_version, eid_last_error, eid_status_name and the _free
+ * functions returns an eid_status (0 = EID_STATUS_OK); eid_last_error() then
+ * describes the outcome on the calling thread. Out-parameters are set to
  * NULL / 0 first. NULL is accepted everywhere. Strings are NUL-terminated
  * UTF-8. Strings the library gives out are borrowed from a handle (valid until
  * it is freed) or owned by the caller and freed with eid_string_free, as each
@@ -34,7 +35,8 @@ typedef enum {
   // `alg` is not ES256 (for example `none`, HS256, RS256).
   EID_STATUS_UNSUPPORTED_ALGORITHM = 3,
   // The token names no key of the key set (`kid` unknown or not a P-256 signature key):
-  // fetch the issuer's JWKS again and replace it.
+  // fetch the issuer's JWKS again and replace it, at most every few minutes (anyone can
+  // send a token with a made-up `kid`).
   EID_STATUS_UNKNOWN_KEY = 4,
   // The signature does not verify.
   EID_STATUS_BAD_SIGNATURE = 5,
@@ -182,7 +184,9 @@ eid_status eid_claims_kind(const eid_claims *claims, eid_kind *kind_out);
 // `claims` is NULL or a live handle; `loa_out` is NULL or writable.
 eid_status eid_claims_loa(const eid_claims *claims, eid_loa *loa_out);
 
-// `sub`: the citizen's identifier at this relying party (pairwise). Borrowed: valid
+// `sub`: the citizen's identifier at this relying party (pairwise). In an access token
+// of the client-credentials grant there is no citizen and `sub` is the client id (as
+// `client_id`): compare the two before taking `sub` for a citizen. Borrowed: valid
 // until `eid_claims_free`. `EID_STATUS_NOT_PRESENT` (and NULL) when absent; likewise
 // for every string getter below.
 //
@@ -286,7 +290,8 @@ eid_status eid_claims_amr(const eid_claims *claims, size_t index, const char **o
 
 // Any string claim by name (for example `nonce`, `vct`, `scope`, `client_id`), as a
 // new string the caller frees with `eid_string_free`. `EID_STATUS_NOT_PRESENT` when
-// absent; `EID_STATUS_INVALID_ARGUMENT` when the claim is not a string.
+// absent; `EID_STATUS_INVALID_ARGUMENT` when the claim is not a string;
+// `EID_STATUS_MALFORMED_TOKEN` when it contains a NUL character.
 //
 // Thread safety: any thread; the claims are read-only.
 //
@@ -350,7 +355,9 @@ void eid_ekyc_verifier_free(eid_ekyc_verifier *verifier);
 // referenced exactly once), and the key binding. With `audience` (your identifier) and
 // `nonce` (the one you gave the holder for this presentation), a Key Binding JWT signed
 // by the credential's holder key for that audience and nonce, recent, and covering this
-// presentation, is required; with both NULL the presentation must carry none. The
+// presentation, is required. Both NULL is only for credentials bound to no holder key
+// (no `cnf`): a holder-bound credential (every PID this service issues) presented without
+// proof of possession could be a replay, and is `EID_STATUS_KEY_BINDING_FAILED`. The
 // status is not checked here: see `eid_ekyc_check_status`. On success `*claims_out`
 // holds the credential's claims (kind `EID_KIND_EKYC_CREDENTIAL`); on failure NULL.
 //
@@ -367,9 +374,14 @@ eid_status eid_ekyc_verify(const eid_ekyc_verifier *verifier,
 
 // Checks a verified credential's status in `status_list_token`, the Status List Token
 // the caller fetched from `eid_claims_status_uri` (it must be signed by the issuer's
-// keys, name that URI as its `sub`, and be current). `EID_STATUS_OK` when the
-// credential is valid, `EID_STATUS_REVOKED` or `EID_STATUS_SUSPENDED` when not;
-// `EID_STATUS_NOT_PRESENT` when the credential has no status entry.
+// keys, name that URI as its `sub`, and be current). `EID_STATUS_OK` only when the
+// credential is valid; **anything else means its status could not be established as
+// valid, and the credential must not be accepted**: `EID_STATUS_REVOKED` or
+// `EID_STATUS_SUSPENDED`; `EID_STATUS_NOT_PRESENT` for a credential without a status
+// entry; a status list token that is expired, badly signed, from another key set or for
+// another URI (`EID_STATUS_EXPIRED`, `_BAD_SIGNATURE`, `_UNKNOWN_KEY`, `_WRONG_AUDIENCE`
+// ...); `EID_STATUS_INVALID_ARGUMENT` for claims that are not an eKYC credential
+// verified by a verifier of this issuer.
 //
 // Thread safety: may be called from many threads at once with the same verifier.
 //
@@ -407,8 +419,8 @@ eid_status eid_password_verify(const char *password, const char *phc, char **reh
 // Checks a personal ID number (`PPP G YY RRRRRR`: registration place, century and sex,
 // birth year, random part; there is no check digit). `EID_STATUS_OK` when valid;
 // `EID_STATUS_INVALID_PERSONAL_ID` when not, with the reason in `*problem_out` (when
-// `problem_out` is not NULL) and in `eid_last_error` (length found, position of the
-// first non-digit, or the unknown place code).
+// `problem_out` is not NULL) and in `eid_last_error` (the length found, or the position
+// of the first non-digit; never digits of the number).
 //
 // Thread safety: may be called from any thread.
 //
@@ -460,7 +472,9 @@ void eid_verifier_free(eid_verifier *verifier);
 // (`typ` `at+jwt`): ES256 signature by a key of the key set, issuer, audience (and
 // `azp`), expiry, not-before and issue time within the leeway, the claims each kind
 // requires, and a level of assurance of at least `min_loa` (`EID_LOA_NONE` for no
-// requirement). `eid_claims_kind` tells which kind it was. On success `*claims_out`
+// requirement). A token whose typed claims (`sub`, `acr`, `amr`, names, `birthdate`,
+// personal ID) are not strings free of NUL characters is `EID_STATUS_MALFORMED_TOKEN`.
+// `eid_claims_kind` tells which kind it was. On success `*claims_out`
 // holds the claims (free them with `eid_claims_free`); on failure it is NULL. A relying
 // party checking an ID token should rather call `eid_verify_id_token` (which checks the
 // nonce), and a resource server `eid_verify_access_token`.

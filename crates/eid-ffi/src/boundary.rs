@@ -3,6 +3,7 @@
 
 use std::cell::RefCell;
 use std::ffi::{CStr, CString, c_char};
+use std::mem::size_of;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use zeroize::Zeroize;
@@ -157,23 +158,47 @@ pub(crate) fn into_handle<T>(value: T) -> *mut T {
     Box::into_raw(Box::new(value))
 }
 
-/// A string the caller owns and frees with `eid_string_free`.
+/// Bytes before each owned string: its allocation's length, so that freeing never
+/// depends on `strlen` (a caller may have written a NUL into the string, e.g. with
+/// `strtok`).
+const LENGTH_PREFIX: usize = size_of::<usize>();
+
+/// A string the caller owns and frees with `eid_string_free`: one allocation holding
+/// its total length, then the bytes and a NUL.
 pub(crate) fn owned_string(value: String) -> Result<*mut c_char, Failure> {
-    CString::new(value)
-        .map(CString::into_raw)
-        .map_err(|_| Failure::new(eid_status::MalformedToken, "value contains a NUL character"))
+    let value = zeroize::Zeroizing::new(value);
+    if value.as_bytes().contains(&0) {
+        return Err(Failure::new(
+            eid_status::MalformedToken,
+            "value contains a NUL character",
+        ));
+    }
+    let total = LENGTH_PREFIX + value.len() + 1;
+    let mut buffer = Vec::with_capacity(total);
+    buffer.extend_from_slice(&total.to_ne_bytes());
+    buffer.extend_from_slice(value.as_bytes());
+    buffer.push(0);
+    let buffer: *mut [u8] = Box::into_raw(buffer.into_boxed_slice());
+    // SAFETY: the allocation is `total` bytes long; the string starts after the prefix.
+    Ok(unsafe { buffer.cast::<u8>().add(LENGTH_PREFIX) }.cast())
 }
 
-/// Frees a string made by [`owned_string`], wiping its bytes first (they may be a
-/// password hash or personal data).
+/// Frees a string made by [`owned_string`], wiping the whole allocation first (it may
+/// hold a password hash or personal data).
 ///
 /// # Safety
 /// `ptr` is NULL or came from [`owned_string`] and was not freed before.
 pub(crate) unsafe fn free_owned_string(ptr: *mut c_char) {
-    if !ptr.is_null() {
-        // SAFETY: made by CString::into_raw and freed once, per the caller's contract.
-        let mut bytes = unsafe { CString::from_raw(ptr) }.into_bytes();
-        bytes.zeroize();
+    if ptr.is_null() {
+        return;
+    }
+    // SAFETY: `ptr` is LENGTH_PREFIX bytes into an allocation of the length stored
+    // there, made by Box<[u8]> in owned_string and freed once.
+    unsafe {
+        let start = ptr.cast::<u8>().sub(LENGTH_PREFIX);
+        let total = usize::from_ne_bytes(start.cast::<[u8; LENGTH_PREFIX]>().read());
+        let mut buffer = Box::from_raw(std::ptr::slice_from_raw_parts_mut(start, total));
+        buffer.zeroize();
     }
 }
 
@@ -215,5 +240,25 @@ mod tests {
     fn nul_bytes_in_messages_do_not_truncate_or_fail() {
         guard(|| Err(Failure::invalid("a\0b")));
         assert_eq!(last(), "a b");
+    }
+
+    #[test]
+    fn owned_strings_free_whatever_the_caller_wrote_into_them() {
+        let text = owned_string("a,b,c".to_owned()).unwrap();
+        // SAFETY: a live owned string of 5 bytes plus its NUL.
+        unsafe {
+            assert_eq!(CStr::from_ptr(text).to_str(), Ok("a,b,c"));
+            *text.add(1) = 0; // what strtok does
+            assert_eq!(CStr::from_ptr(text).to_str(), Ok("a"));
+            free_owned_string(text);
+            free_owned_string(std::ptr::null_mut());
+        }
+        assert!(owned_string("a\0b".to_owned()).is_err());
+        let empty = owned_string(String::new()).unwrap();
+        // SAFETY: a live owned empty string.
+        unsafe {
+            assert_eq!(CStr::from_ptr(empty).to_bytes(), b"");
+            free_owned_string(empty);
+        }
     }
 }

@@ -6,6 +6,7 @@ use eid_core::assurance::Loa;
 use eid_core::credential::sdjwt::VerifiedSdJwtVc;
 use eid_core::token::{VerifiedKind, VerifiedToken};
 use serde_json::{Map, Value};
+use zeroize::Zeroize;
 
 use crate::boundary::{Failure, Out, guard, handle, owned_string, str_arg};
 use crate::status::eid_status;
@@ -179,6 +180,32 @@ impl eid_claims {
     }
 }
 
+impl Drop for eid_claims {
+    /// Wipes the personal data (names, birthdate, personal ID...) before the memory is
+    /// given back.
+    fn drop(&mut self) {
+        for text in self.texts.iter_mut().flatten().chain(&mut self.amr) {
+            text.zeroize();
+        }
+        if let Some(uri) = &mut self.status_uri {
+            uri.zeroize();
+        }
+        for value in self.claims.values_mut() {
+            wipe(value);
+        }
+    }
+}
+
+/// Zeroes the strings of a JSON value.
+fn wipe(value: &mut Value) {
+    match value {
+        Value::String(text) => text.zeroize(),
+        Value::Array(values) => values.iter_mut().for_each(wipe),
+        Value::Object(members) => members.values_mut().for_each(wipe),
+        _ => {}
+    }
+}
+
 fn not_present(name: &str) -> Failure {
     Failure::new(eid_status::NotPresent, format!("no {name} claim"))
 }
@@ -279,7 +306,9 @@ pub unsafe extern "C" fn eid_claims_loa(
     })
 }
 
-/// `sub`: the citizen's identifier at this relying party (pairwise). Borrowed: valid
+/// `sub`: the citizen's identifier at this relying party (pairwise). In an access token
+/// of the client-credentials grant there is no citizen and `sub` is the client id (as
+/// `client_id`): compare the two before taking `sub` for a citizen. Borrowed: valid
 /// until `eid_claims_free`. `EID_STATUS_NOT_PRESENT` (and NULL) when absent; likewise
 /// for every string getter below.
 ///
@@ -478,7 +507,8 @@ pub unsafe extern "C" fn eid_claims_amr(
 
 /// Any string claim by name (for example `nonce`, `vct`, `scope`, `client_id`), as a
 /// new string the caller frees with `eid_string_free`. `EID_STATUS_NOT_PRESENT` when
-/// absent; `EID_STATUS_INVALID_ARGUMENT` when the claim is not a string.
+/// absent; `EID_STATUS_INVALID_ARGUMENT` when the claim is not a string;
+/// `EID_STATUS_MALFORMED_TOKEN` when it contains a NUL character.
 ///
 /// Thread safety: any thread; the claims are read-only.
 ///

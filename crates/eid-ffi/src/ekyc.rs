@@ -116,7 +116,9 @@ pub unsafe extern "C" fn eid_ekyc_verifier_free(verifier: *mut eid_ekyc_verifier
 /// referenced exactly once), and the key binding. With `audience` (your identifier) and
 /// `nonce` (the one you gave the holder for this presentation), a Key Binding JWT signed
 /// by the credential's holder key for that audience and nonce, recent, and covering this
-/// presentation, is required; with both NULL the presentation must carry none. The
+/// presentation, is required. Both NULL is only for credentials bound to no holder key
+/// (no `cnf`): a holder-bound credential (every PID this service issues) presented without
+/// proof of possession could be a replay, and is `EID_STATUS_KEY_BINDING_FAILED`. The
 /// status is not checked here: see `eid_ekyc_check_status`. On success `*claims_out`
 /// holds the credential's claims (kind `EID_KIND_EKYC_CREDENTIAL`); on failure NULL.
 ///
@@ -155,6 +157,13 @@ pub unsafe extern "C" fn eid_ekyc_verify(
             verifier
                 .current()
                 .verify(presentation, key_binding, OffsetDateTime::now_utc())?;
+        if key_binding.is_none() && credential.holder_key.is_some() {
+            return Err(Failure::new(
+                eid_status::KeyBindingFailed,
+                "the credential is bound to its holder's key: pass audience and nonce so that \
+                 its key binding is checked",
+            ));
+        }
         out.set(into_handle(eid_claims::from_credential(credential)?));
         Ok(())
     })
@@ -162,9 +171,14 @@ pub unsafe extern "C" fn eid_ekyc_verify(
 
 /// Checks a verified credential's status in `status_list_token`, the Status List Token
 /// the caller fetched from `eid_claims_status_uri` (it must be signed by the issuer's
-/// keys, name that URI as its `sub`, and be current). `EID_STATUS_OK` when the
-/// credential is valid, `EID_STATUS_REVOKED` or `EID_STATUS_SUSPENDED` when not;
-/// `EID_STATUS_NOT_PRESENT` when the credential has no status entry.
+/// keys, name that URI as its `sub`, and be current). `EID_STATUS_OK` only when the
+/// credential is valid; **anything else means its status could not be established as
+/// valid, and the credential must not be accepted**: `EID_STATUS_REVOKED` or
+/// `EID_STATUS_SUSPENDED`; `EID_STATUS_NOT_PRESENT` for a credential without a status
+/// entry; a status list token that is expired, badly signed, from another key set or for
+/// another URI (`EID_STATUS_EXPIRED`, `_BAD_SIGNATURE`, `_UNKNOWN_KEY`, `_WRONG_AUDIENCE`
+/// ...); `EID_STATUS_INVALID_ARGUMENT` for claims that are not an eKYC credential
+/// verified by a verifier of this issuer.
 ///
 /// Thread safety: may be called from many threads at once with the same verifier.
 ///
@@ -186,6 +200,11 @@ pub unsafe extern "C" fn eid_ekyc_check_status(
             .credential
             .as_ref()
             .ok_or_else(|| Failure::invalid("credential is a token, not an eKYC credential"))?;
+        if credential.issuer != verifier.issuer {
+            return Err(Failure::invalid(
+                "the credential was verified for another issuer than this verifier's",
+            ));
+        }
         let status =
             verifier
                 .current()

@@ -26,8 +26,8 @@ pub enum eid_id_problem {
 /// Checks a personal ID number (`PPP G YY RRRRRR`: registration place, century and sex,
 /// birth year, random part; there is no check digit). `EID_STATUS_OK` when valid;
 /// `EID_STATUS_INVALID_PERSONAL_ID` when not, with the reason in `*problem_out` (when
-/// `problem_out` is not NULL) and in `eid_last_error` (length found, position of the
-/// first non-digit, or the unknown place code).
+/// `problem_out` is not NULL) and in `eid_last_error` (the length found, or the position
+/// of the first non-digit; never digits of the number).
 ///
 /// Thread safety: may be called from any thread.
 ///
@@ -45,18 +45,19 @@ pub unsafe extern "C" fn eid_personal_id_validate(
         let Err(error) = PersonalId::parse(id) else {
             return Ok(());
         };
-        let problem = match error {
-            CitizenError::WrongLength { .. } => eid_id_problem::WrongLength,
-            CitizenError::NotADigit { .. } => eid_id_problem::NotADigit,
-            CitizenError::UnknownPlaceCode { .. } => eid_id_problem::UnknownPlace,
+        // The messages name a length or a position, never digits of the number.
+        let (problem, message) = match error {
+            CitizenError::WrongLength { .. } => (eid_id_problem::WrongLength, error.to_string()),
+            CitizenError::NotADigit { .. } => (eid_id_problem::NotADigit, error.to_string()),
+            CitizenError::UnknownPlaceCode { .. } => (
+                eid_id_problem::UnknownPlace,
+                "the first three digits name no known birth registration place".to_owned(),
+            ),
             other => return Err(Failure::new(eid_status::Internal, other.to_string())),
         };
         if let Some(out) = problem_out {
             out.set(problem);
         }
-        Err(Failure::new(
-            eid_status::InvalidPersonalId,
-            error.to_string(),
-        ))
+        Err(Failure::new(eid_status::InvalidPersonalId, message))
     })
 }

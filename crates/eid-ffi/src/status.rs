@@ -26,7 +26,8 @@ pub enum eid_status {
     /// `alg` is not ES256 (for example `none`, HS256, RS256).
     UnsupportedAlgorithm = 3,
     /// The token names no key of the key set (`kid` unknown or not a P-256 signature key):
-    /// fetch the issuer's JWKS again and replace it.
+    /// fetch the issuer's JWKS again and replace it, at most every few minutes (anyone can
+    /// send a token with a made-up `kid`).
     UnknownKey = 4,
     /// The signature does not verify.
     BadSignature = 5,

@@ -123,7 +123,9 @@ pub unsafe extern "C" fn eid_verifier_free(verifier: *mut eid_verifier) {
 /// (`typ` `at+jwt`): ES256 signature by a key of the key set, issuer, audience (and
 /// `azp`), expiry, not-before and issue time within the leeway, the claims each kind
 /// requires, and a level of assurance of at least `min_loa` (`EID_LOA_NONE` for no
-/// requirement). `eid_claims_kind` tells which kind it was. On success `*claims_out`
+/// requirement). A token whose typed claims (`sub`, `acr`, `amr`, names, `birthdate`,
+/// personal ID) are not strings free of NUL characters is `EID_STATUS_MALFORMED_TOKEN`.
+/// `eid_claims_kind` tells which kind it was. On success `*claims_out`
 /// holds the claims (free them with `eid_claims_free`); on failure it is NULL. A relying
 /// party checking an ID token should rather call `eid_verify_id_token` (which checks the
 /// nonce), and a resource server `eid_verify_access_token`.
@@ -164,11 +166,10 @@ pub unsafe extern "C" fn eid_verify_id_token(
     claims_out: *mut *mut eid_claims,
 ) -> eid_status {
     guard(|| {
-        // SAFETY: the caller's contract stated above.
+        // SAFETY (all blocks): the caller's contract stated above.
+        let out = unsafe { Out::new(claims_out, "claims_out", std::ptr::null_mut()) }?;
         let nonce = unsafe { opt_str_arg(nonce, "nonce") }?;
-        // SAFETY: same contract.
-        let (out, claims) =
-            unsafe { verified(verifier, token, Expect::IdToken, min_loa, claims_out) }?;
+        let claims = unsafe { verified(verifier, token, Expect::IdToken, min_loa) }?;
         if claims.nonce() != nonce {
             return Err(Failure::new(
                 eid_status::WrongNonce,
@@ -219,27 +220,27 @@ unsafe fn verify(
     claims_out: *mut *mut eid_claims,
 ) -> eid_status {
     guard(|| {
-        // SAFETY: forwarded contract.
-        let (out, claims) = unsafe { verified(verifier, token, expect, min_loa, claims_out) }?;
-        out.set(into_handle(claims));
+        // SAFETY (both blocks): forwarded contract.
+        let out = unsafe { Out::new(claims_out, "claims_out", std::ptr::null_mut()) }?;
+        out.set(into_handle(unsafe {
+            verified(verifier, token, expect, min_loa)
+        }?));
         Ok(())
     })
 }
 
-/// Verifies the token; returns the out-parameter (already set to NULL) and the claims
-/// for the caller to store once its own checks pass.
+/// Verifies the token; returns its claims for the caller to store (in an out-parameter
+/// it has already reset) once its own checks pass.
 ///
 /// # Safety
-/// As for `eid_verify_token`.
-unsafe fn verified<'a>(
+/// `verifier` is NULL or a live verifier; `token` is NULL or NUL-terminated.
+unsafe fn verified(
     verifier: *const eid_verifier,
     token: *const c_char,
     expect: Expect,
     min_loa: eid_loa,
-    claims_out: *mut *mut eid_claims,
-) -> Result<(Out<'a, *mut eid_claims>, eid_claims), Failure> {
-    // SAFETY (all blocks): the caller's contract.
-    let out = unsafe { Out::new(claims_out, "claims_out", std::ptr::null_mut()) }?;
+) -> Result<eid_claims, Failure> {
+    // SAFETY (both blocks): the caller's contract.
     let verifier = unsafe { handle(verifier, "verifier") }?;
     let token = unsafe { str_arg(token, "token") }?;
     let min_loa = required_loa(min_loa)?;
@@ -257,5 +258,5 @@ unsafe fn verified<'a>(
             "wrong token type: an ID token where an access token is expected, or the reverse",
         ));
     }
-    Ok((out, eid_claims::from_token(verified)?))
+    eid_claims::from_token(verified)
 }

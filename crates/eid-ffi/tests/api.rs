@@ -112,6 +112,17 @@ fn good_tokens_verify_and_their_claims_read_back() {
     unsafe { eid_verifier_free(v) };
 }
 
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// An ID token with identity claims, `claim` set to `value`.
+fn with_claim(f: &Fixtures, claim: &str, value: serde_json::Value) -> String {
+    let mut claims = f.id_claims();
+    claims[claim] = value;
+    f.sign(&claims)
+}
+
 #[test]
 fn bad_tokens_get_their_own_status() {
     let f = Fixtures::new();
@@ -153,6 +164,21 @@ fn bad_tokens_get_their_own_status() {
             "not a token".to_owned(),
             EID_LOA_NONE,
             eid_status::MalformedToken,
+        ),
+        (
+            with_claim(&f, "iss", "https://evil.example".into()),
+            EID_LOA_NONE,
+            eid_status::WrongIssuer,
+        ),
+        (
+            with_claim(&f, "iat", (now() + 3600).into()),
+            EID_LOA_NONE,
+            eid_status::NotYetValid,
+        ),
+        (
+            with_claim(&f, "nbf", (now() + 3600).into()),
+            EID_LOA_NONE,
+            eid_status::NotYetValid,
         ),
         (good.clone(), 9, eid_status::InvalidArgument),
     ] {
@@ -317,13 +343,13 @@ fn access_tokens_are_told_from_id_tokens() {
         eid_claims_free(claims);
     }
     // An access token is not for the relying party's client id, and vice versa.
-    let (status, _) = verify(
-        verifier(&f, fixtures::CLIENT_ID),
-        &f.access_token(Loa::Low),
-        0,
-    );
+    let rp = verifier(&f, fixtures::CLIENT_ID);
+    let (status, _) = verify(rp, &f.access_token(Loa::Low), 0);
     assert_eq!(status, eid_status::WrongAudience);
-    unsafe { eid_verifier_free(api) };
+    unsafe {
+        eid_verifier_free(rp);
+        eid_verifier_free(api);
+    }
 }
 
 #[test]
@@ -385,6 +411,24 @@ fn ekyc_credentials_verify_with_key_binding_and_status() {
     assert_eq!(loa, EID_LOA_NONE);
 
     let check = |token: &str| unsafe { eid_ekyc_check_status(v, claims, c(token).as_ptr()) };
+    // Claims verified for another issuer are not checked against this issuer's lists.
+    let mut elsewhere = ptr::null_mut();
+    assert_eq!(
+        unsafe {
+            eid_ekyc_verifier_new(
+                c(&f.jwks()).as_ptr(),
+                c("https://other.example").as_ptr(),
+                30,
+                &mut elsewhere,
+            )
+        },
+        eid_status::Ok
+    );
+    assert_eq!(
+        unsafe { eid_ekyc_check_status(elsewhere, claims, c(&credential.status_valid).as_ptr()) },
+        eid_status::InvalidArgument
+    );
+    unsafe { eid_ekyc_verifier_free(elsewhere) };
     assert_eq!(check(&credential.status_valid), eid_status::Ok);
     assert_eq!(check(&credential.status_suspended), eid_status::Suspended);
     assert_eq!(check(&credential.status_revoked), eid_status::Revoked);
@@ -413,9 +457,10 @@ fn ekyc_credentials_verify_with_key_binding_and_status() {
         assert_eq!(status, expected, "{audience:?} {nonce:?}: {}", last_error());
         assert!(none.is_null());
     }
-    // Without key binding when none is asked for; a token is not a credential.
+    // A holder-bound credential without its key binding could be a replay.
     let (status, plain) = verify_presentation(&credential.without_key_binding, None, None);
-    assert_eq!(status, eid_status::Ok, "{}", last_error());
+    assert_eq!(status, eid_status::KeyBindingFailed, "{}", last_error());
+    assert!(plain.is_null());
     let token_verifier = verifier(&f, fixtures::CLIENT_ID);
     let (_, token_claims) = verify(token_verifier, &f.id_token(Loa::Low), EID_LOA_NONE);
     assert_eq!(
@@ -452,7 +497,10 @@ fn personal_ids_are_validated_with_the_reason() {
     assert!(message.contains("position 11"), "{message}");
     let (_, problem, message) = validate("999090012345");
     assert_eq!(problem, eid_id_problem::UnknownPlace);
-    assert!(message.contains("999"), "{message}");
+    assert!(
+        message.contains("registration place") && !message.contains("999"),
+        "{message}"
+    );
     // The reason is optional; the string is not.
     assert_eq!(
         unsafe { eid_personal_id_validate(c("1").as_ptr(), ptr::null_mut()) },
@@ -558,6 +606,15 @@ fn typed_entry_points_check_the_kind_and_the_nonce() {
         id_token(&no_nonce, Some(fixtures::NONCE)),
         eid_status::WrongNonce
     );
+
+    // A bad nonce argument still resets the out-parameter.
+    let mut junk = ptr::dangling_mut::<eid_claims>();
+    let bad_nonce = CString::new(vec![0xff]).unwrap();
+    assert_eq!(
+        unsafe { eid_verify_id_token(rp, id.as_ptr(), bad_nonce.as_ptr(), 0, &mut junk) },
+        eid_status::InvalidArgument
+    );
+    assert!(junk.is_null());
 
     let access_token = |v, token: &CString| {
         let mut claims = ptr::null_mut();

@@ -1,10 +1,12 @@
 //! Verifying ID tokens and access tokens against a JWKS.
 //!
 //! Only ES256 is accepted. The header is checked before any key is touched: `alg` must
-//! be `ES256` (so `none`, HS*, RS* never reach a key), `typ` must fit the token kind,
-//! and `kid` must name a P-256 signature key of the JWKS. Then jsonwebtoken checks the
-//! signature, `iss` and `aud`; times are checked here with a bounded leeway so that
-//! callers can pass their own clock.
+//! be `ES256` (so `none`, HS*, RS* never reach a key), no `crit`, `typ` must fit the token
+//! kind, and `kid` must name a P-256 signature key of the JWKS. Then the signature is
+//! checked with aws-lc-rs (the key parsed once, when the JWKS is loaded), the payload is
+//! parsed once (duplicate claim names refused), and `iss`, `aud`, the times (with a
+//! bounded leeway, so that callers can pass their own clock) and the level are checked
+//! here.
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -493,7 +495,9 @@ impl TokenVerifier {
             .split_once('.')
             .ok_or(VerifyError::Malformed)?;
         let payload = Base64UrlUnpadded::decode_vec(payload).map_err(|_| VerifyError::Malformed)?;
-        let claims: Value = serde_json::from_slice(&payload).map_err(|_| VerifyError::Malformed)?;
+        let UniqueClaims(claims) =
+            serde_json::from_slice(&payload).map_err(|_| VerifyError::Malformed)?;
+        let claims = Value::Object(claims);
         self.check_issuer_and_audience(&claims)?;
         Ok(claims)
     }
@@ -547,6 +551,39 @@ impl TokenVerifier {
             return Err(VerifyError::IssuedInFuture);
         }
         Ok(())
+    }
+}
+
+/// A JWT claims set whose claim names are unique. RFC 7519 section 4 lets a parser either
+/// reject duplicates or keep the last; they are rejected, so that no consumer of the same
+/// token can read a different `iss`, `aud` or `exp` than this verifier did.
+struct UniqueClaims(Map<String, Value>);
+
+impl<'de> Deserialize<'de> for UniqueClaims {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Members;
+        impl<'de> serde::de::Visitor<'de> for Members {
+            type Value = UniqueClaims;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut members: A,
+            ) -> Result<UniqueClaims, A::Error> {
+                let mut claims = Map::new();
+                while let Some((name, value)) = members.next_entry::<String, Value>()? {
+                    if claims.contains_key(&name) {
+                        return Err(serde::de::Error::custom("duplicate claim name"));
+                    }
+                    claims.insert(name, value);
+                }
+                Ok(UniqueClaims(claims))
+            }
+        }
+        deserializer.deserialize_map(Members)
     }
 }
 
@@ -1042,6 +1079,48 @@ mod tests {
                 Err(VerifyError::Malformed),
                 "{shown}"
             );
+        }
+    }
+
+    #[test]
+    fn duplicate_claim_names_are_malformed() {
+        let der = p256::SecretKey::generate_from_rng(&mut rand::rng())
+            .to_pkcs8_der()
+            .unwrap();
+        let ring = KeyRing::new(crate::token::SigningKey::from_pkcs8_der(der.as_bytes()).unwrap());
+        let key = EncodingKey::from_ec_der(der.as_bytes());
+        let header = b64(
+            json!({"alg": "ES256", "typ": "at+jwt", "kid": ring.active().kid()})
+                .to_string()
+                .as_bytes(),
+        );
+        let v = verifier(&ring, API);
+        let mut rest: Map<String, Value> = serde_json::from_value(raw_claims()).unwrap();
+        rest.remove("iss");
+        rest.remove("aud");
+        let rest = serde_json::to_string(&rest).unwrap();
+        for (first, last, expected) in [
+            ("", "", Ok(())),
+            (
+                r#""iss":"https://evil.example","#,
+                "",
+                Err(VerifyError::Malformed),
+            ),
+            (
+                "",
+                r#","aud":"https://evil.example""#,
+                Err(VerifyError::Malformed),
+            ),
+            ("", r#","exp":1"#, Err(VerifyError::Malformed)),
+        ] {
+            let json = format!(
+                r#"{{{first}"iss":"{ISSUER}","aud":"{API}",{}{last}}}"#,
+                &rest[1..rest.len() - 1]
+            );
+            let input = format!("{header}.{}", b64(json.as_bytes()));
+            let sig = jsonwebtoken::crypto::sign(input.as_bytes(), &key, Algorithm::ES256).unwrap();
+            let token = format!("{input}.{sig}");
+            assert_eq!(verify_access(&v, &token).map(|_| ()), expected, "{json}");
         }
     }
 
