@@ -182,19 +182,7 @@ fn mutate(rng: &mut Rng, input: &[u8], donors: &[&[u8]], sep: u8) -> Vec<u8> {
     for _ in 0..1 + rng.below(4) {
         let len = out.len();
         match rng.below(11) {
-            0 if len > 0 => {
-                let i = rng.below(len);
-                out[i] ^= 1 << rng.below(8);
-            }
-            1 if len > 0 => {
-                let i = rng.below(len);
-                out[i] = rng.byte();
-            }
-            2 => {
-                let i = rng.below(len + 1);
-                let extra = rng.bytes(8);
-                out.splice(i..i, extra);
-            }
+            0..=2 => small_change(rng, &mut out, 8),
             3 if len > 0 => {
                 let i = rng.below(len);
                 let j = (i + 1 + rng.below(16)).min(len);
@@ -266,9 +254,16 @@ fn mutate(rng: &mut Rng, input: &[u8], donors: &[&[u8]], sep: u8) -> Vec<u8> {
     out
 }
 
-/// Changes decoded bytes (JSON, mostly): a flip, a replacement, an insertion or a cut.
+/// Changes decoded bytes (JSON, mostly).
 fn mutate_plain(rng: &mut Rng, input: &[u8]) -> Vec<u8> {
     let mut out = input.to_vec();
+    small_change(rng, &mut out, 6);
+    out
+}
+
+/// One small change: a bit flip, a byte replaced, up to `extra` random bytes inserted, or
+/// a cut.
+fn small_change(rng: &mut Rng, out: &mut Vec<u8>, extra: usize) {
     let len = out.len();
     match rng.below(4) {
         0 if len > 0 => {
@@ -281,12 +276,11 @@ fn mutate_plain(rng: &mut Rng, input: &[u8]) -> Vec<u8> {
         }
         2 => {
             let i = rng.below(len + 1);
-            let extra = rng.bytes(6);
-            out.splice(i..i, extra);
+            let bytes = rng.bytes(extra);
+            out.splice(i..i, bytes);
         }
         _ => out.truncate(rng.below(len + 1)),
     }
-    out
 }
 
 /// A C string of `bytes`, cut at the first NUL as a C caller's string would be.

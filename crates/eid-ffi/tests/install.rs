@@ -4,6 +4,7 @@
 
 mod support;
 
+use std::path::Path;
 use std::process::Command;
 
 use support::native::{crate_dir, have, lib_dir};
@@ -74,16 +75,22 @@ fn make_install_then_pkg_config_builds_a_c_program() {
     let expected = format!("eid {}\n", env!("CARGO_PKG_VERSION"));
 
     // Shared: the flags pkg-config gives, and an rpath for the private prefix.
-    let shared = prefix.join("hello-shared");
-    run(Command::new("cc")
-        .args(["-std=c11", "-Wall", "-Wextra", "-Werror"])
-        .args(&cflags)
-        .arg(&source)
-        .args(words(&pkg_config(&["--libs"])))
-        .arg(format!("-Wl,-rpath,{}", prefix.join("lib").display()))
-        .arg("-o")
-        .arg(&shared));
-    assert_eq!(run(&mut Command::new(&shared)), expected);
+    let build_shared = |compiler: &str, standard: &str, source: &Path, name: &str| {
+        let program = prefix.join(name);
+        run(Command::new(compiler)
+            .args([standard, "-Wall", "-Wextra", "-Werror"])
+            .args(&cflags)
+            .arg(source)
+            .args(words(&pkg_config(&["--libs"])))
+            .arg(format!("-Wl,-rpath,{}", prefix.join("lib").display()))
+            .arg("-o")
+            .arg(&program));
+        run(&mut Command::new(&program))
+    };
+    assert_eq!(
+        build_shared("cc", "-std=c11", &source, "hello-shared"),
+        expected
+    );
 
     // The README's example compiles against the installed header.
     let readme = std::fs::read_to_string(crate_dir().join("README.md")).unwrap();
@@ -105,16 +112,10 @@ fn make_install_then_pkg_config_builds_a_c_program() {
     if have("c++", &["--version"]) {
         let cpp_source = prefix.join("hello.cpp");
         std::fs::write(&cpp_source, PROGRAM).unwrap();
-        let cpp = prefix.join("hello-cpp");
-        run(Command::new("c++")
-            .args(["-std=c++17", "-Wall", "-Wextra", "-Werror"])
-            .args(&cflags)
-            .arg(&cpp_source)
-            .args(words(&pkg_config(&["--libs"])))
-            .arg(format!("-Wl,-rpath,{}", prefix.join("lib").display()))
-            .arg("-o")
-            .arg(&cpp));
-        assert_eq!(run(&mut Command::new(&cpp)), expected);
+        assert_eq!(
+            build_shared("c++", "-std=c++17", &cpp_source, "hello-cpp"),
+            expected
+        );
     }
 
     // Static: libeid.a plus the system libraries `--static` lists (Libs.private).
