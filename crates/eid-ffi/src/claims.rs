@@ -141,7 +141,7 @@ impl eid_claims {
                 .iter()
                 .find_map(|name| claims.get(*name).map(|value| (*name, value)));
             if let Some((name, value)) = holder {
-                if !value.as_str().is_some_and(|s| !s.contains('\0')) {
+                if value.as_str().is_none_or(|s| s.contains('\0')) {
                     return Err(Failure::new(
                         eid_status::MalformedToken,
                         format!("claim {name} is not a string"),

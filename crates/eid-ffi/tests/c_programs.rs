@@ -420,6 +420,10 @@ fn valgrind(program: &Path, args: &[String]) -> (Output, Vec<String>) {
             "--leak-check=full",
             "--errors-for-leak-kinds=definite,indirect",
             "--error-exitcode=99",
+            // Valgrind runs one thread at a time under a lock that is unfair by default:
+            // on a busy machine the main thread of threads.c (which replaces the key set
+            // the workers wait for) starved for minutes, and the tokens expired.
+            "--fair-sched=yes",
         ])
         .arg(program)
         .args(args)
