@@ -19,7 +19,7 @@ use eid_core::store::{Account, AccountId, AccountStatus, DurableStore, StoreErro
 use time::{Duration, OffsetDateTime};
 use zeroize::Zeroizing;
 
-use crate::cli::{AccountAddArgs, AccountStatusArgs};
+use crate::cli::{AccountAddArgs, AccountStatusArgs, EvidenceArg};
 use crate::config::{ConfigError, RegisterConfig, ToolSettings};
 use crate::register::Register;
 use crate::serve;
@@ -44,6 +44,20 @@ pub async fn enrol(
     personal_id: &PersonalId,
     password: Password,
 ) -> anyhow::Result<Account> {
+    let proofing = ProofingEvidence::RegisterMatch;
+    enrol_with(durable, registry, hasher, personal_id, password, proofing).await
+}
+
+/// [`enrol`], with the registrar's `proofing`: a register match, or the citizen in person
+/// at a registration counter with the ID card (a national level 2 account, level high).
+pub async fn enrol_with(
+    durable: &dyn DurableStore,
+    registry: &dyn PopulationRegistry,
+    hasher: &PasswordHasher,
+    personal_id: &PersonalId,
+    password: Password,
+    proofing: ProofingEvidence,
+) -> anyhow::Result<Account> {
     let authorisation = Authorisation::new(CALLER, PURPOSE)?;
     let record = match registry.fetch(personal_id, &authorisation).await {
         Ok(record) => record,
@@ -58,19 +72,26 @@ pub async fn enrol(
             record.status
         );
     }
-    let evidence = serde_json::json!({ "register": { "status": "active", "by": "registrar" } });
-    proofed_account(durable, hasher, personal_id, password, evidence).await
+    let evidence = match proofing {
+        ProofingEvidence::InPerson => serde_json::json!({
+            "register": { "status": "active", "by": "registrar" },
+            "in_person": { "document": "citizen ID card", "by": "registrar" }
+        }),
+        _ => serde_json::json!({ "register": { "status": "active", "by": "registrar" } }),
+    };
+    proofed_account(durable, hasher, personal_id, password, proofing, evidence).await
 }
 
 /// The account of `personal_id`, created if there is none, with `password` set and, unless
-/// it has a valid one, a register-match eKYC record at level substantial carrying
-/// `evidence` (what was checked), valid [`ENROLMENT_EKYC_VALIDITY`]. Every change is
-/// audited as the work of the service.
+/// it has a valid one at least as strong, an eKYC record of `proofing` at the level it
+/// supports carrying `evidence` (what was checked), valid [`ENROLMENT_EKYC_VALIDITY`].
+/// Every change is audited as the work of the service.
 pub async fn proofed_account(
     durable: &dyn DurableStore,
     hasher: &PasswordHasher,
     personal_id: &PersonalId,
     password: Password,
+    proofing: ProofingEvidence,
     evidence: serde_json::Value,
 ) -> anyhow::Result<Account> {
     let account = account(durable, personal_id).await?;
@@ -86,12 +107,12 @@ pub async fn proofed_account(
         .ekyc_records(account.id)
         .await?
         .iter()
-        .any(|record| record.is_valid_at(now));
+        .any(|record| record.is_valid_at(now) && record.loa >= proofing.cap());
     if !proofed {
         let ekyc = EkycRecord::issue(
             account.id,
-            ProofingEvidence::RegisterMatch,
-            Loa::Substantial,
+            proofing,
+            proofing.cap(),
             evidence,
             now,
             now + ENROLMENT_EKYC_VALIDITY,
@@ -165,12 +186,17 @@ pub async fn add(args: AccountAddArgs) -> anyhow::Result<()> {
     let registry = Register::open(&settings.register).await?.port();
     let hasher =
         PasswordHasher::new(settings.password, 1, 0).context("cannot set up password hashing")?;
-    let account = enrol(
+    let proofing = match args.evidence {
+        EvidenceArg::RegisterMatch => ProofingEvidence::RegisterMatch,
+        EvidenceArg::InPerson => ProofingEvidence::InPerson,
+    };
+    let account = enrol_with(
         durable.as_ref(),
         registry.as_ref(),
         &hasher,
         &personal_id,
         password,
+        proofing,
     )
     .await?;
     println!("enrolled {personal_id}: account {}", account.id);

@@ -306,6 +306,19 @@ pub struct AccountAddArgs {
     /// The citizen's personal ID number (12 digits).
     #[arg(long)]
     pub personal_id: String,
+    /// How the registrar established the citizen's identity.
+    #[arg(long, value_enum, default_value = "register-match")]
+    pub evidence: EvidenceArg,
+}
+
+/// Identity proofing done by a registrar.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum EvidenceArg {
+    /// The citizen's data matched the register (a national level 1 account: substantial).
+    RegisterMatch,
+    /// The citizen came to a registration counter with the ID card, portrait and
+    /// fingerprints checked (a national level 2 account: high).
+    InPerson,
 }
 
 /// Credential subcommands. A credential's status is its eKYC record's: these change the

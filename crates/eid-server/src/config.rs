@@ -28,6 +28,8 @@ use url::Url;
 use zeroize::Zeroizing;
 
 use chip::RawChip;
+use saml::RawSaml;
+pub use saml::SamlConfig;
 use clients::{RawClient, clients};
 
 /// The environment variable holding the base64 key-encryption key.
@@ -162,6 +164,8 @@ pub struct Config {
     pub passkeys: crate::oidc::PasskeySettings,
     /// The chip path to level high (`[chip]`); `None` when not configured (disabled).
     pub chip: Option<crate::oidc::ChipSettings>,
+    /// The SAML identity provider (`[saml]`); `None` when not configured (disabled).
+    pub saml: Option<SamlConfig>,
 }
 
 /// Where accounts, credentials, consents and audit live.
@@ -257,6 +261,7 @@ struct RawConfig {
     #[serde(default)]
     clients: Vec<RawClient>,
     chip: Option<RawChip>,
+    saml: Option<RawSaml>,
 }
 
 #[derive(Deserialize, Default)]
@@ -509,6 +514,13 @@ fn validate(raw: RawConfig, secrets: EnvSecrets, errors: &mut Errors) -> Option<
         Some(raw) => Some(chip::chip(raw, errors)?),
         None => None,
     };
+    let saml = match (raw.saml, &clients) {
+        (Some(raw), Some(clients)) => {
+            let ids = clients.iter().map(|c| c.id.as_str().to_owned()).collect();
+            Some(saml::saml(raw, issuer.as_deref(), &ids, errors)?)
+        }
+        _ => None,
+    };
     Some(Config {
         issuer: issuer?,
         listen: listen?,
@@ -521,6 +533,7 @@ fn validate(raw: RawConfig, secrets: EnvSecrets, errors: &mut Errors) -> Option<
         clients: clients?,
         passkeys: passkeys?,
         chip,
+        saml,
     })
 }
 
@@ -972,6 +985,7 @@ fn password(raw: &RawPassword, errors: &mut Errors) -> Option<PasswordParams> {
 }
 
 mod chip;
+mod saml;
 mod clients;
 #[cfg(test)]
 mod tests;

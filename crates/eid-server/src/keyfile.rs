@@ -113,22 +113,27 @@ fn io(path: &Path, source: std::io::Error) -> KeyFileError {
     }
 }
 
-/// Writes `blob` to a 0600 temporary file beside `path`, syncs it and renames it to
-/// `path` (refusing to replace an existing file unless `replace`).
 fn write(path: &Path, blob: &[u8], replace: bool) -> Result<(), KeyFileError> {
+    write_private(path, blob, replace).map_err(|e| io(path, e))
+}
+
+/// Writes `blob` to a 0600 temporary file beside `path`, syncs it and renames it to
+/// `path` (refusing to replace an existing file unless `replace`): a crash never leaves a
+/// half-written secret.
+pub(crate) fn write_private(path: &Path, blob: &[u8], replace: bool) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
-    let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(|e| io(path, e))?;
-    temp.write_all(blob).map_err(|e| io(path, e))?;
-    temp.as_file().sync_all().map_err(|e| io(path, e))?;
+    let mut temp = tempfile::NamedTempFile::new_in(dir)?;
+    temp.write_all(blob)?;
+    temp.as_file().sync_all()?;
     let persisted = if replace {
         temp.persist(path)
     } else {
         temp.persist_noclobber(path)
     };
-    persisted.map_err(|e| io(path, e.error))?;
+    persisted.map_err(|e| e.error)?;
     Ok(())
 }
 

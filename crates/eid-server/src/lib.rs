@@ -17,5 +17,6 @@ pub mod ops;
 pub mod register;
 pub mod registry_cmd;
 pub mod registry_server;
+pub mod saml;
 pub mod serve;
 pub mod status_watch;

@@ -11,8 +11,9 @@ use eid_core::store::{
 use eid_core::token::KeyRing;
 
 use crate::cli::ConfigArgs;
-use crate::config::{Config, ConfigError, DurableConfig, EphemeralConfig};
-use crate::oidc::{Limits, SESSION_LIFETIME, Settings};
+use crate::config::{Config, ConfigError, DurableConfig, EphemeralConfig, SamlConfig};
+use crate::oidc::{Limits, SESSION_LIFETIME, SamlSettings, Settings};
+use crate::saml::keys::SigningKey;
 use crate::register::Register;
 use crate::{app, keyfile, status_watch};
 
@@ -27,6 +28,14 @@ pub async fn run(args: ConfigArgs) -> anyhow::Result<()> {
     let (keys, created) = keyfile::open_or_create(&config.keys.file, &config.keys.kek)?;
     let kid = keys.active().kid().to_owned();
     let client_count = config.clients.len();
+    let saml = config.saml.map(saml_settings).transpose()?;
+    let saml_line = saml.as_ref().map(|s: &SamlSettings| {
+        format!(
+            "saml: {} ({} service providers)",
+            s.entity_id,
+            s.service_providers.len()
+        )
+    });
     let settings = Settings {
         issuer: config.issuer.clone(),
         clients: config.clients,
@@ -47,6 +56,7 @@ pub async fn run(args: ConfigArgs) -> anyhow::Result<()> {
         limits: Limits::default(),
         passkeys: config.passkeys,
         chip: config.chip,
+        saml,
     };
     // Follow the register's status changes: its `WatchStatus` stream, or the change log of
     // the embedded file (written by `registry record-change`).
@@ -78,6 +88,9 @@ pub async fn run(args: ConfigArgs) -> anyhow::Result<()> {
     println!("issuer: {}", config.issuer);
     println!("listening: {local}");
     println!("register: {register_line}");
+    if let Some(line) = saml_line {
+        println!("{line}");
+    }
     println!(
         "signing key: {kid}{}",
         if created { " (new key ring)" } else { "" }
@@ -161,5 +174,24 @@ async fn open_ephemeral(config: &EphemeralConfig) -> anyhow::Result<Arc<dyn Ephe
                 .await
                 .context("cannot connect to the Redis ephemeral store")?,
         ),
+    })
+}
+
+/// Opens the SAML signing key (creating it and its certificate on first start).
+fn saml_settings(config: SamlConfig) -> anyhow::Result<SamlSettings> {
+    let (key, created) =
+        SigningKey::open_or_create(&config.key_file, &config.certificate_file, &config.entity_id)
+            .context("cannot open the SAML signing key")?;
+    if created {
+        println!(
+            "saml: created the signing key {} and certificate {}",
+            config.key_file.display(),
+            config.certificate_file.display()
+        );
+    }
+    Ok(SamlSettings {
+        entity_id: config.entity_id,
+        key,
+        service_providers: config.service_providers,
     })
 }

@@ -18,7 +18,8 @@ use eid_core::store::{DurableStore, EphemeralStore, MemoryEphemeral, SqliteStore
 use eid_core::token::{KeyRing, OpaqueToken, PairwiseSalt, TokenIssuer};
 
 use crate::cli::DemoArgs;
-use crate::oidc::{Limits, PasskeySettings, SESSION_LIFETIME, Settings};
+use crate::oidc::{Limits, PasskeySettings, SESSION_LIFETIME, SamlSettings, Settings};
+use crate::saml::keys::{KeyKind, SigningKey};
 use crate::register::Register;
 use crate::{accounts, app};
 
@@ -90,6 +91,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             limits: Limits::default(),
             passkeys: PasskeySettings::default(),
             chip: None,
+            saml: Some(SamlSettings {
+                entity_id: format!("{issuer}{}", crate::saml::paths::METADATA),
+                key: SigningKey::generate(KeyKind::Rsa, &issuer)
+                    .context("cannot generate the demo's SAML signing key")?,
+                service_providers: Vec::new(),
+            }),
         },
         keys,
         durable,
@@ -110,6 +117,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!("health: {issuer}/healthz  readiness: {issuer}/readyz  metrics: {issuer}/metrics");
     println!("keys: {issuer}/jwks.json");
     println!("discovery: {issuer}/.well-known/openid-configuration");
+    println!(
+        "SAML identity provider metadata: {issuer}{} (register service providers with \
+         `serve`: see docs/saml.md)",
+        crate::saml::paths::METADATA
+    );
     println!("account page (passkeys): {issuer}/account");
     println!("demo relying party:");
     println!("  client_id: {CLIENT_ID}");

@@ -139,8 +139,9 @@ async fn show(oidc: &Oidc, c: &Citizen, code: Option<&str>) -> anyhow::Result<Re
             event: entry.record.event.as_str(),
             failed: entry.record.outcome == Outcome::Failure,
             client: entry.record.relying_party.map(|c| {
-                oidc.client(c.as_str())
-                    .map_or_else(|| c.as_str().to_owned(), |client| client.reg.name.clone())
+                oidc.relying_party_name(c.as_str())
+                    .unwrap_or(c.as_str())
+                    .to_owned()
             }),
         })
         .collect();

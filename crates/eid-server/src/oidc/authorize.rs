@@ -24,9 +24,9 @@ use super::flow::{self, Flow};
 use super::lang::Lang;
 use super::pages::{self, texts};
 use super::params::{Params, RawParams};
-use super::request::{self, AuthRequest};
+use super::request::{self, AuthRequest, RedirectReply, Reply};
 use super::session::{self, Browser, Session, cookie, flow_cookie, session_cookie};
-use super::{Oidc, authn, par, paths};
+use super::{Oidc, authn, par, paths, saml_sso};
 
 /// The flow kind of pending authorizations.
 pub(super) const AUTHZ: &str = "authz";
@@ -119,6 +119,12 @@ async fn authorize(oidc: &Oidc, headers: &HeaderMap, raw: &[u8]) -> Response {
             Err(err) => return redirect_error(redirect_uri, err, state, &oidc.issuer),
         }
     };
+    begin(oidc, headers, req).await
+}
+
+/// Answers a validated request at once or files it as a pending flow (the part of
+/// `/authorize` shared with SAML single sign-on).
+pub(super) async fn begin(oidc: &Oidc, headers: &HeaderMap, req: AuthRequest) -> Response {
     let lang = Lang::choose(req.ui_locales.as_deref(), accept_language(headers));
     let session = match current_session(oidc, headers).await {
         Ok(session) => session,
@@ -129,10 +135,8 @@ async fn authorize(oidc: &Oidc, headers: &HeaderMap, raw: &[u8]) -> Response {
         Err(err) => return internal_page(lang, &err),
     };
     let (page, account) = match next {
-        Next::Issue(session) => return issue_code(oidc, &req, &session, lang).await,
-        Next::Fail(err) => {
-            return redirect_error(&req.redirect_uri, err, req.state.as_deref(), &oidc.issuer);
-        }
+        Next::Issue(session) => return answer(oidc, &req, &session, lang).await,
+        Next::Fail(err) => return answer_error(oidc, &req, err, lang),
         Next::Login => (paths::LOGIN, None),
         Next::StepUp(account) => (paths::LOGIN, Some(account)),
         Next::Consent(account) => (paths::CONSENT, Some(account)),
@@ -305,15 +309,44 @@ pub(super) async fn current_session(
     }
 }
 
+/// Answers `req` for `session`: a code for an OAuth client, an assertion for a SAML
+/// service provider.
+async fn answer(oidc: &Oidc, req: &AuthRequest, session: &Session, lang: Lang) -> Response {
+    match &req.reply {
+        Reply::Redirect(reply) => issue_code(oidc, req, reply, session, lang).await,
+        Reply::Saml(reply) => saml_sso::respond(oidc, req, reply, session, lang).await,
+    }
+}
+
+/// Answers `req` with `err`: by redirect to an OAuth client (with its `state`), as a
+/// SAML status to a service provider.
+pub(super) fn answer_error(oidc: &Oidc, req: &AuthRequest, err: AuthzError, lang: Lang) -> Response {
+    match &req.reply {
+        Reply::Redirect(reply) => redirect_error(
+            &reply.redirect_uri,
+            err,
+            reply.state.as_deref(),
+            &oidc.issuer,
+        ),
+        Reply::Saml(reply) => saml_sso::respond_error(oidc, req, reply, &err, lang),
+    }
+}
+
 /// Issues a code for `req` and redirects to the client with it.
-async fn issue_code(oidc: &Oidc, req: &AuthRequest, session: &Session, lang: Lang) -> Response {
+async fn issue_code(
+    oidc: &Oidc,
+    req: &AuthRequest,
+    reply: &RedirectReply,
+    session: &Session,
+    lang: Lang,
+) -> Response {
     let grant = CodeGrant {
         client_id: req.client_id.clone(),
-        redirect_uri: req.redirect_uri.clone(),
+        redirect_uri: reply.redirect_uri.clone(),
         account: session.account,
         scope: req.scope.clone(),
-        nonce: req.nonce.clone(),
-        challenge: req.challenge.clone(),
+        nonce: reply.nonce.clone(),
+        challenge: reply.challenge.clone(),
         auth_time: session.auth_time,
         loa: session.loa,
         amr: session.amr.clone(),
@@ -323,9 +356,9 @@ async fn issue_code(oidc: &Oidc, req: &AuthRequest, session: &Session, lang: Lan
         Err(err) => return internal_page(lang, &err),
     };
     match redirect_url(
-        &req.redirect_uri,
+        &reply.redirect_uri,
         &[("code", code.expose())],
-        req.state.as_deref(),
+        reply.state.as_deref(),
         &oidc.issuer,
     ) {
         Some(url) => see_other(url.as_str()),
@@ -452,6 +485,10 @@ pub(super) fn client_name<'a>(
     let Some(req) = req else {
         return (texts(lang).account_title, None);
     };
+    if let Reply::Saml(_) = req.reply {
+        // The answer is a page of its own (posting to the service provider).
+        return (oidc.relying_party_name(&req.client_id).unwrap_or("?"), None);
+    }
     oidc.client(&req.client_id).map_or(("?", None), |c| {
         (c.reg.name.as_str(), Some(c.origins.as_str()))
     })
@@ -509,9 +546,9 @@ pub(super) async fn proceed(
             if consented && let Err(err) = super::consent::record(oidc, &session, req).await {
                 return internal_page(p.lang, &err);
             }
-            issue_code(oidc, req, &session, p.lang).await
+            answer(oidc, req, &session, p.lang).await
         }
-        Err(err) => redirect_error(&req.redirect_uri, err, req.state.as_deref(), &oidc.issuer),
+        Err(err) => answer_error(oidc, req, err, p.lang),
     }
 }
 

@@ -11,9 +11,10 @@ use eid_core::audit::{Actor, AttributeName, AuditEvent, AuditRecord, Outcome};
 use eid_core::store::ClientId;
 
 use super::authorize::{
-    AUTHZ, Pending, PostedForm, client_name, current_session, internal_page, proceed, shared, shown,
+    AUTHZ, Pending, PostedForm, answer_error, client_name, current_session, internal_page, proceed,
+    shared, shown,
 };
-use super::error::{AuthzError, redirect_error, see_other};
+use super::error::{AuthzError, see_other};
 use super::flow;
 use super::pages::{self, texts};
 use super::request::AuthRequest;
@@ -77,11 +78,11 @@ pub async fn consent_submit(
     match params.get("decision") {
         Some("allow") => proceed(&oidc, p, &session, true).await,
         Some("deny") => match flow::finish(oidc.ephemeral.as_ref(), AUTHZ, &p.id).await {
-            Ok(true) => redirect_error(
-                &req.redirect_uri,
+            Ok(true) => answer_error(
+                &oidc,
+                &req,
                 AuthzError::new("access_denied", "the citizen refused consent"),
-                req.state.as_deref(),
-                &oidc.issuer,
+                p.lang,
             ),
             Ok(false) => pages::error(StatusCode::BAD_REQUEST, p.lang, texts(p.lang).expired),
             Err(err) => internal_page(p.lang, &err),

@@ -206,6 +206,7 @@ async fn enrol(
         &oidc.hasher,
         &claims.personal_id,
         password,
+        eid_core::assurance::ProofingEvidence::RegisterMatch,
         evidence,
     )
     .await?;

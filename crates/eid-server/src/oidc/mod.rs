@@ -29,6 +29,7 @@ mod par;
 mod params;
 mod passkey_login;
 mod request;
+mod saml_sso;
 mod session;
 mod status_lists;
 mod token;
@@ -62,6 +63,10 @@ use time::Duration;
 use crate::metrics::Metrics;
 
 pub use pages::escape;
+pub use saml_sso::{SamlReply, SamlSettings};
+
+/// The registered SAML service providers by entity ID.
+type ServiceProviders = HashMap<String, crate::saml::sp::ServiceProvider>;
 
 /// How long a citizen stays logged in.
 pub const SESSION_LIFETIME: StdDuration = StdDuration::from_secs(8 * 3600);
@@ -277,6 +282,8 @@ pub struct Settings {
     pub passkeys: PasskeySettings,
     /// The chip path to level high; `None`: disabled.
     pub chip: Option<ChipSettings>,
+    /// The SAML identity provider; `None`: disabled.
+    pub saml: Option<SamlSettings>,
 }
 
 /// A registered client with what is precomputed for it.
@@ -344,6 +351,8 @@ pub struct Oidc {
     enrol_ip: RateLimiter,
     /// The chip path, if enabled.
     chip: Option<ChipSettings>,
+    /// The SAML identity provider, if enabled.
+    saml: Option<saml_sso::SamlIdp>,
     chip_account: RateLimiter,
     chip_ip: RateLimiter,
     nonce_ip: RateLimiter,
@@ -451,6 +460,7 @@ impl Oidc {
             enrol_number: limiter("enrol-number", settings.limits.enrolments_per_number),
             enrol_ip: limiter("enrol-ip", settings.limits.enrolments_per_ip),
             chip: settings.chip,
+            saml: settings.saml.map(saml_sso::SamlIdp::new),
             chip_account: limiter("chip-account", settings.limits.chip_checks_per_account),
             chip_ip: limiter("chip-ip", settings.limits.chip_checks_per_ip),
             nonce_ip: limiter("vci-nonce-ip", settings.limits.nonces_per_ip),
@@ -493,6 +503,16 @@ impl Oidc {
 
     fn client(&self, id: &str) -> Option<&Client> {
         self.clients.get(id)
+    }
+
+    /// The display name of a relying party: an OAuth client or a SAML service provider.
+    fn relying_party_name(&self, id: &str) -> Option<&str> {
+        self.client(id).map(|c| c.reg.name.as_str()).or_else(|| {
+            self.saml
+                .as_ref()
+                .and_then(|idp| idp.service_provider(id))
+                .map(|sp| sp.name.as_str())
+        })
     }
 }
 
@@ -546,6 +566,13 @@ pub fn router(oidc: Arc<Oidc>) -> Router {
         )
         .route(pages::CSS_PATH, get(stylesheet))
         .route(pages::SCRIPT_PATH, get(script))
+        .route(pages::AUTOPOST_PATH, get(autopost))
+        .route(crate::saml::paths::METADATA, get(saml_sso::metadata))
+        .route(
+            crate::saml::paths::SSO,
+            get(saml_sso::sso_redirect).post(saml_sso::sso_post),
+        )
+        .route(crate::saml::paths::SLO, get(saml_sso::slo_redirect))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(Arc::clone(&oidc))
         .merge(chip::routes(Arc::clone(&oidc)))
@@ -558,6 +585,10 @@ async fn stylesheet() -> impl axum::response::IntoResponse {
 
 async fn script() -> impl axum::response::IntoResponse {
     static_file("text/javascript; charset=utf-8", pages::SCRIPT)
+}
+
+async fn autopost() -> impl axum::response::IntoResponse {
+    static_file("text/javascript; charset=utf-8", pages::AUTOPOST)
 }
 
 fn static_file(

@@ -35,18 +35,12 @@ pub struct Prompt {
 /// A validated authorization request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthRequest {
-    /// The client.
+    /// The client (for SAML, the service provider's entity ID).
     pub client_id: String,
-    /// The registered redirect URI it named.
-    pub redirect_uri: String,
-    /// Granted scopes, space-separated, `openid` included.
+    /// Granted scopes, space-separated (`openid` included for OpenID Connect).
     pub scope: String,
-    /// Echoed in the response.
-    pub state: Option<String>,
-    /// Echoed in the ID token.
-    pub nonce: Option<String>,
-    /// PKCE challenge (S256).
-    pub challenge: CodeChallenge,
+    /// Where and how the request is answered.
+    pub reply: Reply,
     /// Prompt flags.
     pub prompt: Prompt,
     /// Maximum authentication age in seconds.
@@ -60,6 +54,28 @@ pub struct AuthRequest {
     /// The `sub` of the request's `id_token_hint`: a session of another citizen does not
     /// satisfy the request (OIDC Core 3.1.2.1).
     pub hint_sub: Option<String>,
+}
+
+/// How a request is answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Reply {
+    /// OAuth 2.0: a code (or an error) sent to the client's redirect URI.
+    Redirect(RedirectReply),
+    /// SAML 2.0: a `<Response>` posted to the service provider.
+    Saml(crate::oidc::saml_sso::SamlReply),
+}
+
+/// What an OAuth 2.0 answer needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedirectReply {
+    /// The registered redirect URI the request named.
+    pub redirect_uri: String,
+    /// Echoed in the response.
+    pub state: Option<String>,
+    /// Echoed in the ID token.
+    pub nonce: Option<String>,
+    /// PKCE challenge (S256).
+    pub challenge: CodeChallenge,
 }
 
 impl AuthRequest {
@@ -143,11 +159,13 @@ pub fn validate(
     };
     Ok(AuthRequest {
         client_id: client.id.as_str().to_owned(),
-        redirect_uri: redirect_uri.to_owned(),
         scope: format_scopes(&scopes),
-        state: params.get("state").map(str::to_owned),
-        nonce: params.get("nonce").map(str::to_owned),
-        challenge,
+        reply: Reply::Redirect(RedirectReply {
+            redirect_uri: redirect_uri.to_owned(),
+            state: params.get("state").map(str::to_owned),
+            nonce: params.get("nonce").map(str::to_owned),
+            challenge,
+        }),
         prompt,
         max_age,
         login_hint,
@@ -288,8 +306,11 @@ mod tests {
     fn a_good_request_validates() {
         let req = check("&prompt=login&max_age=60&login_hint=001099012345&ui_locales=en").unwrap();
         assert_eq!(req.scope, "openid profile");
+        let Reply::Redirect(reply) = &req.reply else {
+            panic!("an OAuth request is answered by redirect");
+        };
         assert_eq!(
-            (req.state.as_deref(), req.nonce.as_deref()),
+            (reply.state.as_deref(), reply.nonce.as_deref()),
             (Some("s"), Some("n"))
         );
         assert!(req.prompt.login && !req.prompt.none);

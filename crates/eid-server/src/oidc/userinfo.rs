@@ -9,8 +9,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use eid_core::audit::{Actor, AuditEvent, AuditRecord, Outcome};
 use eid_core::registry::{Authorisation, RegistryError};
-use eid_core::release::{Scope, parse_scopes, release};
-use eid_core::store::{AccountStatus, ClientId};
+use std::collections::BTreeSet;
+
+use eid_core::release::{Release, Scope, parse_scopes, release};
+use eid_core::store::{Account, AccountStatus, ClientId};
 use serde_json::Value;
 
 use super::Oidc;
@@ -72,9 +74,45 @@ async fn claims(oidc: &Oidc, token: &str) -> anyhow::Result<Result<Value, Respon
     if account.status != AccountStatus::Active {
         return Ok(Err(invalid()));
     }
+    let released = match release_to(oidc, &account, &record.client_id, &scopes, "userinfo").await? {
+        Ok(released) => released,
+        // The register no longer holds the number (replaced): nothing to release.
+        Err(Unreleased::NotFound) => return Ok(Err(invalid())),
+        // The claims are read from the register: without it there is nothing to release
+        // now, but the token stays valid.
+        Err(Unreleased::Unavailable) => {
+            return Ok(Err(bearer_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "the population register cannot be reached: try again later",
+            )));
+        }
+    };
+    let mut body = released.claims;
+    body.insert("sub".into(), Value::from(claims.sub));
+    Ok(Ok(Value::Object(body)))
+}
+
+/// Why nothing could be released.
+pub(super) enum Unreleased {
+    /// The register no longer holds the account's number (replaced).
+    NotFound,
+    /// The register cannot be reached now.
+    Unavailable,
+}
+
+/// The claims `scopes` release about `account` to relying party `client`, read from the
+/// population register now (for `caller`, the register's audit) and audited by name.
+pub(super) async fn release_to(
+    oidc: &Oidc,
+    account: &Account,
+    client: &str,
+    scopes: &BTreeSet<Scope>,
+    caller: &str,
+) -> anyhow::Result<Result<Release, Unreleased>> {
     let authorisation = Authorisation::new(
-        "eid-server/userinfo",
-        format!("release to relying party {}", record.client_id),
+        format!("eid-server/{caller}"),
+        format!("release to relying party {client}"),
     )?;
     let register_record = match oidc
         .registry
@@ -82,34 +120,25 @@ async fn claims(oidc: &Oidc, token: &str) -> anyhow::Result<Result<Value, Respon
         .await
     {
         Ok(record) => record,
-        // The register no longer holds the number (replaced): nothing to release.
-        Err(RegistryError::NotFound) => return Ok(Err(invalid())),
-        // The claims are read from the register: without it there is nothing to release
-        // now, but the token stays valid.
+        Err(RegistryError::NotFound) => return Ok(Err(Unreleased::NotFound)),
         Err(err @ (RegistryError::Unavailable(_) | RegistryError::Timeout)) => {
-            tracing::warn!(cause = %err, "userinfo: the population register is unavailable");
-            return Ok(Err(bearer_error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "temporarily_unavailable",
-                "the population register cannot be reached: try again later",
-            )));
+            tracing::warn!(cause = %err, "{caller}: the population register is unavailable");
+            return Ok(Err(Unreleased::Unavailable));
         }
         Err(err) => return Err(err.into()),
     };
-    let released = release(&register_record, &scopes);
-    let client = ClientId::new(record.client_id)?;
+    let released = release(&register_record, scopes);
+    let client = ClientId::new(client)?;
     let mut audit = AuditRecord::new(
         AuditEvent::DataReleased,
         Actor::Client(client.clone()),
         Outcome::Success,
     );
-    audit.subject = Some(account_id);
+    audit.subject = Some(account.id);
     audit.relying_party = Some(client);
-    audit.attributes = released.attributes;
+    audit.attributes = released.attributes.clone();
     oidc.audit.append(audit).await?;
-    let mut body = released.claims;
-    body.insert("sub".into(), Value::from(claims.sub));
-    Ok(Ok(Value::Object(body)))
+    Ok(Ok(released))
 }
 
 #[cfg(test)]

@@ -27,13 +27,20 @@ pub const SCRIPT: &str = include_str!("passkey.js");
 /// Where the passkey script is served.
 pub const SCRIPT_PATH: &str = "/static/passkey.js";
 
-/// Whether a page runs the passkey script.
+/// The script that submits the SAML response form, served at [`AUTOPOST_PATH`].
+pub const AUTOPOST: &str = "'use strict';\ndocument.getElementById('autopost').submit();\n";
+/// Where the auto-submit script is served.
+pub const AUTOPOST_PATH: &str = "/static/autopost.js";
+
+/// Which script a page runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Script {
     /// No script at all (`script-src` stays `'none'`).
     None,
     /// [`SCRIPT_PATH`], which fetches from this origin.
     Passkeys,
+    /// [`AUTOPOST_PATH`], which submits the page's form.
+    AutoPost,
 }
 
 /// `Cache-Control: no-store` and `Pragma: no-cache`, for every response carrying tokens,
@@ -77,6 +84,10 @@ fn page(
         Script::Passkeys => (
             "<script src=\"/static/passkey.js\" defer></script>",
             "; script-src 'self'; connect-src 'self'",
+        ),
+        Script::AutoPost => (
+            "<script src=\"/static/autopost.js\" defer></script>",
+            "; script-src 'self'",
         ),
     };
     let html = format!(
@@ -306,6 +317,39 @@ pub fn logout_confirm(lang: Lang, req: &str, csrf: &str, form_target: Option<&st
         &body,
         &targets,
         Script::None,
+    )
+}
+
+/// The page that posts a SAML message to a service provider (SAML Bindings 3.5.4): a form
+/// of hidden `fields` submitted by script, or by the citizen's click without script.
+pub fn saml_post(lang: Lang, action: &str, fields: &[(&str, &str)]) -> Response {
+    let t = texts(lang);
+    let inputs: String = fields
+        .iter()
+        .map(|(name, value)| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                escape(name),
+                escape(value)
+            )
+        })
+        .collect();
+    let body = format!(
+        "<form method=\"post\" id=\"autopost\" action=\"{action}\">{inputs}\
+         <p>{message}</p><button type=\"submit\">{button}</button></form>",
+        action = escape(action),
+        message = t.saml_continue,
+        button = t.saml_button,
+    );
+    let targets: Vec<String> = origin_of(action).into_iter().collect();
+    let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
+    page(
+        StatusCode::OK,
+        lang,
+        t.saml_title,
+        &body,
+        &targets,
+        Script::AutoPost,
     )
 }
 

@@ -1,0 +1,576 @@
+//! The SAML 2.0 identity provider's endpoints: metadata, single sign-on (Web Browser SSO
+//! Profile, SAML Profiles 4.1, `AuthnRequest` by HTTP-Redirect or HTTP-POST, `Response`
+//! by HTTP-POST) and single logout (SAML Profiles 4.4, HTTP-Redirect).
+//!
+//! A verified `AuthnRequest` becomes an [`AuthRequest`] answered through a SAML
+//! [`Reply`]: from there the citizen's session, login, passkey step-up and consent are
+//! exactly those of OpenID Connect (`ForceAuthn` is `prompt=login`, `IsPassive` is
+//! `prompt=none`, the requested eIDAS levels are `acr_values`), and the last step posts a
+//! signed response to the service provider instead of redirecting with a code.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use eid_core::assurance::{EIDAS_HIGH, EIDAS_LOW, EIDAS_SUBSTANTIAL, Loa};
+use eid_core::release::format_scopes;
+use eid_core::token::{RelyingParty, SectorId, SubjectType};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+use time::OffsetDateTime;
+
+use super::authorize::{accept_language, begin, internal_page};
+use super::error::{AuthzError, see_other};
+use super::lang::Lang;
+use super::pages::{self, texts};
+use super::params::Params;
+use super::request::{AuthRequest, Prompt, Reply};
+use super::session::{self, Session, cookie, session_cookie};
+use super::userinfo::{Unreleased, release_to};
+use super::{Oidc, ServiceProviders};
+use crate::saml::bindings::{BindingError, Incoming};
+use crate::saml::keys::SigningKey;
+use crate::saml::logout::{LogoutAnswer, logout_response_url};
+use crate::saml::messages::{AuthnRequest, CLOCK_SKEW, Comparison, LogoutRequest, MAX_REQUEST_AGE};
+use crate::saml::metadata::{IdpDescription, idp_metadata};
+use crate::saml::response::{Addressee, Authenticated, Status, new_id, response};
+use crate::saml::sp::ServiceProvider;
+use crate::saml::{NameIdFormat, paths, status};
+
+/// How long signed metadata is served before it is signed afresh.
+const METADATA_REFRESH: time::Duration = time::Duration::days(1);
+
+/// What the identity provider is configured with.
+pub struct SamlSettings {
+    /// The entity ID (by default the metadata URL).
+    pub entity_id: String,
+    /// The signing key and certificate.
+    pub key: SigningKey,
+    /// The registered service providers.
+    pub service_providers: Vec<ServiceProvider>,
+}
+
+impl std::fmt::Debug for SamlSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SamlSettings")
+            .field("entity_id", &self.entity_id)
+            .field("service_providers", &self.service_providers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The identity provider, part of [`Oidc`].
+pub(super) struct SamlIdp {
+    entity_id: String,
+    key: SigningKey,
+    sps: ServiceProviders,
+    /// The signed metadata and when it was signed.
+    metadata: Mutex<Option<(OffsetDateTime, Arc<str>)>>,
+}
+
+impl SamlIdp {
+    pub(super) fn new(settings: SamlSettings) -> Self {
+        let sps: HashMap<String, ServiceProvider> = settings
+            .service_providers
+            .into_iter()
+            .map(|sp| (sp.entity_id().to_owned(), sp))
+            .collect();
+        Self {
+            entity_id: settings.entity_id,
+            key: settings.key,
+            sps,
+            metadata: Mutex::new(None),
+        }
+    }
+
+    pub(super) fn service_provider(&self, entity_id: &str) -> Option<&ServiceProvider> {
+        self.sps.get(entity_id)
+    }
+}
+
+/// What answering a SAML request needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SamlReply {
+    /// The `AuthnRequest`'s `ID` (`InResponseTo`).
+    pub request_id: String,
+    /// The assertion consumer service, from the metadata.
+    pub acs_url: String,
+    /// `RelayState`, echoed.
+    pub relay_state: Option<String>,
+    /// The `NameID` format to issue.
+    pub name_id_format: NameIdFormat,
+    /// The levels the assertion may state, ascending: the request's
+    /// `RequestedAuthnContext` (all levels without one).
+    pub levels: Vec<Loa>,
+}
+
+/// The eIDAS level URI of `loa` (what `AuthnContextClassRef` states).
+fn eidas_uri(loa: Loa) -> &'static str {
+    match loa {
+        Loa::Low => EIDAS_LOW,
+        Loa::Substantial => EIDAS_SUBSTANTIAL,
+        Loa::High => EIDAS_HIGH,
+    }
+}
+
+/// The levels an assertion may state for a `RequestedAuthnContext` (SAML Core
+/// 3.3.2.2.1), `None` when none can satisfy it. Class references that are not levels
+/// (neither the eIDAS URIs nor the configured `acr` names) are ignored.
+fn acceptable_levels(oidc: &Oidc, req: &AuthnRequest) -> Option<Vec<Loa>> {
+    let Some(ctx) = &req.requested_context else {
+        return Some(Loa::ALL.to_vec());
+    };
+    let named: Vec<Loa> = ctx
+        .class_refs
+        .iter()
+        .filter_map(|c| oidc.tokens.acr_table().loa_of(c))
+        .collect();
+    let lowest = named.iter().min().copied()?;
+    let highest = named.iter().max().copied()?;
+    let levels: Vec<Loa> = Loa::ALL
+        .into_iter()
+        .filter(|l| match ctx.comparison {
+            // A stronger authentication meets a weaker level's requirements, so "exact"
+            // is met by stating the strongest requested level the session reaches.
+            Comparison::Exact => named.contains(l),
+            Comparison::Minimum => *l >= lowest,
+            Comparison::Better => *l > highest,
+            Comparison::Maximum => *l <= highest,
+        })
+        .collect();
+    (!levels.is_empty()).then_some(levels)
+}
+
+/// The level to state for a session at `achieved`: the strongest acceptable level it
+/// reaches.
+fn stated_level(levels: &[Loa], achieved: Option<Loa>) -> Option<Loa> {
+    let achieved = achieved?;
+    levels.iter().copied().filter(|l| *l <= achieved).max()
+}
+
+fn bad_request(lang: Lang, reason: &dyn std::fmt::Display) -> Response {
+    let message = format!("{} ({reason})", texts(lang).expired);
+    pages::error(StatusCode::BAD_REQUEST, lang, &message)
+}
+
+fn not_enabled() -> Response {
+    (StatusCode::NOT_FOUND, "SAML is not enabled").into_response()
+}
+
+/// `GET /saml/metadata`: the signed metadata.
+pub async fn metadata(State(oidc): State<Arc<Oidc>>) -> Response {
+    let Some(idp) = &oidc.saml else {
+        return not_enabled();
+    };
+    let now = OffsetDateTime::now_utc();
+    let cached = {
+        let cache = idp.metadata.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .as_ref()
+            .filter(|(at, _)| now - *at < METADATA_REFRESH)
+            .map(|(_, doc)| Arc::clone(doc))
+    };
+    let document = match cached {
+        Some(document) => document,
+        None => {
+            let (sso, slo) = (oidc.endpoint(paths::SSO), oidc.endpoint(paths::SLO));
+            let description = IdpDescription {
+                entity_id: &idp.entity_id,
+                sso_url: &sso,
+                slo_url: &slo,
+                want_requests_signed: idp.sps.values().any(|sp| sp.require_signed_requests),
+                levels: &[EIDAS_LOW, EIDAS_SUBSTANTIAL, EIDAS_HIGH],
+            };
+            let document: Arc<str> = match idp_metadata(&description, &idp.key, now) {
+                Ok(doc) => doc.into(),
+                Err(err) => {
+                    tracing::error!(cause = %err, "cannot sign the SAML metadata");
+                    return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+                }
+            };
+            *idp.metadata.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some((now, Arc::clone(&document)));
+            document
+        }
+    };
+    (
+        [
+            (header::CONTENT_TYPE, "application/samlmetadata+xml"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        document.to_string(),
+    )
+        .into_response()
+}
+
+/// `GET /saml/sso`: an `AuthnRequest` by HTTP-Redirect.
+pub async fn sso_redirect(
+    State(oidc): State<Arc<Oidc>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let incoming = Incoming::from_redirect(query.as_deref().unwrap_or_default(), "SAMLRequest");
+    sso(&oidc, &headers, incoming).await
+}
+
+/// `POST /saml/sso`: an `AuthnRequest` by HTTP-POST.
+pub async fn sso_post(State(oidc): State<Arc<Oidc>>, headers: HeaderMap, body: Bytes) -> Response {
+    let incoming = match Params::parse(&body) {
+        Ok(params) => match params.get("SAMLRequest") {
+            Some(message) => Incoming::from_post(message, params.get("RelayState")),
+            None => Err(BindingError::Missing("SAMLRequest")),
+        },
+        Err(_) => Err(BindingError::Malformed("not a form")),
+    };
+    sso(&oidc, &headers, incoming).await
+}
+
+/// Why a request is refused before its service provider is known to be the sender: an
+/// error page (SAML Profiles 4.1.3.5: nothing may go to an unverified address).
+async fn verify<'a>(
+    oidc: &'a Oidc,
+    incoming: Result<Incoming, BindingError>,
+    sso_url: &str,
+    lang: Lang,
+) -> Result<(AuthnRequest, &'a ServiceProvider, Option<String>), Response> {
+    let refuse = |reason: &dyn std::fmt::Display| Err(bad_request(lang, reason));
+    let Some(idp) = &oidc.saml else {
+        return Err(not_enabled());
+    };
+    let incoming = match incoming {
+        Ok(incoming) => incoming,
+        Err(err) => return refuse(&err),
+    };
+    let Some(sp) = incoming
+        .claimed_issuer()
+        .and_then(|issuer| idp.service_provider(issuer))
+    else {
+        return refuse(&"unknown service provider");
+    };
+    let relay_state = incoming.relay_state.clone();
+    let (root, signed) =
+        match incoming.verified(&sp.metadata.signing, sp.require_signed_requests) {
+            Ok(verified) => verified,
+            Err(err) => return refuse(&err),
+        };
+    let req = match AuthnRequest::from_element(&root, OffsetDateTime::now_utc()) {
+        Ok(req) => req,
+        Err(err) => return refuse(&err),
+    };
+    if req.issuer != sp.entity_id() {
+        return refuse(&"the signed request names another issuer");
+    }
+    // Bindings 3.4.5.2 and 3.5.5.2: a signed message MUST name its destination, and
+    // whenever it is present it must be this endpoint.
+    match req.destination.as_deref() {
+        Some(destination) if destination != sso_url => {
+            return refuse(&"Destination is not this endpoint");
+        }
+        None if signed => return refuse(&"a signed request must carry Destination"),
+        _ => {}
+    }
+    // SAML Profiles 4.1.4.5: replayed requests are refused; an ID is remembered for as
+    // long as the request would be accepted.
+    let key = format!(
+        "saml-request:{}",
+        hex(&Sha256::digest(format!("{}\n{}", req.issuer, req.id)))
+    );
+    let ttl = (MAX_REQUEST_AGE + CLOCK_SKEW).unsigned_abs();
+    match oidc.ephemeral.put_if_absent(&key, b"1", ttl).await {
+        Ok(true) => {}
+        Ok(false) => return refuse(&"this request was already received"),
+        Err(err) => return Err(internal_page(lang, &err)),
+    }
+    Ok((req, sp, relay_state))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn sso(oidc: &Oidc, headers: &HeaderMap, incoming: Result<Incoming, BindingError>) -> Response {
+    let lang = Lang::choose(None, accept_language(headers));
+    let sso_url = oidc.endpoint(paths::SSO);
+    let (req, sp, relay_state) = match verify(oidc, incoming, &sso_url, lang).await {
+        Ok(verified) => verified,
+        Err(page) => return page,
+    };
+    let Some(acs_url) = sp.metadata.acs_for(&req) else {
+        return bad_request(lang, &"the assertion consumer service is not in the metadata");
+    };
+    let mut reply = SamlReply {
+        request_id: req.id.clone(),
+        acs_url: acs_url.to_owned(),
+        relay_state,
+        name_id_format: sp.default_name_id_format,
+        levels: Loa::ALL.to_vec(),
+    };
+    let mut auth = AuthRequest {
+        client_id: sp.entity_id().to_owned(),
+        scope: format_scopes(&sp.scopes),
+        reply: Reply::Saml(reply.clone()),
+        prompt: Prompt {
+            none: req.is_passive,
+            login: req.force_authn,
+            consent: false,
+        },
+        max_age: None,
+        login_hint: None,
+        ui_locales: None,
+        min_loa: Some(Loa::Low),
+        hint_sub: None,
+    };
+    let status = |detail, message| Status {
+        code: status::REQUESTER,
+        detail: Some(detail),
+        message,
+    };
+    if req.name_id_format.is_some() {
+        match req.name_id_format() {
+            Some(format) => reply.name_id_format = format,
+            None => {
+                let s = status(status::INVALID_NAMEID_POLICY, "unsupported NameID format");
+                return respond_status(oidc, &auth.client_id, &reply, &s, lang);
+            }
+        }
+    }
+    match acceptable_levels(oidc, &req) {
+        Some(levels) => {
+            auth.min_loa = levels.first().copied();
+            reply.levels = levels;
+        }
+        None => {
+            let s = Status {
+                code: status::RESPONDER,
+                detail: Some(status::NO_AUTHN_CONTEXT),
+                message: "the requested authentication context cannot be provided",
+            };
+            return respond_status(oidc, &auth.client_id, &reply, &s, lang);
+        }
+    }
+    auth.reply = Reply::Saml(reply);
+    begin(oidc, headers, auth).await
+}
+
+/// Posts a signed assertion for `session` to the service provider (the end of a
+/// successful flow): the attributes of the consented scopes, read from the register now
+/// and audited by name.
+pub(super) async fn respond(
+    oidc: &Oidc,
+    req: &AuthRequest,
+    reply: &SamlReply,
+    session: &Session,
+    lang: Lang,
+) -> Response {
+    match assertion_response(oidc, req, reply, session).await {
+        Ok(Ok(xml)) => post_page(lang, reply, &xml),
+        Ok(Err(unreleased)) => {
+            let message = match unreleased {
+                Unreleased::NotFound => "the citizen's record cannot be released",
+                Unreleased::Unavailable => "the population register cannot be reached",
+            };
+            let s = Status {
+                code: status::RESPONDER,
+                detail: Some(status::AUTHN_FAILED),
+                message,
+            };
+            respond_status(oidc, &req.client_id, reply, &s, lang)
+        }
+        Err(err) => internal_page(lang, &err),
+    }
+}
+
+async fn assertion_response(
+    oidc: &Oidc,
+    req: &AuthRequest,
+    reply: &SamlReply,
+    session: &Session,
+) -> anyhow::Result<Result<String, Unreleased>> {
+    let idp = oidc.saml.as_ref().ok_or_else(|| anyhow::anyhow!("SAML is off"))?;
+    let sp = idp
+        .service_provider(&req.client_id)
+        .ok_or_else(|| anyhow::anyhow!("the service provider is no longer registered"))?;
+    let level = stated_level(&reply.levels, session.loa)
+        .ok_or_else(|| anyhow::anyhow!("the session does not reach the requested level"))?;
+    let account = oidc.durable.account(session.account).await?;
+    let released = match release_to(oidc, &account, &req.client_id, &req.scopes(), "saml").await? {
+        Ok(released) => released,
+        Err(unreleased) => return Ok(Err(unreleased)),
+    };
+    let pairwise = RelyingParty {
+        client_id: req.client_id.clone(),
+        subject_type: SubjectType::Pairwise(SectorId::new(req.client_id.clone())?),
+    };
+    let persistent = oidc.tokens.subject(&pairwise, session.account.as_uuid());
+    let name_id = match reply.name_id_format {
+        NameIdFormat::Persistent => persistent.clone(),
+        NameIdFormat::Transient => new_id(),
+    };
+    let attributes = sp
+        .attribute_profile
+        .attributes(&released.claims, &format!("VN/VN/{persistent}"));
+    let session_index = new_id();
+    let authn_instant = OffsetDateTime::from_unix_timestamp(session.auth_time)?;
+    let who = Authenticated {
+        name_id: &name_id,
+        name_id_format: reply.name_id_format,
+        authn_instant,
+        session_index: &session_index,
+        context_class: eidas_uri(level),
+        attributes: &attributes,
+    };
+    let to = addressee(idp, &req.client_id, reply);
+    Ok(Ok(response(&to, Ok(&who), OffsetDateTime::now_utc(), &idp.key)?))
+}
+
+fn addressee<'a>(idp: &'a SamlIdp, sp: &'a str, reply: &'a SamlReply) -> Addressee<'a> {
+    Addressee {
+        issuer: &idp.entity_id,
+        audience: sp,
+        acs_url: &reply.acs_url,
+        in_response_to: &reply.request_id,
+    }
+}
+
+fn post_page(lang: Lang, reply: &SamlReply, xml: &str) -> Response {
+    use base64ct::{Base64, Encoding as _};
+    let encoded = Base64::encode_string(xml.as_bytes());
+    let mut fields = vec![("SAMLResponse", encoded.as_str())];
+    if let Some(relay) = &reply.relay_state {
+        fields.push(("RelayState", relay.as_str()));
+    }
+    pages::saml_post(lang, &reply.acs_url, &fields)
+}
+
+/// Posts a signed response carrying `status` (no assertion) to the service provider.
+fn respond_status(oidc: &Oidc, sp: &str, reply: &SamlReply, status: &Status, lang: Lang) -> Response {
+    let Some(idp) = &oidc.saml else {
+        return not_enabled();
+    };
+    let to = addressee(idp, sp, reply);
+    match response(&to, Err(status), OffsetDateTime::now_utc(), &idp.key) {
+        Ok(xml) => post_page(lang, reply, &xml),
+        Err(err) => internal_page(lang, &err),
+    }
+}
+
+/// Answers a failed request with the SAML status matching the OAuth error (SAML Core
+/// 3.2.2.2): `IsPassive` and interaction needed is `NoPassive`, an unreachable level is
+/// `NoAuthnContext`, a refused consent is `RequestDenied`.
+pub(super) fn respond_error(
+    oidc: &Oidc,
+    req: &AuthRequest,
+    reply: &SamlReply,
+    err: &AuthzError,
+    lang: Lang,
+) -> Response {
+    let (detail, message) = match err.code {
+        "login_required" | "interaction_required" | "consent_required" => {
+            (status::NO_PASSIVE, "the citizen would have to interact")
+        }
+        "unmet_authentication_requirements" => (
+            status::NO_AUTHN_CONTEXT,
+            "the requested level of assurance cannot be reached",
+        ),
+        "access_denied" => (status::REQUEST_DENIED, "the citizen refused consent"),
+        _ => (status::AUTHN_FAILED, "the citizen could not be authenticated"),
+    };
+    let s = Status {
+        code: status::RESPONDER,
+        detail: Some(detail),
+        message,
+    };
+    respond_status(oidc, &req.client_id, reply, &s, lang)
+}
+
+/// `GET /saml/slo`: a `LogoutRequest` by HTTP-Redirect (SAML Profiles 4.4.4.1). The
+/// request must come from a registered service provider (signed when it must sign);
+/// the browser's session ends and the browser returns to the service provider's single
+/// logout service with a signed `LogoutResponse`. Other service providers the citizen
+/// visited are not called (no front-channel propagation): the status says so when the
+/// session had been used for others (`PartialLogout` is not tracked; it is always
+/// `Success`).
+pub async fn slo_redirect(
+    State(oidc): State<Arc<Oidc>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let lang = Lang::choose(None, accept_language(&headers));
+    let Some(idp) = &oidc.saml else {
+        return not_enabled();
+    };
+    let incoming = match Incoming::from_redirect(query.as_deref().unwrap_or_default(), "SAMLRequest") {
+        Ok(incoming) => incoming,
+        Err(err) => return bad_request(lang, &err),
+    };
+    let Some(sp) = incoming
+        .claimed_issuer()
+        .and_then(|issuer| idp.service_provider(issuer))
+    else {
+        return bad_request(lang, &"unknown service provider");
+    };
+    let Some(slo) = &sp.metadata.slo else {
+        return bad_request(lang, &"the service provider has no single logout service");
+    };
+    let relay_state = incoming.relay_state.clone();
+    let (root, signed) =
+        match incoming.verified(&sp.metadata.signing, sp.require_signed_requests) {
+            Ok(verified) => verified,
+            Err(err) => return bad_request(lang, &err),
+        };
+    let req = match LogoutRequest::from_element(&root, OffsetDateTime::now_utc()) {
+        Ok(req) if req.issuer == sp.entity_id() => req,
+        Ok(_) => return bad_request(lang, &"the request names another issuer"),
+        Err(err) => return bad_request(lang, &err),
+    };
+    let slo_url = oidc.endpoint(paths::SLO);
+    match req.destination.as_deref() {
+        Some(d) if d != slo_url => return bad_request(lang, &"Destination is not this endpoint"),
+        None if signed => return bad_request(lang, &"a signed request must carry Destination"),
+        _ => {}
+    }
+    if let Some(value) = cookie(&headers, session_cookie(oidc.secure_cookies)) {
+        if let Err(err) = session::end(oidc.ephemeral.as_ref(), &value).await {
+            return internal_page(lang, &err);
+        }
+    }
+    let answer = LogoutAnswer {
+        issuer: &idp.entity_id,
+        destination: &slo.response_url,
+        in_response_to: &req.id,
+        status: None,
+        relay_state: relay_state.as_deref(),
+    };
+    match logout_response_url(&answer, &idp.key, OffsetDateTime::now_utc()) {
+        Ok(url) => {
+            let mut response = see_other(&url);
+            let name = session_cookie(oidc.secure_cookies);
+            session::set_cookie(&mut response, name, None, oidc.secure_cookies);
+            response
+        }
+        Err(err) => internal_page(lang, &err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stated_level_is_the_strongest_acceptable_one_reached() {
+        let all = Loa::ALL.to_vec();
+        assert_eq!(stated_level(&all, Some(Loa::High)), Some(Loa::High));
+        assert_eq!(stated_level(&all, None), None);
+        let exact = vec![Loa::Substantial];
+        assert_eq!(stated_level(&exact, Some(Loa::High)), Some(Loa::Substantial));
+        assert_eq!(stated_level(&exact, Some(Loa::Low)), None);
+        let up_to_substantial = vec![Loa::Low, Loa::Substantial];
+        assert_eq!(
+            stated_level(&up_to_substantial, Some(Loa::High)),
+            Some(Loa::Substantial)
+        );
+    }
+}

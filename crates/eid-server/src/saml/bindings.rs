@@ -1,0 +1,285 @@
+//! The HTTP-Redirect and HTTP-POST bindings (SAML Bindings 2.0 sections 3.4 and 3.5):
+//! decoding a received message and checking its signature with the sending service
+//! provider's certificates.
+//!
+//! A message is read in two steps: [`Incoming::from_redirect`] / [`Incoming::from_post`]
+//! decode it and read it strictly ([`super::xml`]), which yields the (unverified) issuer
+//! used only to find the service provider; [`Incoming::verified`] then checks the
+//! signature with that provider's certificates and returns the element to consume.
+//!
+//! - Redirect: the signature covers the query string's own bytes,
+//!   `SAMLRequest=…&RelayState=…&SigAlg=…` exactly as received (Bindings 3.4.4.1), so they
+//!   are verified as such, not re-encoded (service providers differ in percent-encoding).
+//! - POST: the signature is enveloped in the message. xmlsec verifies it and reduces the
+//!   document to what the signature covers; only that reduced document is consumed, and
+//!   it must be the message itself (same element, same ID): a signed element moved
+//!   elsewhere in a forged message (signature wrapping) is refused.
+
+use std::io::Read as _;
+
+use base64ct::{Base64, Encoding as _};
+use samael::crypto::{
+    AllowedSignatureAlgorithm, CertificateDer, Crypto, CryptoProvider as _, ReduceMode,
+};
+
+use super::keys::{KeyKind, PeerCertificate};
+use super::ns;
+use super::xml::{self, Element, Limits, XmlError};
+
+/// Longest `RelayState` (Bindings 3.4.3 and 3.5.3: it "MUST NOT exceed 80 bytes").
+pub const MAX_RELAY_STATE: usize = 80;
+
+/// Why a received message was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BindingError {
+    /// The message parameter is missing.
+    #[error("the {0} parameter is missing")]
+    Missing(&'static str),
+    /// A parameter is repeated or not URL-encoded properly.
+    #[error("malformed query or form: {0}")]
+    Malformed(&'static str),
+    /// Not base64, or not DEFLATE.
+    #[error("the message is not properly encoded")]
+    Encoding,
+    /// `RelayState` is longer than 80 bytes.
+    #[error("RelayState is longer than 80 bytes")]
+    RelayState,
+    /// The XML was refused.
+    #[error(transparent)]
+    Xml(#[from] XmlError),
+    /// Unsigned, but the service provider must sign.
+    #[error("the request must be signed")]
+    Unsigned,
+    /// The signature is invalid, or of an algorithm not accepted, or does not cover the
+    /// message.
+    #[error("the request's signature is invalid")]
+    BadSignature,
+}
+
+/// How a message arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Binding {
+    /// HTTP-Redirect.
+    Redirect,
+    /// HTTP-POST.
+    Post,
+}
+
+#[derive(Debug)]
+enum Proof {
+    Redirect {
+        signed_part: String,
+        sig_alg: Option<String>,
+        signature: Option<Vec<u8>>,
+    },
+    Post {
+        xml: String,
+    },
+}
+
+/// A received message, read but not yet verified.
+#[derive(Debug)]
+pub struct Incoming {
+    root: Element,
+    /// `RelayState`, to echo back.
+    pub relay_state: Option<String>,
+    /// The binding.
+    pub binding: Binding,
+    proof: Proof,
+}
+
+fn base64(value: &str) -> Result<Vec<u8>, BindingError> {
+    let compact: String = value.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    Base64::decode_vec(&compact).map_err(|_| BindingError::Encoding)
+}
+
+fn utf8(bytes: Vec<u8>) -> Result<String, BindingError> {
+    String::from_utf8(bytes).map_err(|_| BindingError::Encoding)
+}
+
+fn relay_state(value: Option<String>) -> Result<Option<String>, BindingError> {
+    match value {
+        Some(v) if v.len() > MAX_RELAY_STATE => Err(BindingError::RelayState),
+        other => Ok(other),
+    }
+}
+
+impl Incoming {
+    /// Reads the message in parameter `param` (`SAMLRequest`) of a raw query string.
+    pub fn from_redirect(query: &str, param: &'static str) -> Result<Self, BindingError> {
+        let mut raw: [Option<&str>; 4] = [None; 4];
+        let names = [param, "RelayState", "SigAlg", "Signature"];
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            if let Some(i) = names.iter().position(|n| *n == key) {
+                if raw[i].replace(value).is_some() {
+                    return Err(BindingError::Malformed("a parameter is repeated"));
+                }
+            }
+        }
+        // application/x-www-form-urlencoded decoding of one value.
+        let decode = |v: &str| -> Result<String, BindingError> {
+            let pair = format!("v={v}");
+            let decoded = url::form_urlencoded::parse(pair.as_bytes()).next();
+            Ok(decoded.map(|(_, v)| v.into_owned()).unwrap_or_default())
+        };
+        let [Some(message), relay, sig_alg, signature] = raw else {
+            return Err(BindingError::Missing(param));
+        };
+        // Bindings 3.4.4.1: DEFLATE (RFC 1951, no zlib header), then base64.
+        let deflated = base64(&decode(message)?)?;
+        let mut inflated = Vec::new();
+        flate2::read::DeflateDecoder::new(deflated.as_slice())
+            .take(Limits::MESSAGE.max_bytes as u64 + 1)
+            .read_to_end(&mut inflated)
+            .map_err(|_| BindingError::Encoding)?;
+        let xml = utf8(inflated)?;
+        let root = xml::parse(&xml, Limits::MESSAGE)?;
+        // The octets signed, in this order, as they appear in the query (3.4.4.1).
+        let mut signed_part = format!("{param}={message}");
+        if let Some(relay) = relay {
+            signed_part.push_str(&format!("&RelayState={relay}"));
+        }
+        if let Some(alg) = sig_alg {
+            signed_part.push_str(&format!("&SigAlg={alg}"));
+        }
+        Ok(Self {
+            root,
+            relay_state: relay_state(relay.map(decode).transpose()?)?,
+            binding: Binding::Redirect,
+            proof: Proof::Redirect {
+                signed_part,
+                sig_alg: sig_alg.map(decode).transpose()?,
+                signature: signature
+                    .map(|s| decode(s).and_then(|s| base64(&s)))
+                    .transpose()?,
+            },
+        })
+    }
+
+    /// Reads the message of an HTTP-POST form: `message` is the (base64) value of the
+    /// `SAMLRequest` field.
+    pub fn from_post(message: &str, relay: Option<&str>) -> Result<Self, BindingError> {
+        let xml = utf8(base64(message)?)?;
+        let root = xml::parse(&xml, Limits::MESSAGE)?;
+        Ok(Self {
+            root,
+            relay_state: relay_state(relay.map(str::to_owned))?,
+            binding: Binding::Post,
+            proof: Proof::Post { xml },
+        })
+    }
+
+    /// The message's `Issuer`, unverified: only to find whose certificates verify it.
+    pub fn claimed_issuer(&self) -> Option<&str> {
+        self.root
+            .child(ns::ASSERTION, "Issuer")
+            .ok()
+            .flatten()
+            .map(|i| i.text.trim())
+    }
+
+    /// The message, once its signature verifies with one of `certs`; an unsigned message
+    /// only when `required` is false. Returns the element to consume and whether it was
+    /// signed.
+    pub fn verified(
+        self,
+        certs: &[PeerCertificate],
+        required: bool,
+    ) -> Result<(Element, bool), BindingError> {
+        match self.proof {
+            Proof::Redirect {
+                signed_part,
+                sig_alg,
+                signature,
+            } => {
+                if self.root.child(ns::DSIG, "Signature")?.is_some() {
+                    // Bindings 3.4.4.1: an enveloped signature MUST be removed first.
+                    return Err(BindingError::BadSignature);
+                }
+                let (Some(alg), Some(signature)) = (sig_alg, signature) else {
+                    return if required {
+                        Err(BindingError::Unsigned)
+                    } else {
+                        Ok((self.root, false))
+                    };
+                };
+                let good = certs
+                    .iter()
+                    .any(|c| c.verifies(&alg, signed_part.as_bytes(), &signature));
+                if good {
+                    Ok((self.root, true))
+                } else {
+                    Err(BindingError::BadSignature)
+                }
+            }
+            Proof::Post { xml } => {
+                if self.root.child(ns::DSIG, "Signature")?.is_none() {
+                    return if required {
+                        Err(BindingError::Unsigned)
+                    } else {
+                        Ok((self.root, false))
+                    };
+                }
+                let ders: Vec<CertificateDer> =
+                    certs.iter().map(PeerCertificate::certificate).collect();
+                let allowed = [
+                    AllowedSignatureAlgorithm::RsaSha256,
+                    AllowedSignatureAlgorithm::EcdsaSha256,
+                ];
+                if ders.is_empty() {
+                    return Err(BindingError::BadSignature);
+                }
+                let reduced = Crypto::reduce_xml_to_signed_with_allowed_algorithms(
+                    &xml,
+                    &ders,
+                    ReduceMode::ValidateAndMarkNoAncestors,
+                    Some(&allowed),
+                )
+                .map_err(|_| BindingError::BadSignature)?;
+                let signed = xml::parse(&reduced, Limits::MESSAGE)
+                    .map_err(|_| BindingError::BadSignature)?;
+                let same = signed.ns == self.root.ns
+                    && signed.name == self.root.name
+                    && signed.attr("ID").is_some()
+                    && signed.attr("ID") == self.root.attr("ID");
+                if same {
+                    Ok((signed, true))
+                } else {
+                    Err(BindingError::BadSignature)
+                }
+            }
+        }
+    }
+}
+
+/// Encodes `xml` for the HTTP-Redirect binding and signs it with `sign`: returns the
+/// query string `{param}=…[&RelayState=…]&SigAlg=…&Signature=…`.
+pub fn redirect_query(
+    param: &str,
+    xml: &str,
+    relay: Option<&str>,
+    kind: KeyKind,
+    sign: impl FnOnce(&[u8]) -> Result<Vec<u8>, super::keys::KeyError>,
+) -> Result<String, super::keys::KeyError> {
+    let mut deflater =
+        flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut deflater, xml.as_bytes()).map_err(io_key_error)?;
+    let deflated = deflater.finish().map_err(io_key_error)?;
+    let enc = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+    let mut query = format!("{param}={}", enc(&Base64::encode_string(&deflated)));
+    if let Some(relay) = relay {
+        query.push_str(&format!("&RelayState={}", enc(relay)));
+    }
+    query.push_str(&format!("&SigAlg={}", enc(kind.algorithm())));
+    let signature = sign(query.as_bytes())?;
+    query.push_str(&format!("&Signature={}", enc(&Base64::encode_string(&signature))));
+    Ok(query)
+}
+
+fn io_key_error(source: std::io::Error) -> super::keys::KeyError {
+    super::keys::KeyError::Io {
+        path: "DEFLATE".to_owned(),
+        source,
+    }
+}
