@@ -203,7 +203,7 @@ def response(request_id):
                 "name_id_format": resp.name_id.format,
                 "authn_context": context,
                 "authn_instant": instant,
-                "session_index": resp.session_index(),
+                "session_index": assertion.authn_statement[0].session_index,
                 "attributes": resp.get_identity(),
                 "audience": [
                     a.text

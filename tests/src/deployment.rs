@@ -89,6 +89,18 @@ impl Deployment {
 
     /// Enrols `record` with `password` (`accounts add`).
     pub fn enrol(&self, config: &Path, record: &RegisterRecord, password: &str) {
+        self.enrol_with(config, record, password, "register-match");
+    }
+
+    /// Enrols `record` with `password` and the registrar's `evidence`
+    /// (`accounts add --evidence …`).
+    pub fn enrol_with(
+        &self,
+        config: &Path,
+        record: &RegisterRecord,
+        password: &str,
+        evidence: &str,
+    ) {
         run_admin(
             &self.kek,
             &[
@@ -96,6 +108,8 @@ impl Deployment {
                 "add",
                 "--personal-id",
                 &record.personal_id.expose(),
+                "--evidence",
+                evidence,
             ],
             config,
             &format!("{password}\n"),

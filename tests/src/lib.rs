@@ -10,6 +10,7 @@ pub mod daemon;
 pub mod deployment;
 pub mod node;
 pub mod passkey;
+pub mod python;
 pub mod random;
 pub mod register;
 pub mod stores;

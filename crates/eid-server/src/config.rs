@@ -28,9 +28,9 @@ use url::Url;
 use zeroize::Zeroizing;
 
 use chip::RawChip;
+use clients::{RawClient, clients};
 use saml::RawSaml;
 pub use saml::SamlConfig;
-use clients::{RawClient, clients};
 
 /// The environment variable holding the base64 key-encryption key.
 pub const KEK_ENV: &str = "EID_KEY_ENCRYPTION_KEY";
@@ -985,7 +985,7 @@ fn password(raw: &RawPassword, errors: &mut Errors) -> Option<PasswordParams> {
 }
 
 mod chip;
-mod saml;
 mod clients;
+mod saml;
 #[cfg(test)]
 mod tests;

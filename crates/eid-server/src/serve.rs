@@ -13,8 +13,8 @@ use eid_core::token::KeyRing;
 use crate::cli::ConfigArgs;
 use crate::config::{Config, ConfigError, DurableConfig, EphemeralConfig, SamlConfig};
 use crate::oidc::{Limits, SESSION_LIFETIME, SamlSettings, Settings};
-use crate::saml::keys::SigningKey;
 use crate::register::Register;
+use crate::saml::keys::SigningKey;
 use crate::{app, keyfile, status_watch};
 
 /// Loads and validates the configuration, opens the stores, the register and the key
@@ -179,9 +179,12 @@ async fn open_ephemeral(config: &EphemeralConfig) -> anyhow::Result<Arc<dyn Ephe
 
 /// Opens the SAML signing key (creating it and its certificate on first start).
 fn saml_settings(config: SamlConfig) -> anyhow::Result<SamlSettings> {
-    let (key, created) =
-        SigningKey::open_or_create(&config.key_file, &config.certificate_file, &config.entity_id)
-            .context("cannot open the SAML signing key")?;
+    let (key, created) = SigningKey::open_or_create(
+        &config.key_file,
+        &config.certificate_file,
+        &config.entity_id,
+    )
+    .context("cannot open the SAML signing key")?;
     if created {
         println!(
             "saml: created the signing key {} and certificate {}",

@@ -67,7 +67,10 @@ pub(super) fn saml(
         (None, None) => return None,
     };
     if entity_id.is_empty() || entity_id.len() > 1024 || url::Url::parse(&entity_id).is_err() {
-        errors.add("saml.entity_id", "must be an absolute URI of at most 1024 characters");
+        errors.add(
+            "saml.entity_id",
+            "must be an absolute URI of at most 1024 characters",
+        );
     }
     let key_file = errors.required(
         "saml.key_file",
@@ -116,9 +119,7 @@ fn service_provider(raw: RawSp, field: &str, errors: &mut Errors) -> Option<Serv
     )?;
     let metadata = std::fs::read_to_string(&path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))
-        .and_then(|doc| {
-            SpMetadata::parse(&doc).map_err(|e| format!("{}: {e}", path.display()))
-        });
+        .and_then(|doc| SpMetadata::parse(&doc).map_err(|e| format!("{}: {e}", path.display())));
     let metadata = match metadata {
         Ok(metadata) => metadata,
         Err(why) => {

@@ -19,8 +19,8 @@ use eid_core::token::{KeyRing, OpaqueToken, PairwiseSalt, TokenIssuer};
 
 use crate::cli::DemoArgs;
 use crate::oidc::{Limits, PasskeySettings, SESSION_LIFETIME, SamlSettings, Settings};
-use crate::saml::keys::{KeyKind, SigningKey};
 use crate::register::Register;
+use crate::saml::keys::{KeyKind, SigningKey};
 use crate::{accounts, app};
 
 pub use rp::{CALLBACK, CLIENT_ID};

@@ -320,7 +320,12 @@ async fn answer(oidc: &Oidc, req: &AuthRequest, session: &Session, lang: Lang) -
 
 /// Answers `req` with `err`: by redirect to an OAuth client (with its `state`), as a
 /// SAML status to a service provider.
-pub(super) fn answer_error(oidc: &Oidc, req: &AuthRequest, err: AuthzError, lang: Lang) -> Response {
+pub(super) fn answer_error(
+    oidc: &Oidc,
+    req: &AuthRequest,
+    err: AuthzError,
+    lang: Lang,
+) -> Response {
     match &req.reply {
         Reply::Redirect(reply) => redirect_error(
             &reply.redirect_uri,

@@ -89,6 +89,8 @@ impl Params {
             }
             let limit = match name.as_ref() {
                 "credential" => MAX_CREDENTIAL_LEN,
+                // A base64 SAML message (HTTP-POST binding), bounded by the body limit.
+                "SAMLRequest" => super::MAX_BODY,
                 long if LONG.contains(&long) => MAX_LONG_VALUE_LEN,
                 _ => MAX_VALUE_LEN,
             };

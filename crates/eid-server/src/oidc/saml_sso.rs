@@ -251,11 +251,10 @@ async fn verify<'a>(
         return refuse(&"unknown service provider");
     };
     let relay_state = incoming.relay_state.clone();
-    let (root, signed) =
-        match incoming.verified(&sp.metadata.signing, sp.require_signed_requests) {
-            Ok(verified) => verified,
-            Err(err) => return refuse(&err),
-        };
+    let (root, signed) = match incoming.verified(&sp.metadata.signing, sp.require_signed_requests) {
+        Ok(verified) => verified,
+        Err(err) => return refuse(&err),
+    };
     let req = match AuthnRequest::from_element(&root, OffsetDateTime::now_utc()) {
         Ok(req) => req,
         Err(err) => return refuse(&err),
@@ -291,7 +290,11 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-async fn sso(oidc: &Oidc, headers: &HeaderMap, incoming: Result<Incoming, BindingError>) -> Response {
+async fn sso(
+    oidc: &Oidc,
+    headers: &HeaderMap,
+    incoming: Result<Incoming, BindingError>,
+) -> Response {
     let lang = Lang::choose(None, accept_language(headers));
     let sso_url = oidc.endpoint(paths::SSO);
     let (req, sp, relay_state) = match verify(oidc, incoming, &sso_url, lang).await {
@@ -299,7 +302,10 @@ async fn sso(oidc: &Oidc, headers: &HeaderMap, incoming: Result<Incoming, Bindin
         Err(page) => return page,
     };
     let Some(acs_url) = sp.metadata.acs_for(&req) else {
-        return bad_request(lang, &"the assertion consumer service is not in the metadata");
+        return bad_request(
+            lang,
+            &"the assertion consumer service is not in the metadata",
+        );
     };
     let mut reply = SamlReply {
         request_id: req.id.clone(),
@@ -389,7 +395,10 @@ async fn assertion_response(
     reply: &SamlReply,
     session: &Session,
 ) -> anyhow::Result<Result<String, Unreleased>> {
-    let idp = oidc.saml.as_ref().ok_or_else(|| anyhow::anyhow!("SAML is off"))?;
+    let idp = oidc
+        .saml
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("SAML is off"))?;
     let sp = idp
         .service_provider(&req.client_id)
         .ok_or_else(|| anyhow::anyhow!("the service provider is no longer registered"))?;
@@ -423,7 +432,12 @@ async fn assertion_response(
         attributes: &attributes,
     };
     let to = addressee(idp, &req.client_id, reply);
-    Ok(Ok(response(&to, Ok(&who), OffsetDateTime::now_utc(), &idp.key)?))
+    Ok(Ok(response(
+        &to,
+        Ok(&who),
+        OffsetDateTime::now_utc(),
+        &idp.key,
+    )?))
 }
 
 fn addressee<'a>(idp: &'a SamlIdp, sp: &'a str, reply: &'a SamlReply) -> Addressee<'a> {
@@ -446,7 +460,13 @@ fn post_page(lang: Lang, reply: &SamlReply, xml: &str) -> Response {
 }
 
 /// Posts a signed response carrying `status` (no assertion) to the service provider.
-fn respond_status(oidc: &Oidc, sp: &str, reply: &SamlReply, status: &Status, lang: Lang) -> Response {
+fn respond_status(
+    oidc: &Oidc,
+    sp: &str,
+    reply: &SamlReply,
+    status: &Status,
+    lang: Lang,
+) -> Response {
     let Some(idp) = &oidc.saml else {
         return not_enabled();
     };
@@ -476,7 +496,10 @@ pub(super) fn respond_error(
             "the requested level of assurance cannot be reached",
         ),
         "access_denied" => (status::REQUEST_DENIED, "the citizen refused consent"),
-        _ => (status::AUTHN_FAILED, "the citizen could not be authenticated"),
+        _ => (
+            status::AUTHN_FAILED,
+            "the citizen could not be authenticated",
+        ),
     };
     let s = Status {
         code: status::RESPONDER,
@@ -502,10 +525,11 @@ pub async fn slo_redirect(
     let Some(idp) = &oidc.saml else {
         return not_enabled();
     };
-    let incoming = match Incoming::from_redirect(query.as_deref().unwrap_or_default(), "SAMLRequest") {
-        Ok(incoming) => incoming,
-        Err(err) => return bad_request(lang, &err),
-    };
+    let incoming =
+        match Incoming::from_redirect(query.as_deref().unwrap_or_default(), "SAMLRequest") {
+            Ok(incoming) => incoming,
+            Err(err) => return bad_request(lang, &err),
+        };
     let Some(sp) = incoming
         .claimed_issuer()
         .and_then(|issuer| idp.service_provider(issuer))
@@ -516,11 +540,10 @@ pub async fn slo_redirect(
         return bad_request(lang, &"the service provider has no single logout service");
     };
     let relay_state = incoming.relay_state.clone();
-    let (root, signed) =
-        match incoming.verified(&sp.metadata.signing, sp.require_signed_requests) {
-            Ok(verified) => verified,
-            Err(err) => return bad_request(lang, &err),
-        };
+    let (root, signed) = match incoming.verified(&sp.metadata.signing, sp.require_signed_requests) {
+        Ok(verified) => verified,
+        Err(err) => return bad_request(lang, &err),
+    };
     let req = match LogoutRequest::from_element(&root, OffsetDateTime::now_utc()) {
         Ok(req) if req.issuer == sp.entity_id() => req,
         Ok(_) => return bad_request(lang, &"the request names another issuer"),
@@ -565,7 +588,10 @@ mod tests {
         assert_eq!(stated_level(&all, Some(Loa::High)), Some(Loa::High));
         assert_eq!(stated_level(&all, None), None);
         let exact = vec![Loa::Substantial];
-        assert_eq!(stated_level(&exact, Some(Loa::High)), Some(Loa::Substantial));
+        assert_eq!(
+            stated_level(&exact, Some(Loa::High)),
+            Some(Loa::Substantial)
+        );
         assert_eq!(stated_level(&exact, Some(Loa::Low)), None);
         let up_to_substantial = vec![Loa::Low, Loa::Substantial];
         assert_eq!(

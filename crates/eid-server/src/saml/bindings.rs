@@ -273,7 +273,10 @@ pub fn redirect_query(
     }
     query.push_str(&format!("&SigAlg={}", enc(kind.algorithm())));
     let signature = sign(query.as_bytes())?;
-    query.push_str(&format!("&Signature={}", enc(&Base64::encode_string(&signature))));
+    query.push_str(&format!(
+        "&Signature={}",
+        enc(&Base64::encode_string(&signature))
+    ));
     Ok(query)
 }
 

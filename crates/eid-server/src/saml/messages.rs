@@ -125,7 +125,9 @@ fn request_header(
     let issued = el
         .attr("IssueInstant")
         .and_then(|t| OffsetDateTime::parse(t.trim(), &Rfc3339).ok())
-        .ok_or(MessageError::Invalid("IssueInstant is missing or malformed"))?;
+        .ok_or(MessageError::Invalid(
+            "IssueInstant is missing or malformed",
+        ))?;
     if issued < now - MAX_REQUEST_AGE || issued > now + CLOCK_SKEW {
         return Err(MessageError::Stale);
     }
@@ -283,11 +285,23 @@ mod tests {
     #[test]
     fn refuses_bad_authn_requests() {
         let cases = [
-            (r#"ID="_r1" Version="1.1" IssueInstant="2026-11-24T09:59:30Z""#, ""),
-            (r#"ID="1bad" Version="2.0" IssueInstant="2026-11-24T09:59:30Z""#, ""),
+            (
+                r#"ID="_r1" Version="1.1" IssueInstant="2026-11-24T09:59:30Z""#,
+                "",
+            ),
+            (
+                r#"ID="1bad" Version="2.0" IssueInstant="2026-11-24T09:59:30Z""#,
+                "",
+            ),
             (r#"Version="2.0" IssueInstant="2026-11-24T09:59:30Z""#, ""),
-            (r#"ID="_r1" Version="2.0" IssueInstant="2026-11-24T09:00:00Z""#, ""),
-            (r#"ID="_r1" Version="2.0" IssueInstant="2026-11-24T10:05:00Z""#, ""),
+            (
+                r#"ID="_r1" Version="2.0" IssueInstant="2026-11-24T09:00:00Z""#,
+                "",
+            ),
+            (
+                r#"ID="_r1" Version="2.0" IssueInstant="2026-11-24T10:05:00Z""#,
+                "",
+            ),
             (r#"ID="_r1" Version="2.0""#, ""),
             (&format!(r#"{OK} ForceAuthn="yes""#), ""),
             (
@@ -306,7 +320,10 @@ mod tests {
             assert!(authn(attrs, inner).is_err(), "{attrs} {inner}");
         }
         assert_eq!(
-            authn(r#"ID="_r1" Version="1.1" IssueInstant="2026-11-24T09:59:30Z""#, ""),
+            authn(
+                r#"ID="_r1" Version="1.1" IssueInstant="2026-11-24T09:59:30Z""#,
+                ""
+            ),
             Err(MessageError::Version)
         );
         // The element must be in the protocol namespace, whatever its prefix.
@@ -339,13 +356,16 @@ mod tests {
         let xml = format!(
             r#"<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" {OK}><saml:Issuer>https://sp.example</saml:Issuer><saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent">abc</saml:NameID><samlp:SessionIndex>s1</samlp:SessionIndex></samlp:LogoutRequest>"#
         );
-        let req = LogoutRequest::from_element(&parse(&xml, Limits::MESSAGE).unwrap(), now()).unwrap();
+        let req =
+            LogoutRequest::from_element(&parse(&xml, Limits::MESSAGE).unwrap(), now()).unwrap();
         assert_eq!(req.name_id, "abc");
         assert_eq!(req.session_indexes, ["s1"]);
         let no_name = xml.replace(
             r#"<saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent">abc</saml:NameID>"#,
             "",
         );
-        assert!(LogoutRequest::from_element(&parse(&no_name, Limits::MESSAGE).unwrap(), now()).is_err());
+        assert!(
+            LogoutRequest::from_element(&parse(&no_name, Limits::MESSAGE).unwrap(), now()).is_err()
+        );
     }
 }

@@ -125,5 +125,7 @@ pub fn idp_metadata(
         })?;
     let xml = String::from_utf8(w.into_inner().into_inner()).map_err(std::io::Error::other)?;
     let signed = sign::sign(&xml, key)?;
-    Ok(format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{signed}"))
+    Ok(format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{signed}"
+    ))
 }

@@ -109,7 +109,8 @@ fn raw(w: &mut W, xml: &str) -> std::io::Result<()> {
 }
 
 fn finish(w: W) -> Result<String, SignError> {
-    String::from_utf8(w.into_inner().into_inner()).map_err(|e| SignError::from(std::io::Error::other(e)))
+    String::from_utf8(w.into_inner().into_inner())
+        .map_err(|e| SignError::from(std::io::Error::other(e)))
 }
 
 /// The signed assertion.
@@ -176,9 +177,10 @@ fn assertion(
                     ("SessionIndex", who.session_index),
                 ])
                 .write_inner_content(|w| {
-                    w.create_element("saml:AuthnContext").write_inner_content(|w| {
-                        text(w, "saml:AuthnContextClassRef", &[], who.context_class)
-                    })?;
+                    w.create_element("saml:AuthnContext")
+                        .write_inner_content(|w| {
+                            text(w, "saml:AuthnContextClassRef", &[], who.context_class)
+                        })?;
                     Ok(())
                 })?;
             if !who.attributes.is_empty() {

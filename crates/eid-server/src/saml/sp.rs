@@ -134,7 +134,10 @@ impl SpMetadata {
             }
         }
         let mut acs = Vec::new();
-        for (position, el) in sp.children(ns::METADATA, "AssertionConsumerService").enumerate() {
+        for (position, el) in sp
+            .children(ns::METADATA, "AssertionConsumerService")
+            .enumerate()
+        {
             if el.attr("Binding") != Some(ns::POST) {
                 continue;
             }
@@ -187,7 +190,11 @@ impl SpMetadata {
     /// default one (Metadata 2.2.3: the first with `isDefault="true"`, else the first
     /// without `isDefault="false"`, else the first).
     pub fn acs_for(&self, req: &AuthnRequest) -> Option<&str> {
-        if req.protocol_binding.as_deref().is_some_and(|b| b != ns::POST) {
+        if req
+            .protocol_binding
+            .as_deref()
+            .is_some_and(|b| b != ns::POST)
+        {
             return None;
         }
         let found = match (&req.acs_url, req.acs_index) {
@@ -329,7 +336,11 @@ mod tests {
         )
     }
 
-    fn request(acs_url: Option<&str>, acs_index: Option<u16>, binding: Option<&str>) -> AuthnRequest {
+    fn request(
+        acs_url: Option<&str>,
+        acs_index: Option<u16>,
+        binding: Option<&str>,
+    ) -> AuthnRequest {
         AuthnRequest {
             id: "_r".into(),
             issuer: "https://sp.example/metadata".into(),
@@ -353,9 +364,16 @@ mod tests {
         assert_eq!(md.signing.len(), 1);
         assert!(md.encryption.is_empty());
         assert_eq!(md.acs.len(), 2, "only HTTP-POST services");
-        assert_eq!(md.slo.as_ref().unwrap().response_url, "https://sp.example/slo");
-        let acs = |url, index, binding| md.acs_for(&request(url, index, binding)).map(str::to_owned);
-        assert_eq!(acs(Some("https://sp.example/acs"), None, None).unwrap(), "https://sp.example/acs");
+        assert_eq!(
+            md.slo.as_ref().unwrap().response_url,
+            "https://sp.example/slo"
+        );
+        let acs =
+            |url, index, binding| md.acs_for(&request(url, index, binding)).map(str::to_owned);
+        assert_eq!(
+            acs(Some("https://sp.example/acs"), None, None).unwrap(),
+            "https://sp.example/acs"
+        );
         assert_eq!(acs(Some("https://sp.example/acs/"), None, None), None);
         assert_eq!(acs(Some("https://SP.example/acs"), None, None), None);
         assert_eq!(acs(Some("https://sp.example/art"), None, None), None);

@@ -144,10 +144,15 @@ fn namespace(resolved: ResolveResult<'_>) -> Result<String, XmlError> {
 }
 
 fn utf8(bytes: &[u8]) -> Result<String, XmlError> {
-    std::str::from_utf8(bytes).map(str::to_owned).map_err(malformed)
+    std::str::from_utf8(bytes)
+        .map(str::to_owned)
+        .map_err(malformed)
 }
 
-fn element(reader: &NsReader<&[u8]>, start: &quick_xml::events::BytesStart<'_>) -> Result<Element, XmlError> {
+fn element(
+    reader: &NsReader<&[u8]>,
+    start: &quick_xml::events::BytesStart<'_>,
+) -> Result<Element, XmlError> {
     let (ns, local) = reader.resolver().resolve_element(start.name());
     let mut element = Element {
         ns: namespace(ns)?,
@@ -287,7 +292,10 @@ mod tests {
         assert_eq!(parse(laughs, Limits::MESSAGE), Err(XmlError::Doctype));
         // An undeclared entity without a DTD.
         assert_eq!(parse("<r>&x;</r>", Limits::MESSAGE), Err(XmlError::Entity));
-        assert_eq!(parse(r#"<r a="&x;"/>"#, Limits::MESSAGE), Err(XmlError::Entity));
+        assert_eq!(
+            parse(r#"<r a="&x;"/>"#, Limits::MESSAGE),
+            Err(XmlError::Entity)
+        );
     }
 
     #[test]
