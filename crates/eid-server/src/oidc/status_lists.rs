@@ -186,6 +186,7 @@ mod tests {
                 limits: Limits::default(),
                 passkeys: PasskeySettings::default(),
                 chip: None,
+                saml: None,
             },
             KeyRing::generate().unwrap(),
             Backends {

@@ -286,3 +286,162 @@ fn io_key_error(source: std::io::Error) -> super::keys::KeyError {
         source,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::keys::{KeyKind, SigningKey};
+    use super::*;
+
+    const REQUEST: &str = r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r" Version="2.0" IssueInstant="2026-11-24T10:00:00Z"><saml:Issuer>https://sp.example</saml:Issuer></samlp:AuthnRequest>"#;
+
+    fn peer(key: &SigningKey) -> PeerCertificate {
+        PeerCertificate::from_der(key.certificate_der()).unwrap()
+    }
+
+    fn signed_query(key: &SigningKey, relay: Option<&str>) -> String {
+        redirect_query("SAMLRequest", REQUEST, relay, key.kind(), |d| key.sign(d)).unwrap()
+    }
+
+    #[test]
+    fn redirect_signatures_verify_over_the_received_bytes() {
+        for kind in [KeyKind::Rsa, KeyKind::EcP256] {
+            let key = SigningKey::generate(kind, "sp").unwrap();
+            let query = signed_query(&key, Some("state 1/2"));
+            let incoming = Incoming::from_redirect(&query, "SAMLRequest").unwrap();
+            assert_eq!(incoming.claimed_issuer(), Some("https://sp.example"));
+            assert_eq!(incoming.relay_state.as_deref(), Some("state 1/2"));
+            let (root, signed) = incoming.verified(&[peer(&key)], true).unwrap();
+            assert!(signed && root.is(ns::PROTOCOL, "AuthnRequest"));
+            // Lower-case percent-encoding (as some service providers send) is signed as
+            // sent, and still verifies.
+            let lower = {
+                let sign_part = query
+                    .split("&Signature=")
+                    .next()
+                    .unwrap()
+                    .replace("%2F", "%2f");
+                let sig = key.sign(sign_part.as_bytes()).unwrap();
+                let sig: String =
+                    url::form_urlencoded::byte_serialize(Base64::encode_string(&sig).as_bytes())
+                        .collect();
+                format!("{sign_part}&Signature={sig}")
+            };
+            let incoming = Incoming::from_redirect(&lower, "SAMLRequest").unwrap();
+            assert!(incoming.verified(&[peer(&key)], true).unwrap().1);
+        }
+    }
+
+    #[test]
+    fn tampered_foreign_and_missing_redirect_signatures_are_refused() {
+        let key = SigningKey::generate(KeyKind::Rsa, "sp").unwrap();
+        let other = SigningKey::generate(KeyKind::Rsa, "other").unwrap();
+        let query = signed_query(&key, Some("rs"));
+        let verify = |q: &str, certs: &[PeerCertificate], required| {
+            Incoming::from_redirect(q, "SAMLRequest").and_then(|i| i.verified(certs, required))
+        };
+        assert_eq!(
+            verify(
+                &query.replace("RelayState=rs", "RelayState=rt"),
+                &[peer(&key)],
+                true
+            )
+            .err(),
+            Some(BindingError::BadSignature)
+        );
+        assert_eq!(
+            verify(&query, &[peer(&other)], true).err(),
+            Some(BindingError::BadSignature)
+        );
+        let unsigned = query.split("&SigAlg=").next().unwrap();
+        assert_eq!(
+            verify(unsigned, &[peer(&key)], true).err(),
+            Some(BindingError::Unsigned)
+        );
+        assert!(!verify(unsigned, &[peer(&key)], false).unwrap().1);
+        let sha1 = query.replace("xmldsig-more%23rsa-sha256", "xmldsig%23rsa-sha1");
+        assert_eq!(
+            verify(&sha1, &[peer(&key)], true).err(),
+            Some(BindingError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn malformed_redirect_messages_are_refused() {
+        let key = SigningKey::generate(KeyKind::Rsa, "sp").unwrap();
+        let query = signed_query(&key, None);
+        let cases = [
+            (
+                "RelayState=x".to_owned(),
+                BindingError::Missing("SAMLRequest"),
+            ),
+            (
+                format!("{query}&SAMLRequest=x"),
+                BindingError::Malformed("a parameter is repeated"),
+            ),
+            ("SAMLRequest=%%%".to_owned(), BindingError::Encoding),
+            (
+                "SAMLRequest=bm90IGRlZmxhdGU%3D".to_owned(),
+                BindingError::Encoding,
+            ),
+            (
+                format!("{query}&RelayState={}", "x".repeat(81)),
+                BindingError::RelayState,
+            ),
+        ];
+        for (q, expected) in cases {
+            assert_eq!(
+                Incoming::from_redirect(&q, "SAMLRequest").err(),
+                Some(expected),
+                "{q}"
+            );
+        }
+        // A DEFLATE bomb stops at the size limit.
+        let bomb = format!("<r>{}</r>", " ".repeat(10 * 1024 * 1024));
+        let q = redirect_query("SAMLRequest", &bomb, None, key.kind(), |d| key.sign(d)).unwrap();
+        assert!(matches!(
+            Incoming::from_redirect(&q, "SAMLRequest"),
+            Err(BindingError::Xml(XmlError::TooLarge(_)))
+        ));
+    }
+
+    #[test]
+    fn post_messages_need_a_signature_over_the_root_when_required() {
+        let key = SigningKey::generate(KeyKind::Rsa, "sp").unwrap();
+        let b64 = Base64::encode_string(REQUEST.as_bytes());
+        let incoming = Incoming::from_post(&b64, Some("rs")).unwrap();
+        assert_eq!(
+            incoming.verified(&[peer(&key)], true).err(),
+            Some(BindingError::Unsigned)
+        );
+        let incoming = Incoming::from_post(&b64, None).unwrap();
+        assert!(!incoming.verified(&[peer(&key)], false).unwrap().1);
+        // Signed by the SP: verifies; by someone else: refused.
+        let template = super::super::sign::template("_r", &key).unwrap();
+        let with_template = REQUEST.replace("</saml:Issuer>", &format!("</saml:Issuer>{template}"));
+        let signed = super::super::sign::sign(&with_template, &key).unwrap();
+        let b64 = Base64::encode_string(signed.as_bytes());
+        let (root, was_signed) = Incoming::from_post(&b64, None)
+            .unwrap()
+            .verified(&[peer(&key)], true)
+            .unwrap();
+        assert!(was_signed && root.attr("ID") == Some("_r"));
+        let other = SigningKey::generate(KeyKind::Rsa, "other").unwrap();
+        assert_eq!(
+            Incoming::from_post(&b64, None)
+                .unwrap()
+                .verified(&[peer(&other)], true)
+                .err(),
+            Some(BindingError::BadSignature)
+        );
+        // Changing a signed attribute breaks the signature.
+        let tampered = signed.replace("Version=\"2.0\"", "Version=\"2.0\" ForceAuthn=\"true\"");
+        let b64 = Base64::encode_string(tampered.as_bytes());
+        assert_eq!(
+            Incoming::from_post(&b64, None)
+                .unwrap()
+                .verified(&[peer(&key)], true)
+                .err(),
+            Some(BindingError::BadSignature)
+        );
+    }
+}

@@ -276,3 +276,96 @@ pub fn write_status(w: &mut W, status: Option<&Status>) -> std::io::Result<()> {
     })?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use samael::crypto::{Crypto, CryptoProvider as _, ReduceMode};
+
+    use super::super::keys::KeyKind;
+    use super::super::xml::{Limits, parse};
+    use super::*;
+
+    fn to() -> Addressee<'static> {
+        Addressee {
+            issuer: "https://idp.example/saml/metadata",
+            audience: "https://sp.example/<&>",
+            acs_url: "https://sp.example/acs?a=1&b=2",
+            in_response_to: "_req1",
+        }
+    }
+
+    #[test]
+    fn responses_carry_a_signed_assertion_inside_a_signed_response() {
+        for kind in [KeyKind::Rsa, KeyKind::EcP256] {
+            let key = SigningKey::generate(kind, "idp").unwrap();
+            let attributes = [SamlAttribute {
+                name: "family_name".into(),
+                name_format: super::super::ns::ATTRNAME_BASIC,
+                friendly_name: "family_name".into(),
+                value: "Nguyễn <script>&amp;".into(),
+            }];
+            let who = Authenticated {
+                name_id: "pairwise-1",
+                name_id_format: NameIdFormat::Persistent,
+                authn_instant: OffsetDateTime::now_utc(),
+                session_index: "_s1",
+                context_class: "http://eidas.europa.eu/LoA/high",
+                attributes: &attributes,
+            };
+            let xml = response(&to(), Ok(&who), OffsetDateTime::now_utc(), &key).unwrap();
+            let root = parse(&xml, Limits::MESSAGE).unwrap();
+            assert!(root.is(super::super::ns::PROTOCOL, "Response"));
+            assert_eq!(
+                root.attr("Destination"),
+                Some("https://sp.example/acs?a=1&b=2")
+            );
+            // Both signatures verify with the certificate; each covers its element.
+            let cert = key.certificate();
+            let reduced =
+                Crypto::reduce_xml_to_signed(&xml, &[cert], ReduceMode::ValidateAndMarkNoAncestors)
+                    .unwrap();
+            let signed = parse(&reduced, Limits::MESSAGE).unwrap();
+            let assertion = signed
+                .child(super::super::ns::ASSERTION, "Assertion")
+                .unwrap()
+                .unwrap();
+            assert!(
+                assertion
+                    .child(super::super::ns::DSIG, "Signature")
+                    .unwrap()
+                    .is_some()
+            );
+            // Values are escaped text, never markup.
+            assert!(xml.contains("Nguyễn &lt;script&gt;&amp;amp;"), "{xml}");
+            assert!(reduced.contains("https://sp.example/&lt;&amp;&gt;"));
+            let tampered = xml.replace("pairwise-1", "pairwise-2");
+            assert!(
+                Crypto::reduce_xml_to_signed(
+                    &tampered,
+                    &[key.certificate()],
+                    ReduceMode::ValidateAndMarkNoAncestors
+                )
+                .is_err()
+            );
+        }
+    }
+
+    #[test]
+    fn failures_carry_a_status_and_no_assertion() {
+        let key = SigningKey::generate(KeyKind::Rsa, "idp").unwrap();
+        let status = Status {
+            code: super::super::status::RESPONDER,
+            detail: Some(super::super::status::NO_PASSIVE),
+            message: "the citizen would have to interact",
+        };
+        let xml = response(&to(), Err(&status), OffsetDateTime::now_utc(), &key).unwrap();
+        assert!(!xml.contains("Assertion"));
+        assert!(xml.contains(super::super::status::NO_PASSIVE));
+        Crypto::reduce_xml_to_signed(
+            &xml,
+            &[key.certificate()],
+            ReduceMode::ValidateAndMarkNoAncestors,
+        )
+        .unwrap();
+    }
+}

@@ -200,6 +200,7 @@ impl Provider {
                 limits: options.limits,
                 passkeys: PasskeySettings::default(),
                 chip: options.chip,
+                saml: None,
             },
             keys: KeyRing::generate().unwrap(),
             durable: Arc::clone(&durable),
