@@ -359,11 +359,11 @@ async fn scenario(
     let unsigned_inner = format!("{}{}", &inner[..sig_start], &inner[sig_end..]);
     let forged = |signature: &str, inner: &str| {
         format!(
-            r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" xmlns:{prefix}="http://www.w3.org/2000/09/xmldsig#" ID="_evil" Version="2.0" IssueInstant="{now}" Destination="{sso}" AssertionConsumerServiceURL="http://localhost:8443/evil/acs"><saml:Issuer>{sp}</saml:Issuer>{signature}<samlp:Extensions>{inner}</samlp:Extensions></samlp:AuthnRequest>"#,
+            r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" xmlns:{prefix}="http://www.w3.org/2000/09/xmldsig#" ID="_evil" Version="2.0" IssueInstant="{now}" Destination="{issuer}/saml/sso" AssertionConsumerServiceURL="http://localhost:8443/evil/acs"><saml:Issuer>{sp}</saml:Issuer>{signature}<samlp:Extensions>{inner}</samlp:Extensions></samlp:AuthnRequest>"#,
             now = time::OffsetDateTime::now_utc()
                 .format(&time::format_description::well_known::Rfc3339)
                 .expect("a time"),
-            sso = format!("{}/saml/sso", idp.issuer),
+            issuer = idp.issuer,
             sp = claims_sp.entity_id(),
         )
     };

@@ -123,7 +123,7 @@ fn service_provider(raw: RawSp, field: &str, errors: &mut Errors) -> Option<Serv
     let metadata = match metadata {
         Ok(metadata) => metadata,
         Err(why) => {
-            errors.add(&format!("{field}.metadata_file"), why);
+            errors.add(format!("{field}.metadata_file"), why);
             return None;
         }
     };
@@ -131,7 +131,7 @@ fn service_provider(raw: RawSp, field: &str, errors: &mut Errors) -> Option<Serv
         .name
         .filter(|n| !n.trim().is_empty() && n.chars().count() <= 100)
         .or_else(|| {
-            errors.add(&format!("{field}.name"), "required: 1 to 100 characters");
+            errors.add(format!("{field}.name"), "required: 1 to 100 characters");
             None
         })?;
     let scopes: Option<BTreeSet<Scope>> = parse_scopes(&raw.scopes.join(" "))
@@ -140,7 +140,7 @@ fn service_provider(raw: RawSp, field: &str, errors: &mut Errors) -> Option<Serv
         .or_else(|| raw.scopes.is_empty().then(BTreeSet::new));
     let Some(scopes) = scopes else {
         errors.add(
-            &format!("{field}.scopes"),
+            format!("{field}.scopes"),
             "known scopes only (profile, birthdate, gender, address, personal_id)",
         );
         return None;
@@ -152,7 +152,7 @@ fn service_provider(raw: RawSp, field: &str, errors: &mut Errors) -> Option<Serv
         .all(|s| scopes.contains(s))
     {
         errors.add(
-            &format!("{field}.scopes"),
+            format!("{field}.scopes"),
             "the eidas attribute profile needs the profile and birthdate scopes (the \
              natural-person minimum dataset)",
         );
@@ -161,7 +161,7 @@ fn service_provider(raw: RawSp, field: &str, errors: &mut Errors) -> Option<Serv
     let require_signed_requests = raw.require_signed_requests.unwrap_or(true);
     if require_signed_requests && metadata.signing.is_empty() {
         errors.add(
-            &format!("{field}.require_signed_requests"),
+            format!("{field}.require_signed_requests"),
             "the metadata has no signing certificate: requests cannot be verified (set \
              require_signed_requests = false to accept unsigned requests)",
         );

@@ -236,39 +236,39 @@ async fn verify<'a>(
     sso_url: &str,
     lang: Lang,
 ) -> Result<(AuthnRequest, &'a ServiceProvider, Option<String>), Response> {
-    let refuse = |reason: &dyn std::fmt::Display| Err(bad_request(lang, reason));
+    let refuse = |reason: &dyn std::fmt::Display| bad_request(lang, reason);
     let Some(idp) = &oidc.saml else {
         return Err(not_enabled());
     };
     let incoming = match incoming {
         Ok(incoming) => incoming,
-        Err(err) => return refuse(&err),
+        Err(err) => return Err(refuse(&err)),
     };
     let Some(sp) = incoming
         .claimed_issuer()
         .and_then(|issuer| idp.service_provider(issuer))
     else {
-        return refuse(&"unknown service provider");
+        return Err(refuse(&"unknown service provider"));
     };
     let relay_state = incoming.relay_state.clone();
     let (root, signed) = match incoming.verified(&sp.metadata.signing, sp.require_signed_requests) {
         Ok(verified) => verified,
-        Err(err) => return refuse(&err),
+        Err(err) => return Err(refuse(&err)),
     };
     let req = match AuthnRequest::from_element(&root, OffsetDateTime::now_utc()) {
         Ok(req) => req,
-        Err(err) => return refuse(&err),
+        Err(err) => return Err(refuse(&err)),
     };
     if req.issuer != sp.entity_id() {
-        return refuse(&"the signed request names another issuer");
+        return Err(refuse(&"the signed request names another issuer"));
     }
     // Bindings 3.4.5.2 and 3.5.5.2: a signed message MUST name its destination, and
     // whenever it is present it must be this endpoint.
     match req.destination.as_deref() {
         Some(destination) if destination != sso_url => {
-            return refuse(&"Destination is not this endpoint");
+            return Err(refuse(&"Destination is not this endpoint"));
         }
-        None if signed => return refuse(&"a signed request must carry Destination"),
+        None if signed => return Err(refuse(&"a signed request must carry Destination")),
         _ => {}
     }
     // SAML Profiles 4.1.4.5: replayed requests are refused; an ID is remembered for as
@@ -280,7 +280,7 @@ async fn verify<'a>(
     let ttl = (MAX_REQUEST_AGE + CLOCK_SKEW).unsigned_abs();
     match oidc.ephemeral.put_if_absent(&key, b"1", ttl).await {
         Ok(true) => {}
-        Ok(false) => return refuse(&"this request was already received"),
+        Ok(false) => return Err(refuse(&"this request was already received")),
         Err(err) => return Err(internal_page(lang, &err)),
     }
     Ok((req, sp, relay_state))
@@ -555,10 +555,10 @@ pub async fn slo_redirect(
         None if signed => return bad_request(lang, &"a signed request must carry Destination"),
         _ => {}
     }
-    if let Some(value) = cookie(&headers, session_cookie(oidc.secure_cookies)) {
-        if let Err(err) = session::end(oidc.ephemeral.as_ref(), &value).await {
-            return internal_page(lang, &err);
-        }
+    if let Some(value) = cookie(&headers, session_cookie(oidc.secure_cookies))
+        && let Err(err) = session::end(oidc.ephemeral.as_ref(), &value).await
+    {
+        return internal_page(lang, &err);
     }
     let answer = LogoutAnswer {
         issuer: &idp.entity_id,

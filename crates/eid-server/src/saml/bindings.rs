@@ -111,10 +111,10 @@ impl Incoming {
         let names = [param, "RelayState", "SigAlg", "Signature"];
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            if let Some(i) = names.iter().position(|n| *n == key) {
-                if raw[i].replace(value).is_some() {
-                    return Err(BindingError::Malformed("a parameter is repeated"));
-                }
+            if let Some(i) = names.iter().position(|n| *n == key)
+                && raw[i].replace(value).is_some()
+            {
+                return Err(BindingError::Malformed("a parameter is repeated"));
             }
         }
         // application/x-www-form-urlencoded decoding of one value.
