@@ -414,19 +414,75 @@ fn deploy(dir: &Path, stores: &StoreUrls) {
         key = dir.join("saml.key").display().to_string(),
         cert = dir.join("saml.crt").display().to_string(),
     ));
-    for (sp, name, profile) in [
-        (&claims_sp, "sp-claims", "claims"),
-        (&eidas_sp, "sp-eidas", "eidas"),
-    ] {
-        let file = dir.join(format!("{name}.xml"));
-        std::fs::write(&file, sp.run_text(&["metadata"], "")).expect("SP metadata");
-        text.push_str(&format!(
-            "[[saml.service_providers]]\nmetadata_file = {file:?}\nname = {name:?}\n\
-             scopes = [\"profile\", \"birthdate\"]\nattribute_profile = {profile:?}\n",
-            file = file.display().to_string(),
-        ));
-    }
     std::fs::write(&config, text).expect("write the configuration");
+    // The administrator registers the service providers from their metadata: one from a
+    // file, one fetched from a URL.
+    let claims_file = dir.join("sp-claims.xml");
+    std::fs::write(&claims_file, claims_sp.run_text(&["metadata"], "")).expect("SP metadata");
+    let added = deployment.admin(
+        &config,
+        &[
+            "saml",
+            "add-sp",
+            "--metadata",
+            &claims_file.display().to_string(),
+            "--name",
+            "Claims SP",
+            "--scopes",
+            "profile,birthdate",
+        ],
+    );
+    assert!(added.contains("signing certificate SHA-256"), "{added}");
+    let served = dir.join("served");
+    std::fs::create_dir_all(&served).expect("a directory");
+    std::fs::write(
+        served.join("sp-eidas.xml"),
+        eidas_sp.run_text(&["metadata"], ""),
+    )
+    .expect("SP metadata");
+    let web_port = free_port();
+    let mut web = std::process::Command::new(eid_e2e::python::python())
+        .args([
+            "-m",
+            "http.server",
+            &web_port.to_string(),
+            "--bind",
+            "127.0.0.1",
+        ])
+        .arg("--directory")
+        .arg(&served)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("python3 -m http.server");
+    let url = format!("http://127.0.0.1:{web_port}/sp-eidas.xml");
+    let mut added = String::new();
+    for _ in 0..50 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        if std::net::TcpStream::connect(("127.0.0.1", web_port)).is_ok() {
+            added = deployment.admin(
+                &config,
+                &[
+                    "saml",
+                    "add-sp",
+                    "--metadata",
+                    &url,
+                    "--name",
+                    "eIDAS SP",
+                    "--scopes",
+                    "profile,birthdate",
+                    "--attribute-profile",
+                    "eidas",
+                ],
+            );
+            break;
+        }
+    }
+    let _ = web.kill();
+    let _ = web.wait();
+    assert!(added.contains(eidas_sp.entity_id()), "{added}");
+    let listed = deployment.admin(&config, &["saml", "list-sps"]);
+    assert!(listed.contains(claims_sp.entity_id()) && listed.contains(eidas_sp.entity_id()));
     let record = citizen();
     let password = random_text();
     deployment.enrol_with(&config, &record, &password, "in-person");

@@ -56,6 +56,13 @@ pub enum Command {
         #[command(subcommand)]
         command: ClientsCommand,
     },
+    /// Manage the SAML service providers (`[[saml.service_providers]]`) in the
+    /// configuration file.
+    Saml {
+        /// What to do with the service providers.
+        #[command(subcommand)]
+        command: SamlCommand,
+    },
     /// Citizens' accounts.
     Accounts {
         /// What to do with the accounts.
@@ -286,6 +293,62 @@ pub enum AccountsCommand {
     Suspend(AccountStatusArgs),
     /// Make a suspended or locked account active again.
     Resume(AccountStatusArgs),
+}
+
+/// SAML service provider subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SamlCommand {
+    /// Register a service provider from its metadata (a file, or an https URL fetched
+    /// now, never at request time): the metadata is stored next to the configuration and
+    /// an entry is added to it. Check the printed certificate fingerprints with the
+    /// service provider before restarting the servers.
+    AddSp(SamlAddSpArgs),
+    /// List the registered service providers.
+    ListSps(ConfigArgs),
+    /// Remove a service provider (its metadata file is left in place).
+    RemoveSp(SamlRemoveSpArgs),
+}
+
+/// How a service provider's attributes are named.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum AttributeProfileArg {
+    /// The OpenID Connect claim names (`family_name`, `birthdate`, …).
+    Claims,
+    /// The eIDAS natural-person minimum dataset (needs the profile and birthdate scopes).
+    Eidas,
+}
+
+/// Options of `eid-server saml add-sp`.
+#[derive(Debug, Args)]
+pub struct SamlAddSpArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The service provider's metadata: a file, or an https URL.
+    #[arg(long)]
+    pub metadata: String,
+    /// Its name on the citizen's consent and account pages.
+    #[arg(long)]
+    pub name: String,
+    /// The scopes whose attributes it may receive (repeat the option or separate with
+    /// commas): profile, birthdate, gender, address, personal_id.
+    #[arg(long, value_delimiter = ',')]
+    pub scopes: Vec<String>,
+    /// How its attributes are named.
+    #[arg(long, value_enum, default_value = "claims")]
+    pub attribute_profile: AttributeProfileArg,
+    /// Accept its unsigned requests (by default every request must be signed).
+    #[arg(long)]
+    pub allow_unsigned_requests: bool,
+}
+
+/// Options of `eid-server saml remove-sp`.
+#[derive(Debug, Args)]
+pub struct SamlRemoveSpArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The service provider's entity ID.
+    #[arg(long)]
+    pub entity_id: String,
 }
 
 /// Options of `eid-server accounts suspend|resume`.

@@ -140,7 +140,7 @@ pub fn remove(args: ClientRemoveArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn read(path: &Path) -> anyhow::Result<DocumentMut> {
+pub(crate) fn read(path: &Path) -> anyhow::Result<DocumentMut> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     // The parser's message quotes the offending line, which may hold a secret: name the
@@ -235,7 +235,7 @@ fn client_table(args: &ClientAddArgs, secret: Option<&str>) -> anyhow::Result<Ta
     Ok(table)
 }
 
-fn string_array(values: &[String]) -> toml_edit::Array {
+pub(crate) fn string_array(values: &[String]) -> toml_edit::Array {
     values.iter().map(String::as_str).collect()
 }
 
@@ -276,7 +276,7 @@ fn hash_secret(secret: &str) -> anyhow::Result<String> {
 }
 
 /// Validates the whole new file, then writes it atomically with the old file's mode.
-fn write_validated(path: &Path, doc: &DocumentMut) -> anyhow::Result<()> {
+pub(crate) fn write_validated(path: &Path, doc: &DocumentMut) -> anyhow::Result<()> {
     let text = doc.to_string();
     ToolSettings::parse(&text, |name| std::env::var(name).ok()).map_err(|err| {
         anyhow::anyhow!(

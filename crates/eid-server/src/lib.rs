@@ -18,5 +18,6 @@ pub mod register;
 pub mod registry_cmd;
 pub mod registry_server;
 pub mod saml;
+pub mod saml_cmd;
 pub mod serve;
 pub mod status_watch;

@@ -14,7 +14,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use eid_core::credential::ekyc::EkycStatus;
 use eid_core::store::AccountStatus;
-use eid_server::{accounts, cli, clients_cmd, credentials_cmd, demo, logging, registry_cmd, serve};
+use eid_server::{
+    accounts, cli, clients_cmd, credentials_cmd, demo, logging, registry_cmd, saml_cmd, serve,
+};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -45,6 +47,11 @@ async fn main() -> ExitCode {
             cli::ClientsCommand::Add(args) => clients_cmd::add(args),
             cli::ClientsCommand::List(args) => clients_cmd::list(args),
             cli::ClientsCommand::Remove(args) => clients_cmd::remove(args),
+        },
+        cli::Command::Saml { command } => match command {
+            cli::SamlCommand::AddSp(args) => saml_cmd::add_sp(args).await,
+            cli::SamlCommand::ListSps(args) => saml_cmd::list_sps(args),
+            cli::SamlCommand::RemoveSp(args) => saml_cmd::remove_sp(args),
         },
         cli::Command::Accounts {
             command: cli::AccountsCommand::Add(args),
