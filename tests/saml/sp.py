@@ -13,7 +13,7 @@ Driven step by step by tests/tests/saml_sp.rs:
   sp.py logout-response             reads the LogoutResponse query on stdin, validates it
 
 The SP's identity comes from the environment: SP_ENTITY_ID, SP_ACS_URL, SP_SLO_URL,
-SP_KEY, SP_CERT, IDP_METADATA (a file: the IdP's metadata as the daemon serves it) and
+SP_KEY, SP_CERT, SP_ENCRYPTION (1: assertions are to be encrypted to it), IDP_METADATA (a file: the IdP's metadata as the daemon serves it) and
 IDP_SSO_URL / IDP_SLO_URL.
 """
 
@@ -72,6 +72,9 @@ def config(with_idp=True):
             }
         },
     }
+    if os.environ.get("SP_ENCRYPTION") == "1":
+        # Publish the key for encryption too, and decrypt assertions with it.
+        conf["encryption_keypairs"] = [{"key_file": env("SP_KEY"), "cert_file": env("SP_CERT")}]
     if with_idp:
         conf["metadata"] = {"local": [env("IDP_METADATA")]}
     sp_config = SPConfig()
@@ -198,6 +201,7 @@ def response(request_id):
                 "issuer": resp.issuer(),
                 "in_response_to": resp.in_response_to,
                 "response_signed": resp.response.signature is not None,
+                "encrypted": b"EncryptedAssertion" in base64.b64decode(encoded),
                 "assertion_signed": assertion.signature is not None,
                 "name_id": resp.name_id.text,
                 "name_id_format": resp.name_id.format,

@@ -48,8 +48,9 @@ pub struct ServiceProvider {
 }
 
 impl ServiceProvider {
-    /// An SP `name` with its key in `dir`, for the identity provider at `issuer`.
-    pub fn new(dir: &Path, name: &str, issuer: &str) -> Self {
+    /// An SP `name` with its key in `dir`, for the identity provider at `issuer`; its
+    /// metadata offers its key for encryption when `encrypted`.
+    pub fn new(dir: &Path, name: &str, issuer: &str, encrypted: bool) -> Self {
         let keys = dir.join(name);
         std::fs::create_dir_all(&keys).expect("a key directory");
         let sp = format!("http://localhost:8443/{name}");
@@ -66,6 +67,10 @@ impl ServiceProvider {
                 ),
                 ("IDP_SSO_URL", format!("{issuer}/saml/sso")),
                 ("IDP_SLO_URL", format!("{issuer}/saml/slo")),
+                (
+                    "SP_ENCRYPTION",
+                    if encrypted { "1" } else { "0" }.to_owned(),
+                ),
             ],
         };
         sp.run_text(&["keys", &keys.display().to_string()], "");

@@ -5,7 +5,8 @@
 //! Redis) at each level of assurance, by HTTP-Redirect and HTTP-POST, while this test
 //! plays the citizen's browser (login form, passkey step-up, consent) over HTTP. Then the
 //! refusals: unsigned, unknown service provider, foreign ACS URL, replay, XXE, signature
-//! wrapping; and single logout.
+//! wrapping; and single logout. One SP gets its assertions encrypted (AES-256-GCM, the
+//! key by RSA-OAEP), which pysaml2 decrypts with xmlsec1.
 //!
 //! Needs Python with pysaml2 (`tests/saml/requirements.txt`), xmlsec1, PostgreSQL and
 //! Redis: when one is missing the test fails if `CI=true` and otherwise prints
@@ -135,6 +136,8 @@ fn validated(sp: &ServiceProvider, request: &Value, saml_response: &str) -> Valu
     assert_eq!(out["response_signed"], true);
     assert_eq!(out["assertion_signed"], true);
     assert_eq!(out["audience"], serde_json::json!([sp.entity_id()]));
+    // The eIDAS SP's assertions are encrypted to its certificate, the other's are not.
+    assert_eq!(out["encrypted"], sp.entity_id().contains("eidas"), "{out}");
     out
 }
 
@@ -405,8 +408,8 @@ fn deploy(dir: &Path, stores: &StoreUrls) {
     let port = free_port();
     let issuer = format!("http://localhost:{port}");
     let deployment = Deployment::new(dir, stores, issuer.clone());
-    let claims_sp = ServiceProvider::new(dir, "sp-claims", &issuer);
-    let eidas_sp = ServiceProvider::new(dir, "sp-eidas", &issuer);
+    let claims_sp = ServiceProvider::new(dir, "sp-claims", &issuer, false);
+    let eidas_sp = ServiceProvider::new(dir, "sp-eidas", &issuer, true);
     let config = deployment.write_config(port, &[]);
     let mut text = std::fs::read_to_string(&config).expect("the configuration");
     text.push_str(&format!(
@@ -430,6 +433,7 @@ fn deploy(dir: &Path, stores: &StoreUrls) {
             "Claims SP",
             "--scopes",
             "profile,birthdate",
+            "--no-encryption",
         ],
     );
     assert!(added.contains("signing certificate SHA-256"), "{added}");

@@ -339,6 +339,10 @@ pub struct SamlAddSpArgs {
     /// Accept its unsigned requests (by default every request must be signed).
     #[arg(long)]
     pub allow_unsigned_requests: bool,
+    /// Do not encrypt its assertions (by default they are encrypted when its metadata
+    /// has an RSA encryption certificate).
+    #[arg(long)]
+    pub no_encryption: bool,
 }
 
 /// Options of `eid-server saml remove-sp`.

@@ -57,6 +57,9 @@ pub async fn add_sp(args: SamlAddSpArgs) -> anyhow::Result<()> {
         "require_signed_requests",
         value(!args.allow_unsigned_requests),
     );
+    if args.no_encryption {
+        table.insert("encrypt_assertions", value(false));
+    }
     saml_mut(&mut doc, path)?.push(table);
     // The metadata file first (validation reads it); removed again if the result is refused.
     std::fs::write(&file, &document).with_context(|| format!("cannot write {}", file.display()))?;

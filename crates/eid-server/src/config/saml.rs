@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use super::Errors;
 use crate::saml::NameIdFormat;
+use crate::saml::encrypt::can_encrypt_to;
 use crate::saml::sp::{AttributeProfile, ServiceProvider, SpMetadata};
 
 /// The validated `[saml]` table.
@@ -48,6 +49,7 @@ pub(super) struct RawSp {
     attribute_profile: Option<AttributeProfile>,
     require_signed_requests: Option<bool>,
     name_id_format: Option<NameIdFormat>,
+    encrypt_assertions: Option<bool>,
 }
 
 /// Validates `[saml]`; `issuer` gives the default entity ID.
@@ -167,7 +169,26 @@ fn service_provider(raw: RawSp, field: &str, errors: &mut Errors) -> Option<Serv
         );
         return None;
     }
+    // By default assertions are encrypted when the metadata offers a key for it.
+    let encryption_key = metadata
+        .encryption
+        .iter()
+        .find(|c| can_encrypt_to(c))
+        .cloned();
+    let encrypt_to = match (raw.encrypt_assertions, encryption_key) {
+        (Some(false), _) => None,
+        (_, Some(cert)) => Some(cert),
+        (Some(true), None) => {
+            errors.add(
+                format!("{field}.encrypt_assertions"),
+                "the metadata has no RSA encryption certificate",
+            );
+            return None;
+        }
+        (None, None) => None,
+    };
     Some(ServiceProvider {
+        encrypt_to,
         metadata,
         name,
         scopes,

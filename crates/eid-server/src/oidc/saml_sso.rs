@@ -432,12 +432,9 @@ async fn assertion_response(
         attributes: &attributes,
     };
     let to = addressee(idp, &req.client_id, reply);
-    Ok(Ok(response(
-        &to,
-        Ok(&who),
-        OffsetDateTime::now_utc(),
-        &idp.key,
-    )?))
+    let now = OffsetDateTime::now_utc();
+    let encrypt_to = sp.encrypt_to.as_ref();
+    Ok(Ok(response(&to, Ok(&who), now, &idp.key, encrypt_to)?))
 }
 
 fn addressee<'a>(idp: &'a SamlIdp, sp: &'a str, reply: &'a SamlReply) -> Addressee<'a> {
@@ -471,7 +468,7 @@ fn respond_status(
         return not_enabled();
     };
     let to = addressee(idp, sp, reply);
-    match response(&to, Err(status), OffsetDateTime::now_utc(), &idp.key) {
+    match response(&to, Err(status), OffsetDateTime::now_utc(), &idp.key, None) {
         Ok(xml) => post_page(lang, reply, &xml),
         Err(err) => internal_page(lang, &err),
     }

@@ -6,6 +6,7 @@
 //! `crate::oidc::saml_sso`, which serves the endpoints): a citizen logs in once for both.
 
 pub mod bindings;
+pub mod encrypt;
 pub mod keys;
 pub mod logout;
 pub mod messages;

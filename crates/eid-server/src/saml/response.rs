@@ -13,7 +13,8 @@ use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesText, Event};
 use time::OffsetDateTime;
 
-use super::keys::SigningKey;
+use super::encrypt::encrypted_assertion;
+use super::keys::{PeerCertificate, SigningKey};
 use super::sign::{self, SignError};
 use super::{NameIdFormat, ns, status};
 
@@ -210,15 +211,26 @@ fn assertion(
     sign::sign(&finish(w)?, key)
 }
 
-/// The signed response: the signed assertion for `who`, or `status` alone.
+/// The signed response: the signed assertion for `who` (encrypted to `encrypt_to` when
+/// given), or `status` alone.
 pub fn response(
     to: &Addressee<'_>,
     outcome: Result<&Authenticated<'_>, &Status>,
     now: OffsetDateTime,
     key: &SigningKey,
+    encrypt_to: Option<&PeerCertificate>,
 ) -> Result<String, SignError> {
     let signed_assertion = match outcome {
-        Ok(who) => Some(assertion(to, who, now, key)?),
+        Ok(who) => {
+            let signed = assertion(to, who, now, key)?;
+            match encrypt_to {
+                Some(cert) => Some(
+                    encrypted_assertion(&signed, cert)
+                        .map_err(|e| SignError::from(std::io::Error::other(e)))?,
+                ),
+                None => Some(signed),
+            }
+        }
         Err(_) => None,
     };
     let id = new_id();
@@ -312,7 +324,7 @@ mod tests {
                 context_class: "http://eidas.europa.eu/LoA/high",
                 attributes: &attributes,
             };
-            let xml = response(&to(), Ok(&who), OffsetDateTime::now_utc(), &key).unwrap();
+            let xml = response(&to(), Ok(&who), OffsetDateTime::now_utc(), &key, None).unwrap();
             let root = parse(&xml, Limits::MESSAGE).unwrap();
             assert!(root.is(super::super::ns::PROTOCOL, "Response"));
             assert_eq!(
@@ -358,7 +370,7 @@ mod tests {
             detail: Some(super::super::status::NO_PASSIVE),
             message: "the citizen would have to interact",
         };
-        let xml = response(&to(), Err(&status), OffsetDateTime::now_utc(), &key).unwrap();
+        let xml = response(&to(), Err(&status), OffsetDateTime::now_utc(), &key, None).unwrap();
         assert!(!xml.contains("Assertion"));
         assert!(xml.contains(super::super::status::NO_PASSIVE));
         Crypto::reduce_xml_to_signed(

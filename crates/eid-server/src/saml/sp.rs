@@ -304,6 +304,8 @@ pub struct ServiceProvider {
     pub require_signed_requests: bool,
     /// The `NameID` format when its requests do not ask for one.
     pub default_name_id_format: NameIdFormat,
+    /// The certificate its assertions are encrypted to; `None`: not encrypted.
+    pub encrypt_to: Option<PeerCertificate>,
 }
 
 impl ServiceProvider {
