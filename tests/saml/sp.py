@@ -201,6 +201,8 @@ def response(request_id):
                 "issuer": resp.issuer(),
                 "in_response_to": resp.in_response_to,
                 "response_signed": resp.response.signature is not None,
+                "response_algorithm": resp.response.signature.signed_info.signature_method.algorithm,
+                "assertion_algorithm": assertion.signature.signed_info.signature_method.algorithm,
                 "encrypted": b"EncryptedAssertion" in base64.b64decode(encoded),
                 "assertion_signed": assertion.signature is not None,
                 "name_id": resp.name_id.text,

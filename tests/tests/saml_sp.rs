@@ -33,6 +33,8 @@ const SUBSTANTIAL: &str = "http://eidas.europa.eu/LoA/substantial";
 const HIGH: &str = "http://eidas.europa.eu/LoA/high";
 const PERSISTENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent";
 const TRANSIENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient";
+const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
+const ECDSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256";
 
 struct Idp {
     /// Where the test reaches the daemon (`http://127.0.0.1:…`).
@@ -136,8 +138,14 @@ fn validated(sp: &ServiceProvider, request: &Value, saml_response: &str) -> Valu
     assert_eq!(out["response_signed"], true);
     assert_eq!(out["assertion_signed"], true);
     assert_eq!(out["audience"], serde_json::json!([sp.entity_id()]));
-    // The eIDAS SP's assertions are encrypted to its certificate, the other's are not.
-    assert_eq!(out["encrypted"], sp.entity_id().contains("eidas"), "{out}");
+    // The eIDAS SP's assertions are encrypted to its certificate and signed with ECDSA
+    // (its metadata lists ECDSA-SHA256); the other's are in the clear, signed with RSA
+    // (as registered).
+    let eidas = sp.entity_id().contains("eidas");
+    assert_eq!(out["encrypted"], eidas, "{out}");
+    let algorithm = if eidas { ECDSA_SHA256 } else { RSA_SHA256 };
+    assert_eq!(out["response_algorithm"], algorithm);
+    assert_eq!(out["assertion_algorithm"], algorithm);
     out
 }
 
@@ -413,9 +421,12 @@ fn deploy(dir: &Path, stores: &StoreUrls) {
     let config = deployment.write_config(port, &[]);
     let mut text = std::fs::read_to_string(&config).expect("the configuration");
     text.push_str(&format!(
-        "[saml]\nkey_file = {key:?}\ncertificate_file = {cert:?}\n",
+        "[saml]\nkey_file = {key:?}\ncertificate_file = {cert:?}\n\
+         ecdsa_key_file = {ec_key:?}\necdsa_certificate_file = {ec_cert:?}\n",
         key = dir.join("saml.key").display().to_string(),
         cert = dir.join("saml.crt").display().to_string(),
+        ec_key = dir.join("saml-ec.key").display().to_string(),
+        ec_cert = dir.join("saml-ec.crt").display().to_string(),
     ));
     std::fs::write(&config, text).expect("write the configuration");
     // The administrator registers the service providers from their metadata: one from a
@@ -434,6 +445,8 @@ fn deploy(dir: &Path, stores: &StoreUrls) {
             "--scopes",
             "profile,birthdate",
             "--no-encryption",
+            "--signature-algorithm",
+            "rsa-sha256",
         ],
     );
     assert!(added.contains("signing certificate SHA-256"), "{added}");

@@ -343,6 +343,19 @@ pub struct SamlAddSpArgs {
     /// has an RSA encryption certificate).
     #[arg(long)]
     pub no_encryption: bool,
+    /// How responses to it are signed (default: ECDSA-SHA256 when its metadata lists it
+    /// and `[saml]` has an ECDSA key, else RSA-SHA256).
+    #[arg(long, value_enum)]
+    pub signature_algorithm: Option<SignatureAlgorithmArg>,
+}
+
+/// A signature algorithm of SAML responses.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SignatureAlgorithmArg {
+    /// RSA-SHA256.
+    RsaSha256,
+    /// ECDSA-SHA256 (P-256).
+    EcdsaSha256,
 }
 
 /// Options of `eid-server saml remove-sp`.

@@ -17,7 +17,9 @@ use anyhow::{Context as _, bail};
 use sha2::{Digest as _, Sha256};
 use toml_edit::{ArrayOfTables, DocumentMut, Item, Table, value};
 
-use crate::cli::{AttributeProfileArg, ConfigArgs, SamlAddSpArgs, SamlRemoveSpArgs};
+use crate::cli::{
+    AttributeProfileArg, ConfigArgs, SamlAddSpArgs, SamlRemoveSpArgs, SignatureAlgorithmArg,
+};
 use crate::clients_cmd::{read, string_array, write_validated};
 use crate::saml::sp::SpMetadata;
 use crate::saml::xml::Limits;
@@ -59,6 +61,13 @@ pub async fn add_sp(args: SamlAddSpArgs) -> anyhow::Result<()> {
     );
     if args.no_encryption {
         table.insert("encrypt_assertions", value(false));
+    }
+    if let Some(algorithm) = args.signature_algorithm {
+        let name = match algorithm {
+            SignatureAlgorithmArg::RsaSha256 => "rsa-sha256",
+            SignatureAlgorithmArg::EcdsaSha256 => "ecdsa-sha256",
+        };
+        table.insert("signature_algorithm", value(name));
     }
     saml_mut(&mut doc, path)?.push(table);
     // The metadata file first (validation reads it); removed again if the result is refused.

@@ -1,6 +1,7 @@
 //! `eid-server serve`, `keys stage`, `keys rotate` and `config check`: the production daemon and its
 //! tools, all driven by one configuration file.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -14,7 +15,7 @@ use crate::cli::ConfigArgs;
 use crate::config::{Config, ConfigError, DurableConfig, EphemeralConfig, SamlConfig};
 use crate::oidc::{Limits, SESSION_LIFETIME, SamlSettings, Settings};
 use crate::register::Register;
-use crate::saml::keys::SigningKey;
+use crate::saml::keys::{KeyKind, SigningKey};
 use crate::{app, keyfile, status_watch};
 
 /// Loads and validates the configuration, opens the stores, the register and the key
@@ -179,22 +180,29 @@ async fn open_ephemeral(config: &EphemeralConfig) -> anyhow::Result<Arc<dyn Ephe
 
 /// Opens the SAML signing key (creating it and its certificate on first start).
 fn saml_settings(config: SamlConfig) -> anyhow::Result<SamlSettings> {
-    let (key, created) = SigningKey::open_or_create(
-        &config.key_file,
-        &config.certificate_file,
-        &config.entity_id,
-    )
-    .context("cannot open the SAML signing key")?;
-    if created {
-        println!(
-            "saml: created the signing key {} and certificate {}",
-            config.key_file.display(),
-            config.certificate_file.display()
-        );
-    }
+    let open = |key_file: &Path, cert_file: &Path, kind| {
+        let (key, created) =
+            SigningKey::open_or_create(key_file, cert_file, &config.entity_id, kind).with_context(
+                || format!("cannot open the SAML signing key {}", key_file.display()),
+            )?;
+        if created {
+            println!(
+                "saml: created the signing key {} and certificate {}",
+                key_file.display(),
+                cert_file.display()
+            );
+        }
+        anyhow::Ok(key)
+    };
+    let key = open(&config.key_file, &config.certificate_file, KeyKind::Rsa)?;
+    let ecdsa_key = match &config.ecdsa_key {
+        Some((key_file, cert_file)) => Some(open(key_file, cert_file, KeyKind::EcP256)?),
+        None => None,
+    };
     Ok(SamlSettings {
         entity_id: config.entity_id,
         key,
+        ecdsa_key,
         service_providers: config.service_providers,
     })
 }

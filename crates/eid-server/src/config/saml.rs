@@ -14,6 +14,7 @@ use serde::Deserialize;
 use super::Errors;
 use crate::saml::NameIdFormat;
 use crate::saml::encrypt::can_encrypt_to;
+use crate::saml::keys::KeyKind;
 use crate::saml::sp::{AttributeProfile, ServiceProvider, SpMetadata};
 
 /// The validated `[saml]` table.
@@ -25,6 +26,9 @@ pub struct SamlConfig {
     pub key_file: PathBuf,
     /// Its certificate (PEM).
     pub certificate_file: PathBuf,
+    /// The ECDSA P-256 signing key and its certificate (PEM), for the service providers
+    /// that support ECDSA-SHA256; `None`: RSA-SHA256 for all.
+    pub ecdsa_key: Option<(PathBuf, PathBuf)>,
     /// The registered service providers.
     pub service_providers: Vec<ServiceProvider>,
 }
@@ -35,6 +39,8 @@ pub(super) struct RawSaml {
     entity_id: Option<String>,
     key_file: Option<PathBuf>,
     certificate_file: Option<PathBuf>,
+    ecdsa_key_file: Option<PathBuf>,
+    ecdsa_certificate_file: Option<PathBuf>,
     #[serde(default)]
     service_providers: Vec<RawSp>,
 }
@@ -50,6 +56,7 @@ pub(super) struct RawSp {
     require_signed_requests: Option<bool>,
     name_id_format: Option<NameIdFormat>,
     encrypt_assertions: Option<bool>,
+    signature_algorithm: Option<KeyKind>,
 }
 
 /// Validates `[saml]`; `issuer` gives the default entity ID.
@@ -84,11 +91,22 @@ pub(super) fn saml(
         raw.certificate_file,
         "the PEM certificate of the signing key",
     );
+    let ecdsa_key = match (raw.ecdsa_key_file, raw.ecdsa_certificate_file) {
+        (Some(key), Some(cert)) => Some((key, cert)),
+        (None, None) => None,
+        _ => {
+            errors.add(
+                "saml.ecdsa_key_file",
+                "ecdsa_key_file and ecdsa_certificate_file go together",
+            );
+            None
+        }
+    };
     let mut seen = HashSet::new();
     let mut service_providers = Vec::new();
     for (i, raw) in raw.service_providers.into_iter().enumerate() {
         let field = format!("saml.service_providers[{i}]");
-        if let Some(sp) = service_provider(raw, &field, errors) {
+        if let Some(sp) = service_provider(raw, &field, ecdsa_key.is_some(), errors) {
             let id = sp.entity_id().to_owned();
             if ClientId::new(id.clone()).is_err() {
                 errors.add(
@@ -109,11 +127,18 @@ pub(super) fn saml(
         entity_id,
         key_file: key_file?,
         certificate_file: certificate_file?,
+        ecdsa_key,
         service_providers,
     })
 }
 
-fn service_provider(raw: RawSp, field: &str, errors: &mut Errors) -> Option<ServiceProvider> {
+/// `has_ecdsa`: whether the identity provider has an ECDSA key.
+fn service_provider(
+    raw: RawSp,
+    field: &str,
+    has_ecdsa: bool,
+    errors: &mut Errors,
+) -> Option<ServiceProvider> {
     let path = errors.required(
         &format!("{field}.metadata_file"),
         raw.metadata_file,
@@ -187,7 +212,25 @@ fn service_provider(raw: RawSp, field: &str, errors: &mut Errors) -> Option<Serv
         }
         (None, None) => None,
     };
+    // By default ECDSA-SHA256 for a service provider that lists it, when there is a key.
+    let supports_ecdsa = metadata
+        .signing_methods
+        .iter()
+        .any(|m| m == KeyKind::EcP256.algorithm());
+    let signature = match raw.signature_algorithm {
+        Some(KeyKind::EcP256) if !has_ecdsa => {
+            errors.add(
+                format!("{field}.signature_algorithm"),
+                "ecdsa-sha256 needs saml.ecdsa_key_file and saml.ecdsa_certificate_file",
+            );
+            return None;
+        }
+        Some(kind) => kind,
+        None if has_ecdsa && supports_ecdsa => KeyKind::EcP256,
+        None => KeyKind::Rsa,
+    };
     Some(ServiceProvider {
+        signature,
         encrypt_to,
         metadata,
         name,

@@ -95,6 +95,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
                 entity_id: format!("{issuer}{}", crate::saml::paths::METADATA),
                 key: SigningKey::generate(KeyKind::Rsa, &issuer)
                     .context("cannot generate the demo's SAML signing key")?,
+                ecdsa_key: Some(
+                    SigningKey::generate(KeyKind::EcP256, &issuer)
+                        .context("cannot generate the demo's SAML ECDSA key")?,
+                ),
                 service_providers: Vec::new(),
             }),
         },

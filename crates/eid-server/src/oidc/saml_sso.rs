@@ -32,7 +32,7 @@ use super::session::{self, Session, cookie, session_cookie};
 use super::userinfo::{Unreleased, release_to};
 use super::{Oidc, ServiceProviders};
 use crate::saml::bindings::{BindingError, Incoming};
-use crate::saml::keys::SigningKey;
+use crate::saml::keys::{KeyKind, SigningKey};
 use crate::saml::logout::{LogoutAnswer, logout_response_url};
 use crate::saml::messages::{AuthnRequest, CLOCK_SKEW, Comparison, LogoutRequest, MAX_REQUEST_AGE};
 use crate::saml::metadata::{IdpDescription, idp_metadata};
@@ -47,8 +47,11 @@ const METADATA_REFRESH: time::Duration = time::Duration::days(1);
 pub struct SamlSettings {
     /// The entity ID (by default the metadata URL).
     pub entity_id: String,
-    /// The signing key and certificate.
+    /// The RSA signing key and certificate.
     pub key: SigningKey,
+    /// The ECDSA P-256 signing key and certificate, for service providers that support
+    /// ECDSA-SHA256.
+    pub ecdsa_key: Option<SigningKey>,
     /// The registered service providers.
     pub service_providers: Vec<ServiceProvider>,
 }
@@ -66,6 +69,7 @@ impl std::fmt::Debug for SamlSettings {
 pub(super) struct SamlIdp {
     entity_id: String,
     key: SigningKey,
+    ecdsa_key: Option<SigningKey>,
     sps: ServiceProviders,
     /// The signed metadata and when it was signed.
     metadata: Mutex<Option<(OffsetDateTime, Arc<str>)>>,
@@ -81,6 +85,7 @@ impl SamlIdp {
         Self {
             entity_id: settings.entity_id,
             key: settings.key,
+            ecdsa_key: settings.ecdsa_key,
             sps,
             metadata: Mutex::new(None),
         }
@@ -88,6 +93,15 @@ impl SamlIdp {
 
     pub(super) fn service_provider(&self, entity_id: &str) -> Option<&ServiceProvider> {
         self.sps.get(entity_id)
+    }
+
+    /// The key that signs for `sp`: its algorithm's (configuration checked that an ECDSA
+    /// key exists when one is chosen).
+    fn key_for(&self, sp: Option<&ServiceProvider>) -> &SigningKey {
+        match (sp.map(|sp| sp.signature), &self.ecdsa_key) {
+            (Some(KeyKind::EcP256), Some(key)) => key,
+            _ => &self.key,
+        }
     }
 }
 
@@ -184,7 +198,8 @@ pub async fn metadata(State(oidc): State<Arc<Oidc>>) -> Response {
                 want_requests_signed: idp.sps.values().any(|sp| sp.require_signed_requests),
                 levels: &[EIDAS_LOW, EIDAS_SUBSTANTIAL, EIDAS_HIGH],
             };
-            let document: Arc<str> = match idp_metadata(&description, &idp.key, now) {
+            let keys: Vec<&SigningKey> = std::iter::once(&idp.key).chain(&idp.ecdsa_key).collect();
+            let document: Arc<str> = match idp_metadata(&description, &keys, now) {
                 Ok(doc) => doc.into(),
                 Err(err) => {
                     tracing::error!(cause = %err, "cannot sign the SAML metadata");
@@ -434,7 +449,8 @@ async fn assertion_response(
     let to = addressee(idp, &req.client_id, reply);
     let now = OffsetDateTime::now_utc();
     let encrypt_to = sp.encrypt_to.as_ref();
-    Ok(Ok(response(&to, Ok(&who), now, &idp.key, encrypt_to)?))
+    let key = idp.key_for(Some(sp));
+    Ok(Ok(response(&to, Ok(&who), now, key, encrypt_to)?))
 }
 
 fn addressee<'a>(idp: &'a SamlIdp, sp: &'a str, reply: &'a SamlReply) -> Addressee<'a> {
@@ -468,7 +484,8 @@ fn respond_status(
         return not_enabled();
     };
     let to = addressee(idp, sp, reply);
-    match response(&to, Err(status), OffsetDateTime::now_utc(), &idp.key, None) {
+    let key = idp.key_for(idp.service_provider(sp));
+    match response(&to, Err(status), OffsetDateTime::now_utc(), key, None) {
         Ok(xml) => post_page(lang, reply, &xml),
         Err(err) => internal_page(lang, &err),
     }
@@ -564,7 +581,7 @@ pub async fn slo_redirect(
         status: None,
         relay_state: relay_state.as_deref(),
     };
-    match logout_response_url(&answer, &idp.key, OffsetDateTime::now_utc()) {
+    match logout_response_url(&answer, idp.key_for(Some(sp)), OffsetDateTime::now_utc()) {
         Ok(url) => {
             let mut response = see_other(&url);
             let name = session_cookie(oidc.secure_cookies);

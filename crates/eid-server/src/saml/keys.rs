@@ -49,11 +49,13 @@ pub enum KeyError {
 }
 
 /// The kind of a signing key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 pub enum KeyKind {
     /// RSA, signing with RSA-SHA256.
+    #[serde(rename = "rsa-sha256")]
     Rsa,
     /// EC P-256, signing with ECDSA-SHA256.
+    #[serde(rename = "ecdsa-sha256")]
     EcP256,
 }
 
@@ -159,20 +161,21 @@ impl SigningKey {
         Self::new(key, cert.build())
     }
 
-    /// Opens the key and certificate files, or generates an RSA key and certificate for
-    /// `subject` and writes them when neither file exists. Returns the key and whether it
-    /// was created.
+    /// Opens the key and certificate files, or generates a key of `kind` and a
+    /// certificate for `subject` and writes them when neither file exists. Returns the key
+    /// and whether it was created; an existing key must be of `kind`.
     pub fn open_or_create(
         key_path: &Path,
         cert_path: &Path,
         subject: &str,
+        kind: KeyKind,
     ) -> Result<(Self, bool), KeyError> {
         let io = |path: &Path| {
             let path = path.display().to_string();
             move |source| KeyError::Io { path, source }
         };
         if !key_path.exists() && !cert_path.exists() {
-            let key = Self::generate(KeyKind::Rsa, subject)?;
+            let key = Self::generate(kind, subject)?;
             let key_pem = Zeroizing::new(key.key.private_key_to_pem_pkcs8()?);
             crate::keyfile::write_private(key_path, &key_pem, false).map_err(io(key_path))?;
             std::fs::write(cert_path, key.cert.to_pem()?).map_err(io(cert_path))?;
@@ -180,7 +183,11 @@ impl SigningKey {
         }
         let key_pem = Zeroizing::new(std::fs::read(key_path).map_err(io(key_path))?);
         let cert_pem = std::fs::read(cert_path).map_err(io(cert_path))?;
-        Ok((Self::from_pem(&key_pem, &cert_pem)?, false))
+        let key = Self::from_pem(&key_pem, &cert_pem)?;
+        if key.kind != kind {
+            return Err(KeyError::UnsupportedKey);
+        }
+        Ok((key, false))
     }
 
     /// The key's kind.
@@ -346,9 +353,11 @@ mod tests {
     fn files_are_created_once_then_reopened() {
         let dir = tempfile::tempdir().unwrap();
         let (key_path, cert_path) = (dir.path().join("k.pem"), dir.path().join("c.pem"));
-        let (first, created) = SigningKey::open_or_create(&key_path, &cert_path, "idp").unwrap();
+        let (first, created) =
+            SigningKey::open_or_create(&key_path, &cert_path, "idp", KeyKind::Rsa).unwrap();
         assert!(created);
-        let (second, created) = SigningKey::open_or_create(&key_path, &cert_path, "idp").unwrap();
+        let (second, created) =
+            SigningKey::open_or_create(&key_path, &cert_path, "idp", KeyKind::Rsa).unwrap();
         assert!(!created);
         assert_eq!(first.certificate_der(), second.certificate_der());
         #[cfg(unix)]
@@ -357,12 +366,16 @@ mod tests {
             let mode = std::fs::metadata(&key_path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+        assert!(matches!(
+            SigningKey::open_or_create(&key_path, &cert_path, "idp", KeyKind::EcP256),
+            Err(KeyError::UnsupportedKey)
+        ));
         std::fs::remove_file(&cert_path).unwrap();
-        assert!(SigningKey::open_or_create(&key_path, &cert_path, "idp").is_err());
+        assert!(SigningKey::open_or_create(&key_path, &cert_path, "idp", KeyKind::Rsa).is_err());
         let other = SigningKey::generate(KeyKind::Rsa, "other").unwrap();
         std::fs::write(&cert_path, other.cert.to_pem().unwrap()).unwrap();
         assert!(matches!(
-            SigningKey::open_or_create(&key_path, &cert_path, "idp"),
+            SigningKey::open_or_create(&key_path, &cert_path, "idp", KeyKind::Rsa),
             Err(KeyError::Mismatch)
         ));
     }

@@ -37,15 +37,17 @@ pub struct IdpDescription<'a> {
     pub levels: &'a [&'a str],
 }
 
-/// The signed metadata document.
+/// The metadata document listing the certificates of `keys`, signed with the first.
 pub fn idp_metadata(
     idp: &IdpDescription<'_>,
-    key: &SigningKey,
+    keys: &[&SigningKey],
     now: OffsetDateTime,
 ) -> Result<String, SignError> {
+    let key = keys
+        .first()
+        .ok_or_else(|| SignError::from(std::io::Error::other("no key")))?;
     let id = new_id();
     let valid_until = instant(now + VALIDITY);
-    let cert = Base64::encode_string(key.certificate_der());
     let mut w = Writer::new_with_indent(Cursor::new(Vec::new()), b' ', 2);
     w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
     w.create_element("md:EntityDescriptor")
@@ -93,19 +95,22 @@ pub fn idp_metadata(
                     ("protocolSupportEnumeration", ns::PROTOCOL),
                 ])
                 .write_inner_content(|w| {
-                    w.create_element("md:KeyDescriptor")
-                        .with_attribute(("use", "signing"))
-                        .write_inner_content(|w| {
-                            w.create_element("ds:KeyInfo").write_inner_content(|w| {
-                                w.create_element("ds:X509Data").write_inner_content(|w| {
-                                    w.create_element("ds:X509Certificate")
-                                        .write_text_content(BytesText::new(&cert))?;
+                    for signing in keys {
+                        let cert = Base64::encode_string(signing.certificate_der());
+                        w.create_element("md:KeyDescriptor")
+                            .with_attribute(("use", "signing"))
+                            .write_inner_content(|w| {
+                                w.create_element("ds:KeyInfo").write_inner_content(|w| {
+                                    w.create_element("ds:X509Data").write_inner_content(|w| {
+                                        w.create_element("ds:X509Certificate")
+                                            .write_text_content(BytesText::new(&cert))?;
+                                        Ok(())
+                                    })?;
                                     Ok(())
                                 })?;
                                 Ok(())
                             })?;
-                            Ok(())
-                        })?;
+                    }
                     // Schema order: SingleLogoutService, NameIDFormat, SingleSignOnService.
                     w.create_element("md:SingleLogoutService")
                         .with_attributes([("Binding", ns::REDIRECT), ("Location", idp.slo_url)])

@@ -9,7 +9,7 @@ use base64ct::{Base64, Encoding as _};
 use eid_core::release::Scope;
 use serde_json::{Map, Value};
 
-use super::keys::PeerCertificate;
+use super::keys::{KeyKind, PeerCertificate};
 use super::messages::AuthnRequest;
 use super::response::SamlAttribute;
 use super::xml::{self, Element, Limits, XmlError};
@@ -65,6 +65,24 @@ pub struct SpMetadata {
     pub acs: Vec<AcsEndpoint>,
     /// Its HTTP-Redirect single logout service.
     pub slo: Option<SloEndpoint>,
+    /// The signature algorithms it lists as supported (`alg:SigningMethod`, Metadata
+    /// Profile for Algorithm Support 1.0); empty when it lists none.
+    pub signing_methods: Vec<String>,
+}
+
+/// The algorithm support metadata namespace.
+const ALGSUPPORT: &str = "urn:oasis:names:tc:SAML:metadata:algsupport";
+
+/// The `alg:SigningMethod` algorithms in `el`'s `md:Extensions`.
+fn signing_methods(el: &Element) -> Result<Vec<String>, MetadataError> {
+    Ok(el
+        .child(ns::METADATA, "Extensions")?
+        .map(|ext| {
+            ext.children(ALGSUPPORT, "SigningMethod")
+                .filter_map(|m| m.attr("Algorithm").map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default())
 }
 
 fn certificate(key: &Element) -> Result<Option<PeerCertificate>, MetadataError> {
@@ -175,8 +193,11 @@ impl SpMetadata {
                 Ok(SloEndpoint { url, response_url })
             })
             .transpose()?;
+        let mut methods = signing_methods(&root)?;
+        methods.extend(signing_methods(sp)?);
         Ok(Self {
             entity_id,
+            signing_methods: methods,
             authn_requests_signed: matches!(sp.attr("AuthnRequestsSigned"), Some("true" | "1")),
             signing,
             encryption,
@@ -306,6 +327,8 @@ pub struct ServiceProvider {
     pub default_name_id_format: NameIdFormat,
     /// The certificate its assertions are encrypted to; `None`: not encrypted.
     pub encrypt_to: Option<PeerCertificate>,
+    /// How responses to it are signed.
+    pub signature: KeyKind,
 }
 
 impl ServiceProvider {
@@ -317,13 +340,14 @@ impl ServiceProvider {
 
 #[cfg(test)]
 mod tests {
-    use super::super::keys::{KeyKind, SigningKey};
+    use super::super::keys::SigningKey;
     use super::*;
 
     pub(crate) fn metadata(cert: &SigningKey, extra: &str) -> String {
         let cert = Base64::encode_string(cert.certificate_der());
         format!(
             r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="https://sp.example/metadata">
+  <md:Extensions><alg:SigningMethod xmlns:alg="urn:oasis:names:tc:SAML:metadata:algsupport" Algorithm="http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"/></md:Extensions>
   <md:SPSSODescriptor AuthnRequestsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
     <md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>
 {cert}
@@ -370,6 +394,7 @@ mod tests {
             md.slo.as_ref().unwrap().response_url,
             "https://sp.example/slo"
         );
+        assert_eq!(md.signing_methods, [super::super::keys::ECDSA_SHA256]);
         let acs =
             |url, index, binding| md.acs_for(&request(url, index, binding)).map(str::to_owned);
         assert_eq!(
