@@ -240,3 +240,119 @@ fn service_provider(
         default_name_id_format: raw.name_id_format.unwrap_or(NameIdFormat::Persistent),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use tempfile::TempDir;
+
+    use super::super::tests::{GOOD, errors, parse, with_kek};
+    use crate::saml::keys::{KeyKind, SigningKey};
+    use crate::saml::sp::tests::metadata;
+
+    /// A directory with a service provider's metadata (`sp.xml`, signing certificate,
+    /// ECDSA listed) and the same without a certificate (`bare.xml`).
+    fn files() -> TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SigningKey::generate(KeyKind::Rsa, "sp").unwrap();
+        let md = metadata(&key, "");
+        std::fs::write(dir.path().join("sp.xml"), &md).unwrap();
+        let start = md.find("<md:KeyDescriptor").unwrap();
+        let end = md.find("</md:KeyDescriptor>").unwrap() + "</md:KeyDescriptor>".len();
+        let bare = format!("{}{}", &md[..start], &md[end..]);
+        std::fs::write(dir.path().join("bare.xml"), bare).unwrap();
+        dir
+    }
+
+    fn with_saml(dir: &TempDir, saml: &str, sps: &[&str]) -> String {
+        let d = dir.path().display();
+        let mut text = format!(
+            "{GOOD}\n[saml]\nkey_file = \"{d}/idp.key\"\ncertificate_file = \"{d}/idp.crt\"\n{saml}\n"
+        );
+        for sp in sps {
+            let sp = sp.replace("DIR", &d.to_string());
+            text.push_str(&format!("[[saml.service_providers]]\n{sp}\n"));
+        }
+        text
+    }
+
+    #[test]
+    fn service_providers_load_with_defaults() {
+        let dir = files();
+        let config = parse(&with_saml(
+            &dir,
+            "",
+            &["metadata_file = \"DIR/sp.xml\"\nname = \"Portal\"\nscopes = [\"profile\"]"],
+        ))
+        .unwrap();
+        let saml = config.saml.unwrap();
+        assert_eq!(saml.entity_id, "https://id.example.vn/saml/metadata");
+        assert!(saml.ecdsa_key.is_none());
+        let sp = &saml.service_providers[0];
+        assert_eq!(sp.entity_id(), "https://sp.example/metadata");
+        assert!(sp.require_signed_requests);
+        assert!(sp.encrypt_to.is_none(), "no encryption certificate");
+        // ECDSA is listed, but there is no ECDSA key.
+        assert_eq!(sp.signature, KeyKind::Rsa);
+        let with_ec = with_saml(
+            &dir,
+            "ecdsa_key_file = \"x.key\"\necdsa_certificate_file = \"x.crt\"",
+            &["metadata_file = \"DIR/sp.xml\"\nname = \"Portal\""],
+        );
+        let saml = parse(&with_ec).unwrap().saml.unwrap();
+        assert_eq!(saml.service_providers[0].signature, KeyKind::EcP256);
+    }
+
+    #[test]
+    fn every_bad_service_provider_field_is_reported() {
+        let dir = files();
+        let text = with_saml(
+            &dir,
+            "entity_id = \"not a uri\"\necdsa_key_file = \"x.key\"",
+            &[
+                "metadata_file = \"DIR/missing.xml\"\nname = \"A\"",
+                "metadata_file = \"DIR/sp.xml\"\nname = \"\"",
+                "metadata_file = \"DIR/sp.xml\"\nname = \"B\"\nscopes = [\"openid\"]",
+                "metadata_file = \"DIR/sp.xml\"\nname = \"C\"\nattribute_profile = \"eidas\"\nscopes = [\"profile\"]",
+                "metadata_file = \"DIR/bare.xml\"\nname = \"D\"",
+                "metadata_file = \"DIR/sp.xml\"\nname = \"E\"\nencrypt_assertions = true",
+                "metadata_file = \"DIR/sp.xml\"\nname = \"F\"\nsignature_algorithm = \"ecdsa-sha256\"",
+            ],
+        );
+        let found = errors(&text, &with_kek());
+        let fields: Vec<&str> = found.iter().map(|e| e.field.as_str()).collect();
+        for field in [
+            "saml.entity_id",
+            "saml.ecdsa_key_file",
+            "saml.service_providers[0].metadata_file",
+            "saml.service_providers[1].name",
+            "saml.service_providers[2].scopes",
+            "saml.service_providers[3].scopes",
+            "saml.service_providers[4].require_signed_requests",
+            "saml.service_providers[5].encrypt_assertions",
+            "saml.service_providers[6].signature_algorithm",
+        ] {
+            assert!(fields.contains(&field), "{field} not in {found:?}");
+        }
+    }
+
+    #[test]
+    fn entity_ids_are_unique_and_not_client_ids() {
+        let dir = files();
+        let sp = "metadata_file = \"DIR/sp.xml\"\nname = \"A\"";
+        let found = errors(&with_saml(&dir, "", &[sp, sp]), &with_kek());
+        assert!(
+            found.iter().any(|e| e.message.contains("registered twice")),
+            "{found:?}"
+        );
+        let clash = with_saml(&dir, "", &[sp]).replace("tax-portal", "https://sp.example/metadata");
+        let found = errors(&clash, &with_kek());
+        assert!(
+            found.iter().any(|e| e.message.contains("OAuth client_id")),
+            "{found:?}"
+        );
+        let unsigned =
+            "metadata_file = \"DIR/bare.xml\"\nname = \"A\"\nrequire_signed_requests = false";
+        let config = parse(&with_saml(&dir, "", &[unsigned])).unwrap();
+        assert!(!config.saml.unwrap().service_providers[0].require_signed_requests);
+    }
+}

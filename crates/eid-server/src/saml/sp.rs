@@ -339,7 +339,7 @@ impl ServiceProvider {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::super::keys::SigningKey;
     use super::*;
 
