@@ -244,10 +244,11 @@ def logout_response():
     client = Saml2Client(config=config())
     query = urllib.parse.parse_qs(sys.stdin.read().strip())
     message = query["SAMLResponse"][0]
-    resp = client.parse_logout_request_response(
-        message,
-        BINDING_HTTP_REDIRECT,
-    )
+    try:
+        resp = client.parse_logout_request_response(message, BINDING_HTTP_REDIRECT)
+    except Exception as err:  # a non-success status arrives as an exception
+        print(json.dumps({"status_ok": False, "error": type(err).__name__, "message": str(err)}))
+        return
     print(
         json.dumps(
             {

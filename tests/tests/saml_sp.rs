@@ -390,6 +390,14 @@ async fn scenario(
             .await;
     }
 
+    // A logout request naming another citizen changes nothing: UnknownPrincipal.
+    let logout = claims_sp.run(&["logout", "someone-else"], "");
+    let back = redirect(idp.send(&mut browser, &logout).await).await;
+    let query = back.split_once('?').expect("a query").1;
+    let answer = claims_sp.run(&["logout-response"], query);
+    assert_eq!(answer["status_ok"], false, "{answer}");
+    assert!(answer.to_string().contains("UnknownPrincipal"), "{answer}");
+
     // Single logout by HTTP-Redirect: a signed LogoutResponse back to the SP, and the
     // session is over.
     let name_id = low["name_id"].as_str().expect("name id");

@@ -17,6 +17,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use eid_core::assurance::{EIDAS_HIGH, EIDAS_LOW, EIDAS_SUBSTANTIAL, Loa};
 use eid_core::release::format_scopes;
+use eid_core::store::AccountId;
 use eid_core::token::{RelyingParty, SectorId, SubjectType};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
@@ -424,11 +425,7 @@ async fn assertion_response(
         Ok(released) => released,
         Err(unreleased) => return Ok(Err(unreleased)),
     };
-    let pairwise = RelyingParty {
-        client_id: req.client_id.clone(),
-        subject_type: SubjectType::Pairwise(SectorId::new(req.client_id.clone())?),
-    };
-    let persistent = oidc.tokens.subject(&pairwise, session.account.as_uuid());
+    let persistent = persistent_id(oidc, &req.client_id, session.account)?;
     let name_id = match reply.name_id_format {
         NameIdFormat::Persistent => persistent.clone(),
         NameIdFormat::Transient => new_id(),
@@ -451,6 +448,17 @@ async fn assertion_response(
     let encrypt_to = sp.encrypt_to.as_ref();
     let key = idp.key_for(Some(sp));
     Ok(Ok(response(&to, Ok(&who), now, key, encrypt_to)?))
+}
+
+/// The persistent, pairwise `NameID` of `account` at service provider `sp`: the
+/// pairwise subject with the entity ID as sector (OIDC Core 8.1's construction, salted
+/// like every `sub`).
+fn persistent_id(oidc: &Oidc, sp: &str, account: AccountId) -> anyhow::Result<String> {
+    let pairwise = RelyingParty {
+        client_id: sp.to_owned(),
+        subject_type: SubjectType::Pairwise(SectorId::new(sp.to_owned())?),
+    };
+    Ok(oidc.tokens.subject(&pairwise, account.as_uuid()))
 }
 
 fn addressee<'a>(idp: &'a SamlIdp, sp: &'a str, reply: &'a SamlReply) -> Addressee<'a> {
@@ -524,12 +532,10 @@ pub(super) fn respond_error(
 }
 
 /// `GET /saml/slo`: a `LogoutRequest` by HTTP-Redirect (SAML Profiles 4.4.4.1). The
-/// request must come from a registered service provider (signed when it must sign);
-/// the browser's session ends and the browser returns to the service provider's single
-/// logout service with a signed `LogoutResponse`. Other service providers the citizen
-/// visited are not called (no front-channel propagation): the status says so when the
-/// session had been used for others (`PartialLogout` is not tracked; it is always
-/// `Success`).
+/// request must come from a registered service provider (signed when it must sign); when
+/// it names the browser's citizen the session ends, and the browser returns to the
+/// service provider's single logout service with a signed `LogoutResponse`. Other service
+/// providers the citizen visited are not called (no front-channel propagation).
 pub async fn slo_redirect(
     State(oidc): State<Arc<Oidc>>,
     headers: HeaderMap,
@@ -569,23 +575,52 @@ pub async fn slo_redirect(
         None if signed => return bad_request(lang, &"a signed request must carry Destination"),
         _ => {}
     }
-    if let Some(value) = cookie(&headers, session_cookie(oidc.secure_cookies))
-        && let Err(err) = session::end(oidc.ephemeral.as_ref(), &value).await
-    {
-        return internal_page(lang, &err);
+    // The browser's session ends when the request names its citizen: by the persistent
+    // NameID this provider gave the service provider (a transient one is not kept, so it
+    // is taken as naming the session). Another citizen's NameID is `UnknownPrincipal`
+    // (SAML Core 3.7.3.2) and changes nothing.
+    let unknown = Status {
+        code: status::REQUESTER,
+        detail: Some(status::UNKNOWN_PRINCIPAL),
+        message: "the NameID is not the citizen of this session",
+    };
+    let mut outcome = None;
+    if let Some(value) = cookie(&headers, session_cookie(oidc.secure_cookies)) {
+        let session = match session::load(oidc.ephemeral.as_ref(), &value).await {
+            Ok(session) => session,
+            Err(err) => return internal_page(lang, &err),
+        };
+        let persistent = req
+            .name_id_format
+            .as_deref()
+            .is_none_or(|f| f == NameIdFormat::Persistent.uri());
+        let named = match &session {
+            Some(s) if persistent => match persistent_id(&oidc, sp.entity_id(), s.account) {
+                Ok(id) => id == req.name_id,
+                Err(err) => return internal_page(lang, &err),
+            },
+            _ => true,
+        };
+        if !named {
+            outcome = Some(&unknown);
+        } else if let Err(err) = session::end(oidc.ephemeral.as_ref(), &value).await {
+            return internal_page(lang, &err);
+        }
     }
     let answer = LogoutAnswer {
         issuer: &idp.entity_id,
         destination: &slo.response_url,
         in_response_to: &req.id,
-        status: None,
+        status: outcome,
         relay_state: relay_state.as_deref(),
     };
     match logout_response_url(&answer, idp.key_for(Some(sp)), OffsetDateTime::now_utc()) {
         Ok(url) => {
             let mut response = see_other(&url);
-            let name = session_cookie(oidc.secure_cookies);
-            session::set_cookie(&mut response, name, None, oidc.secure_cookies);
+            if outcome.is_none() {
+                let name = session_cookie(oidc.secure_cookies);
+                session::set_cookie(&mut response, name, None, oidc.secure_cookies);
+            }
             response
         }
         Err(err) => internal_page(lang, &err),

@@ -67,8 +67,8 @@ pub mod status {
     /// The requested NameID format is not supported.
     pub const INVALID_NAMEID_POLICY: &str =
         "urn:oasis:names:tc:SAML:2.0:status:InvalidNameIDPolicy";
-    /// Logout could not reach every session participant.
-    pub const PARTIAL_LOGOUT: &str = "urn:oasis:names:tc:SAML:2.0:status:PartialLogout";
+    /// The principal named in the request is not known to the responder.
+    pub const UNKNOWN_PRINCIPAL: &str = "urn:oasis:names:tc:SAML:2.0:status:UnknownPrincipal";
 }
 
 /// The `NameID` formats this provider issues.
