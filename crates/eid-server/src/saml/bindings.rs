@@ -10,10 +10,16 @@
 //! - Redirect: the signature covers the query string's own bytes,
 //!   `SAMLRequest=…&RelayState=…&SigAlg=…` exactly as received (Bindings 3.4.4.1), so they
 //!   are verified as such, not re-encoded (service providers differ in percent-encoding).
-//! - POST: the signature is enveloped in the message. xmlsec verifies it and reduces the
-//!   document to what the signature covers; only that reduced document is consumed, and
-//!   it must be the message itself (same element, same ID): a signed element moved
-//!   elsewhere in a forged message (signature wrapping) is refused.
+//! - POST: the signature is enveloped in the message. Before xmlsec sees it, the
+//!   signature must have the one shape SAML uses (SAML Core 5.4): a single `ds:Signature`
+//!   in the document, a child of the root, one `Reference` to the root's ID, the
+//!   enveloped-signature and exclusive c14n transforms only, RSA-SHA256 or ECDSA-SHA256
+//!   with SHA-256, a `KeyInfo` of X.509 data at most. xmlsec resolves references and runs
+//!   transforms before it checks the signature value, so anything else (a URL to fetch,
+//!   an XPath or XSLT transform to run) would be attacker-controlled work. xmlsec then
+//!   verifies the signature and reduces the document to what it covers; only that reduced
+//!   document is consumed, and it must be the message itself (same element, same ID): a
+//!   signed element moved elsewhere in a forged message (signature wrapping) is refused.
 
 use std::io::Read as _;
 
@@ -221,6 +227,7 @@ impl Incoming {
                         Ok((self.root, false))
                     };
                 }
+                signature_shape(&self.root)?;
                 let ders: Vec<CertificateDer> =
                     certs.iter().map(PeerCertificate::certificate).collect();
                 let allowed = [
@@ -251,6 +258,124 @@ impl Incoming {
             }
         }
     }
+}
+
+/// URIs of the XML Signature constructs a SAML signature uses (SAML Core 5.4).
+mod dsig {
+    pub const EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
+    pub const ENVELOPED: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
+    pub const SHA256: &str = "http://www.w3.org/2001/04/xmlenc#sha256";
+}
+
+fn count_signatures(el: &Element) -> usize {
+    usize::from(el.is(ns::DSIG, "Signature"))
+        + el.children.iter().map(count_signatures).sum::<usize>()
+}
+
+/// Whether every child of `el` is one of `allowed` (`(namespace, local name)`).
+fn only(el: &Element, allowed: &[(&str, &str)]) -> Result<(), BindingError> {
+    let fine = el
+        .children
+        .iter()
+        .all(|c| allowed.iter().any(|(ns, name)| c.is(ns, name)));
+    if fine {
+        Ok(())
+    } else {
+        Err(BindingError::BadSignature)
+    }
+}
+
+fn algorithm<'a>(el: &'a Element, name: &str) -> Result<&'a str, BindingError> {
+    el.child(ns::DSIG, name)?
+        .and_then(|m| m.attr("Algorithm"))
+        .ok_or(BindingError::BadSignature)
+}
+
+/// Checks that the enveloped signature of `root` has the shape of a SAML signature (SAML
+/// Core 5.4.1-5.4.4) before xmlsec acts on it (see the module documentation).
+fn signature_shape(root: &Element) -> Result<(), BindingError> {
+    let bad = BindingError::BadSignature;
+    let id = root.attr("ID").ok_or(bad.clone())?;
+    if count_signatures(root) != 1 {
+        return Err(bad);
+    }
+    let signature = root.child(ns::DSIG, "Signature")?.ok_or(bad.clone())?;
+    only(
+        signature,
+        &[
+            (ns::DSIG, "SignedInfo"),
+            (ns::DSIG, "SignatureValue"),
+            (ns::DSIG, "KeyInfo"),
+        ],
+    )?;
+    let info = signature
+        .child(ns::DSIG, "SignedInfo")?
+        .ok_or(bad.clone())?;
+    only(
+        info,
+        &[
+            (ns::DSIG, "CanonicalizationMethod"),
+            (ns::DSIG, "SignatureMethod"),
+            (ns::DSIG, "Reference"),
+        ],
+    )?;
+    let exclusive = [(dsig::EXC_C14N, "InclusiveNamespaces")];
+    let c14n = info
+        .child(ns::DSIG, "CanonicalizationMethod")?
+        .ok_or(bad.clone())?;
+    only(c14n, &exclusive)?;
+    let method = algorithm(info, "SignatureMethod")?;
+    if c14n.attr("Algorithm") != Some(dsig::EXC_C14N)
+        || ![KeyKind::Rsa.algorithm(), KeyKind::EcP256.algorithm()].contains(&method)
+    {
+        return Err(bad);
+    }
+    let mut references = info.children(ns::DSIG, "Reference");
+    let reference = references.next().ok_or(bad.clone())?;
+    if references.next().is_some() || reference.attr("URI") != Some(&format!("#{id}")) {
+        return Err(bad);
+    }
+    only(
+        reference,
+        &[
+            (ns::DSIG, "Transforms"),
+            (ns::DSIG, "DigestMethod"),
+            (ns::DSIG, "DigestValue"),
+        ],
+    )?;
+    if algorithm(reference, "DigestMethod")? != dsig::SHA256 {
+        return Err(bad);
+    }
+    if let Some(transforms) = reference.child(ns::DSIG, "Transforms")? {
+        only(transforms, &[(ns::DSIG, "Transform")])?;
+        for transform in &transforms.children {
+            only(transform, &exclusive)?;
+            let known = [dsig::ENVELOPED, dsig::EXC_C14N];
+            if !transform
+                .attr("Algorithm")
+                .is_some_and(|a| known.contains(&a))
+            {
+                return Err(bad);
+            }
+        }
+    }
+    if let Some(key_info) = signature.child(ns::DSIG, "KeyInfo")? {
+        // No RetrievalMethod (a URL), no KeyValue or other key xmlsec would use instead
+        // of the metadata's certificates.
+        only(key_info, &[(ns::DSIG, "X509Data"), (ns::DSIG, "KeyName")])?;
+        for data in key_info.children(ns::DSIG, "X509Data") {
+            only(
+                data,
+                &[
+                    (ns::DSIG, "X509Certificate"),
+                    (ns::DSIG, "X509IssuerSerial"),
+                    (ns::DSIG, "X509SubjectName"),
+                    (ns::DSIG, "X509SKI"),
+                ],
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// Encodes `xml` for the HTTP-Redirect binding and signs it with `sign`: returns the
@@ -433,6 +558,50 @@ mod tests {
                 .err(),
             Some(BindingError::BadSignature)
         );
+        // Anything but the SAML shape of a signature is refused before xmlsec acts on it:
+        // a reference to fetch, an XPath transform to run, a second reference, a key to
+        // retrieve, another signature elsewhere.
+        let uri = format!("URI=\"#_r\"");
+        let cases = [
+            signed.replacen(&uri, "URI=\"http://127.0.0.1:9/ssrf\"", 1),
+            signed.replacen(&uri, "URI=\"\"", 1),
+            signed.replacen(
+                "<ds:Transforms>",
+                "<ds:Transforms><ds:Transform Algorithm=\"http://www.w3.org/TR/1999/REC-xpath-19991116\"><ds:XPath>count(//node()) &gt;= 0</ds:XPath></ds:Transform>",
+                1,
+            ),
+            signed.replacen(
+                "</ds:SignedInfo>",
+                "<ds:Reference URI=\"#_r\"><ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/><ds:DigestValue>AA==</ds:DigestValue></ds:Reference></ds:SignedInfo>",
+                1,
+            ),
+            signed.replacen(
+                "<ds:X509Data>",
+                "<ds:RetrievalMethod URI=\"http://127.0.0.1:9/key\"/><ds:X509Data>",
+                1,
+            ),
+            signed.replacen(
+                "</samlp:AuthnRequest>",
+                "<samlp:Extensions><ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"/></samlp:Extensions></samlp:AuthnRequest>",
+                1,
+            ),
+            signed.replacen("xmlenc#sha256", "xmldsig#sha1", 1),
+        ];
+        let shape = |xml: &str| signature_shape(&xml::parse(xml, Limits::MESSAGE).unwrap());
+        assert_eq!(shape(&signed), Ok(()));
+        for case in cases {
+            assert_ne!(case, signed);
+            assert_eq!(shape(&case), Err(BindingError::BadSignature), "{case}");
+            let b64 = Base64::encode_string(case.as_bytes());
+            assert_eq!(
+                Incoming::from_post(&b64, None)
+                    .unwrap()
+                    .verified(&[peer(&key)], true)
+                    .err(),
+                Some(BindingError::BadSignature),
+                "{case}"
+            );
+        }
         // Changing a signed attribute breaks the signature.
         let tampered = signed.replace("Version=\"2.0\"", "Version=\"2.0\" ForceAuthn=\"true\"");
         let b64 = Base64::encode_string(tampered.as_bytes());

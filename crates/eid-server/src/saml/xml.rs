@@ -159,14 +159,17 @@ fn element(
         name: utf8(local.as_ref())?,
         ..Element::default()
     };
+    let mut declarations = 0usize;
     for attr in start.attributes() {
         let attr = attr.map_err(malformed)?;
         let key = attr.key;
+        // Namespace declarations count too (each costs the resolver work).
+        declarations += 1;
+        if declarations > MAX_ATTRIBUTES {
+            return Err(XmlError::TooComplex);
+        }
         if key.as_namespace_binding().is_some() {
             continue;
-        }
-        if element.attributes.len() == MAX_ATTRIBUTES {
-            return Err(XmlError::TooComplex);
         }
         let (ns, local) = reader.resolver().resolve_attribute(key);
         let value = attr
@@ -191,8 +194,10 @@ pub fn parse(xml: &str, limits: Limits) -> Result<Element, XmlError> {
     let mut open: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
     let mut elements = 0usize;
+    let mut first = true;
     loop {
         let event = reader.read_event().map_err(malformed)?;
+        let at_start = std::mem::replace(&mut first, false);
         let is_empty = matches!(event, Event::Empty(_));
         match event {
             Event::Start(start) | Event::Empty(start) if root.is_none() => {
@@ -237,7 +242,21 @@ pub fn parse(xml: &str, limits: Limits) -> Result<Element, XmlError> {
             }
             Event::DocType(_) => return Err(XmlError::Doctype),
             Event::PI(_) => return Err(XmlError::ProcessingInstruction),
-            Event::Decl(_) | Event::Comment(_) => {}
+            // Only at the very start (XML 1.0 section 2.8), and only UTF-8: libxml2 (under
+            // xmlsec) would honour another encoding and read another document than this.
+            Event::Decl(decl) => {
+                let utf8 = match decl.encoding() {
+                    None => true,
+                    Some(Ok(encoding)) => encoding.eq_ignore_ascii_case(b"UTF-8"),
+                    Some(Err(_)) => false,
+                };
+                if !at_start || !utf8 {
+                    return Err(malformed(
+                        "the XML declaration must come first and name UTF-8",
+                    ));
+                }
+            }
+            Event::Comment(_) => {}
             Event::Eof => break,
         }
     }
@@ -318,6 +337,27 @@ mod tests {
         assert_eq!(parse(&deep, Limits::MESSAGE), Err(XmlError::TooComplex));
         let wide = format!("<r>{}</r>", "<a/>".repeat(600));
         assert_eq!(parse(&wide, Limits::MESSAGE), Err(XmlError::TooComplex));
+        let declarations: String = (0..70)
+            .map(|i| format!(" xmlns:p{i}=\"urn:{i}\""))
+            .collect();
+        assert_eq!(
+            parse(&format!("<r{declarations}/>"), Limits::MESSAGE),
+            Err(XmlError::TooComplex)
+        );
+        for decl in [
+            "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><r/>",
+            " <?xml version=\"1.0\"?><r/>",
+            "<!-- c --><?xml version=\"1.0\"?><r/>",
+        ] {
+            assert!(parse(decl, Limits::MESSAGE).is_err(), "{decl}");
+        }
+        assert!(
+            parse(
+                "<?xml version=\"1.0\" encoding=\"utf-8\"?><r/>",
+                Limits::MESSAGE
+            )
+            .is_ok()
+        );
         let big = format!("<r>{}</r>", "x".repeat(70_000));
         assert_eq!(parse(&big, Limits::MESSAGE), Err(XmlError::TooLarge(65536)));
     }
