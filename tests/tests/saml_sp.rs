@@ -75,6 +75,18 @@ impl Idp {
         }
     }
 
+    /// Sends a request as [`Idp::send`] does and, for one posted, follows the daemon's
+    /// redirect to its same-site continuation (where the session cookie is sent).
+    async fn arrive(&self, browser: &mut Browser, request: &Value) -> reqwest::Response {
+        let response = self.send(browser, request).await;
+        if request.get("form").is_none() {
+            return response;
+        }
+        let next = redirect(response).await;
+        assert!(next.starts_with("/saml/sso/continue?ticket="), "{next}");
+        browser.get(&self.local(&next)).await
+    }
+
     /// Follows a flow from `next` (login, consent) to the page that posts the SAML
     /// response; returns `SAMLResponse` after checking `RelayState`.
     async fn finish(
@@ -193,7 +205,7 @@ async fn scenario(
         .as_str()
         .expect("relay state")
         .to_owned();
-    let response = idp.send(&mut browser, &request).await;
+    let response = idp.arrive(&mut browser, &request).await;
     let saml = idp.finish(&mut browser, response, login, &relay).await;
     let low = validated(claims_sp, &request, &saml);
     assert_eq!(low["authn_context"], LOW);
@@ -227,7 +239,7 @@ async fn scenario(
         "",
     );
     let relay = request["relay_state"].as_str().expect("relay").to_owned();
-    let step_up = redirect(idp.send(&mut browser, &request).await).await;
+    let step_up = redirect(idp.arrive(&mut browser, &request).await).await;
     assert!(step_up.starts_with("/login?"), "{step_up}");
     let next = key.confirm(&mut browser, &step_up).await;
     let consent = browser.form(&idp.local(&next)).await;
@@ -256,7 +268,7 @@ async fn scenario(
     // user-verified passkey) is high already, consent is on file: straight back.
     let request = claims_sp.run(&["request", "--level", "high"], "");
     let relay = request["relay_state"].as_str().expect("relay").to_owned();
-    let response = idp.send(&mut browser, &request).await;
+    let response = idp.arrive(&mut browser, &request).await;
     let saml = idp.finish(&mut browser, response, None, &relay).await;
     let high = validated(claims_sp, &request, &saml);
     assert_eq!(high["authn_context"], HIGH);
@@ -265,22 +277,36 @@ async fn scenario(
     // A transient NameID on request.
     let request = claims_sp.run(&["request", "--transient"], "");
     let relay = request["relay_state"].as_str().expect("relay").to_owned();
-    let response = idp.send(&mut browser, &request).await;
+    let response = idp.arrive(&mut browser, &request).await;
     let saml = idp.finish(&mut browser, response, None, &relay).await;
     let transient = validated(claims_sp, &request, &saml);
     assert_eq!(transient["name_id_format"], TRANSIENT);
     assert_ne!(transient["name_id"], low["name_id"]);
 
+    // A POSTed request continues once, by a single-use ticket.
+    let request = claims_sp.run(&["request", "--binding", "post"], "");
+    let next = redirect(idp.send(&mut browser, &request).await).await;
+    let first = browser.get(&idp.local(&next)).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    for url in [
+        next.as_str(),
+        "/saml/sso/continue",
+        "/saml/sso/continue?ticket=forged",
+    ] {
+        let again = browser.get(&idp.local(url)).await;
+        assert_eq!(again.status(), StatusCode::BAD_REQUEST, "{url}");
+    }
+
     // ForceAuthn: the citizen logs in again, despite the session.
     let request = claims_sp.run(&["request", "--binding", "post", "--force"], "");
-    let next = redirect(idp.send(&mut browser, &request).await).await;
+    let next = redirect(idp.arrive(&mut browser, &request).await).await;
     assert!(next.starts_with("/login?"), "{next}");
 
     // IsPassive without a session: the SP hears NoPassive.
     let mut stranger = Browser::new(&idp.http);
     let request = claims_sp.run(&["request", "--passive", "--level", "low"], "");
     let relay = request["relay_state"].as_str().expect("relay").to_owned();
-    let response = idp.send(&mut stranger, &request).await;
+    let response = idp.arrive(&mut stranger, &request).await;
     let saml = idp.finish(&mut stranger, response, None, &relay).await;
     let id = request["id"].as_str().expect("id");
     let passive = claims_sp.run(&["response", id], &saml);
@@ -414,7 +440,7 @@ async fn scenario(
     assert_eq!(answer["relay_state"], "logout-rs");
     let request = claims_sp.run(&["request", "--passive"], "");
     let relay = request["relay_state"].as_str().expect("relay").to_owned();
-    let response = idp.send(&mut browser, &request).await;
+    let response = idp.arrive(&mut browser, &request).await;
     let saml = idp.finish(&mut browser, response, None, &relay).await;
     let after = claims_sp.run(&["response", request["id"].as_str().unwrap()], &saml);
     assert!(after.get("error").is_some(), "still logged in: {after}");

@@ -205,6 +205,9 @@ pub struct Limits {
     /// Credentials issued (`POST /credential`) per account: each adds a permanent status
     /// list entry and fetches the register record.
     pub credentials_per_account: RateLimit,
+    /// SAML requests (single sign-on and logout) per client IP: each signed one costs a
+    /// signature verification.
+    pub saml_requests_per_ip: RateLimit,
 }
 
 impl Default for Limits {
@@ -253,6 +256,10 @@ impl Default for Limits {
             credentials_per_account: RateLimit {
                 max: 10,
                 window: StdDuration::from_secs(24 * 3600),
+            },
+            saml_requests_per_ip: RateLimit {
+                max: 600,
+                window: StdDuration::from_secs(15 * 60),
             },
         }
     }
@@ -358,6 +365,7 @@ pub struct Oidc {
     nonce_ip: RateLimiter,
     status_list_ip: RateLimiter,
     credential_account: RateLimiter,
+    saml_ip: RateLimiter,
     refresh_lifetime: Duration,
     session_lifetime: StdDuration,
     metrics: Metrics,
@@ -461,6 +469,7 @@ impl Oidc {
             enrol_ip: limiter("enrol-ip", settings.limits.enrolments_per_ip),
             chip: settings.chip,
             saml: settings.saml.map(saml_sso::SamlIdp::new),
+            saml_ip: limiter("saml-ip", settings.limits.saml_requests_per_ip),
             chip_account: limiter("chip-account", settings.limits.chip_checks_per_account),
             chip_ip: limiter("chip-ip", settings.limits.chip_checks_per_ip),
             nonce_ip: limiter("vci-nonce-ip", settings.limits.nonces_per_ip),
@@ -572,6 +581,7 @@ pub fn router(oidc: Arc<Oidc>) -> Router {
             crate::saml::paths::SSO,
             get(saml_sso::sso_redirect).post(saml_sso::sso_post),
         )
+        .route(crate::saml::paths::CONTINUE, get(saml_sso::sso_continue))
         .route(crate::saml::paths::SLO, get(saml_sso::slo_redirect))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(Arc::clone(&oidc))

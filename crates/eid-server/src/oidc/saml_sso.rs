@@ -9,6 +9,7 @@
 //! signed response to the service provider instead of redirecting with a code.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
@@ -16,8 +17,10 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use eid_core::assurance::{EIDAS_HIGH, EIDAS_LOW, EIDAS_SUBSTANTIAL, Loa};
+use eid_core::ratelimit::Decision;
 use eid_core::release::format_scopes;
 use eid_core::store::AccountId;
+use eid_core::token::OpaqueToken;
 use eid_core::token::{RelyingParty, SectorId, SubjectType};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
@@ -31,14 +34,15 @@ use super::params::Params;
 use super::request::{AuthRequest, Prompt, Reply};
 use super::session::{self, Session, cookie, session_cookie};
 use super::userinfo::{Unreleased, release_to};
-use super::{Oidc, ServiceProviders};
-use crate::saml::bindings::{BindingError, Incoming};
+use super::{ClientIp, Oidc, ServiceProviders};
+use crate::saml::bindings::{Binding, BindingError, Incoming};
 use crate::saml::keys::{KeyKind, SigningKey};
 use crate::saml::logout::{LogoutAnswer, logout_response_url};
 use crate::saml::messages::{AuthnRequest, CLOCK_SKEW, Comparison, LogoutRequest, MAX_REQUEST_AGE};
 use crate::saml::metadata::{IdpDescription, idp_metadata};
 use crate::saml::response::{Addressee, Authenticated, Status, new_id, response};
 use crate::saml::sp::ServiceProvider;
+use crate::saml::xml::Element;
 use crate::saml::{NameIdFormat, paths, status};
 
 /// How long signed metadata is served before it is signed afresh.
@@ -225,15 +229,21 @@ pub async fn metadata(State(oidc): State<Arc<Oidc>>) -> Response {
 /// `GET /saml/sso`: an `AuthnRequest` by HTTP-Redirect.
 pub async fn sso_redirect(
     State(oidc): State<Arc<Oidc>>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
     let incoming = Incoming::from_redirect(query.as_deref().unwrap_or_default(), "SAMLRequest");
-    sso(&oidc, &headers, incoming).await
+    sso(&oidc, ip, &headers, incoming).await
 }
 
 /// `POST /saml/sso`: an `AuthnRequest` by HTTP-POST.
-pub async fn sso_post(State(oidc): State<Arc<Oidc>>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn sso_post(
+    State(oidc): State<Arc<Oidc>>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let incoming = match Params::parse(&body) {
         Ok(params) => match params.get("SAMLRequest") {
             Some(message) => Incoming::from_post(message, params.get("RelayState")),
@@ -241,25 +251,75 @@ pub async fn sso_post(State(oidc): State<Arc<Oidc>>, headers: HeaderMap, body: B
         },
         Err(_) => Err(BindingError::Malformed("not a form")),
     };
-    sso(&oidc, &headers, incoming).await
+    sso(&oidc, ip, &headers, incoming).await
 }
 
-/// Why a request is refused before its service provider is known to be the sender: an
-/// error page (SAML Profiles 4.1.3.5: nothing may go to an unverified address).
-async fn verify<'a>(
+/// `GET /saml/sso/continue?ticket=…`: a request that arrived by HTTP-POST, continued in
+/// a same-site navigation. The service provider's page posts cross-site, and the session
+/// cookie (`SameSite=Lax`) is only sent with top-level `GET`s: answering the `POST` itself
+/// would never see the citizen's session.
+pub async fn sso_continue(
+    State(oidc): State<Arc<Oidc>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let lang = Lang::choose(None, accept_language(&headers));
+    let params = Params::parse(query.unwrap_or_default().as_bytes()).unwrap_or_default();
+    let Some(ticket) = params
+        .get("ticket")
+        .and_then(|t| OpaqueToken::parse(t).ok())
+    else {
+        return bad_request(lang, &"no ticket");
+    };
+    let key = format!("saml-continue:{}", ticket.hash().to_hex());
+    let auth = match oidc.ephemeral.take(&key).await {
+        Ok(Some(bytes)) => serde_json::from_slice::<AuthRequest>(&bytes).ok(),
+        Ok(None) => None,
+        Err(err) => return internal_page(lang, &err),
+    };
+    match auth {
+        Some(auth) => begin(&oidc, &headers, auth).await,
+        None => bad_request(lang, &"the ticket is unknown or used"),
+    }
+}
+
+/// How long a ticket of [`sso_continue`] is valid.
+const CONTINUE_LIFETIME: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// A received message, verified: the element to consume, its service provider, its
+/// `RelayState`, and whether it was signed.
+struct Received<'a> {
+    root: Element,
+    sp: &'a ServiceProvider,
+    relay_state: Option<String>,
+    signed: bool,
+    binding: Binding,
+}
+
+/// Reads a message from a registered service provider: counted per client IP, its
+/// signature verified with the provider's certificates (required when `must_sign` or
+/// when the provider must sign) on a blocking thread (xmlsec is synchronous). A failure
+/// is an error page (SAML Profiles 4.1.3.5: nothing may go to an unverified address).
+async fn receive<'a>(
     oidc: &'a Oidc,
+    ip: IpAddr,
     incoming: Result<Incoming, BindingError>,
-    sso_url: &str,
+    must_sign: bool,
     lang: Lang,
-) -> Result<(AuthnRequest, &'a ServiceProvider, Option<String>), Response> {
+) -> Result<Received<'a>, Response> {
     let refuse = |reason: &dyn std::fmt::Display| bad_request(lang, reason);
     let Some(idp) = &oidc.saml else {
         return Err(not_enabled());
     };
-    let incoming = match incoming {
-        Ok(incoming) => incoming,
-        Err(err) => return Err(refuse(&err)),
-    };
+    match oidc.saml_ip.hit(&ip.to_string()).await {
+        Ok(Decision::Allowed { .. }) => {}
+        Ok(Decision::Limited) => {
+            let message = texts(lang).rate_limited;
+            return Err(pages::error(StatusCode::TOO_MANY_REQUESTS, lang, message));
+        }
+        Err(err) => return Err(internal_page(lang, &err)),
+    }
+    let incoming = incoming.map_err(|err| refuse(&err))?;
     let Some(sp) = incoming
         .claimed_issuer()
         .and_then(|issuer| idp.service_provider(issuer))
@@ -267,39 +327,59 @@ async fn verify<'a>(
         return Err(refuse(&"unknown service provider"));
     };
     let relay_state = incoming.relay_state.clone();
-    let (root, signed) = match incoming.verified(&sp.metadata.signing, sp.require_signed_requests) {
-        Ok(verified) => verified,
-        Err(err) => return Err(refuse(&err)),
+    let binding = incoming.binding;
+    let certs = sp.metadata.signing.clone();
+    let required = must_sign || sp.require_signed_requests;
+    let verified = tokio::task::spawn_blocking(move || incoming.verified(&certs, required)).await;
+    let (root, signed) = match verified {
+        Ok(Ok(verified)) => verified,
+        Ok(Err(err)) => return Err(refuse(&err)),
+        Err(err) => return Err(internal_page(lang, &err)),
     };
-    let req = match AuthnRequest::from_element(&root, OffsetDateTime::now_utc()) {
-        Ok(req) => req,
-        Err(err) => return Err(refuse(&err)),
-    };
-    if req.issuer != sp.entity_id() {
-        return Err(refuse(&"the signed request names another issuer"));
+    Ok(Received {
+        root,
+        sp,
+        relay_state,
+        signed,
+        binding,
+    })
+}
+
+/// The checks every request from `sp` gets once parsed: it names `sp` as issuer (the one
+/// whose key verified it), names `endpoint` as `Destination` (Bindings 3.4.5.2 and
+/// 3.5.5.2: a signed message MUST name it, and whenever present it must be this
+/// endpoint), and was never received before (SAML Profiles 4.1.4.5 for `AuthnRequest`;
+/// the same for `LogoutRequest`): its ID is remembered for as long as a request is
+/// accepted.
+async fn accept(
+    oidc: &Oidc,
+    received: &Received<'_>,
+    header: (&str, &str, Option<&str>),
+    endpoint: &str,
+    lang: Lang,
+) -> Result<(), Response> {
+    let refuse = |reason: &dyn std::fmt::Display| Err(bad_request(lang, reason));
+    let (issuer, id, destination) = header;
+    if issuer != received.sp.entity_id() {
+        return refuse(&"the signed request names another issuer");
     }
-    // Bindings 3.4.5.2 and 3.5.5.2: a signed message MUST name its destination, and
-    // whenever it is present it must be this endpoint.
-    match req.destination.as_deref() {
-        Some(destination) if destination != sso_url => {
-            return Err(refuse(&"Destination is not this endpoint"));
+    match destination {
+        Some(destination) if destination != endpoint => {
+            return refuse(&"Destination is not this endpoint");
         }
-        None if signed => return Err(refuse(&"a signed request must carry Destination")),
+        None if received.signed => return refuse(&"a signed request must carry Destination"),
         _ => {}
     }
-    // SAML Profiles 4.1.4.5: replayed requests are refused; an ID is remembered for as
-    // long as the request would be accepted.
     let key = format!(
         "saml-request:{}",
-        hex(&Sha256::digest(format!("{}\n{}", req.issuer, req.id)))
+        hex(&Sha256::digest(format!("{endpoint}\n{issuer}\n{id}")))
     );
     let ttl = (MAX_REQUEST_AGE + CLOCK_SKEW).unsigned_abs();
     match oidc.ephemeral.put_if_absent(&key, b"1", ttl).await {
-        Ok(true) => {}
-        Ok(false) => return Err(refuse(&"this request was already received")),
-        Err(err) => return Err(internal_page(lang, &err)),
+        Ok(true) => Ok(()),
+        Ok(false) => refuse(&"this request was already received"),
+        Err(err) => Err(internal_page(lang, &err)),
     }
-    Ok((req, sp, relay_state))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -308,15 +388,29 @@ fn hex(bytes: &[u8]) -> String {
 
 async fn sso(
     oidc: &Oidc,
+    ip: IpAddr,
     headers: &HeaderMap,
     incoming: Result<Incoming, BindingError>,
 ) -> Response {
     let lang = Lang::choose(None, accept_language(headers));
-    let sso_url = oidc.endpoint(paths::SSO);
-    let (req, sp, relay_state) = match verify(oidc, incoming, &sso_url, lang).await {
-        Ok(verified) => verified,
+    let received = match receive(oidc, ip, incoming, false, lang).await {
+        Ok(received) => received,
         Err(page) => return page,
     };
+    let req = match AuthnRequest::from_element(&received.root, OffsetDateTime::now_utc()) {
+        Ok(req) => req,
+        Err(err) => return bad_request(lang, &err),
+    };
+    let endpoint = oidc.endpoint(paths::SSO);
+    let header = (
+        req.issuer.as_str(),
+        req.id.as_str(),
+        req.destination.as_deref(),
+    );
+    if let Err(page) = accept(oidc, &received, header, &endpoint, lang).await {
+        return page;
+    }
+    let sp = received.sp;
     let Some(acs_url) = sp.metadata.acs_for(&req) else {
         return bad_request(
             lang,
@@ -326,14 +420,43 @@ async fn sso(
     let mut reply = SamlReply {
         request_id: req.id.clone(),
         acs_url: acs_url.to_owned(),
-        relay_state,
+        relay_state: received.relay_state.clone(),
         name_id_format: sp.default_name_id_format,
         levels: Loa::ALL.to_vec(),
     };
-    let mut auth = AuthRequest {
+    // SAML Core 3.4.1.1: another SPNameQualifier asks for an affiliation's identifier,
+    // which this provider does not issue.
+    let qualified = req
+        .sp_name_qualifier
+        .as_deref()
+        .is_none_or(|q| q == sp.entity_id());
+    let format = match &req.name_id_format {
+        None => Some(sp.default_name_id_format),
+        Some(_) => req.name_id_format(),
+    };
+    let refusal = match (format, acceptable_levels(oidc, &req)) {
+        (Some(format), Some(levels)) if qualified => {
+            reply.name_id_format = format;
+            reply.levels = levels;
+            None
+        }
+        (Some(_), None) if qualified => Some(Status {
+            code: status::RESPONDER,
+            detail: Some(status::NO_AUTHN_CONTEXT),
+            message: "the requested authentication context cannot be provided",
+        }),
+        _ => Some(Status {
+            code: status::REQUESTER,
+            detail: Some(status::INVALID_NAMEID_POLICY),
+            message: "unsupported NameID policy",
+        }),
+    };
+    if let Some(refusal) = refusal {
+        return respond_status(oidc, sp.entity_id(), &reply, &refusal, lang);
+    }
+    let auth = AuthRequest {
         client_id: sp.entity_id().to_owned(),
         scope: format_scopes(&sp.scopes),
-        reply: Reply::Saml(reply.clone()),
         prompt: Prompt {
             none: req.is_passive,
             login: req.force_authn,
@@ -342,39 +465,28 @@ async fn sso(
         max_age: None,
         login_hint: None,
         ui_locales: None,
-        min_loa: Some(Loa::Low),
+        min_loa: reply.levels.first().copied(),
         hint_sub: None,
+        reply: Reply::Saml(reply),
     };
-    let status = |detail, message| Status {
-        code: status::REQUESTER,
-        detail: Some(detail),
-        message,
+    match received.binding {
+        Binding::Redirect => begin(oidc, headers, auth).await,
+        Binding::Post => continue_same_site(oidc, &auth, lang).await,
+    }
+}
+
+/// Files `auth` under a single-use ticket and sends the browser to [`sso_continue`].
+async fn continue_same_site(oidc: &Oidc, auth: &AuthRequest, lang: Lang) -> Response {
+    let ticket = OpaqueToken::generate();
+    let key = format!("saml-continue:{}", ticket.hash().to_hex());
+    let value = match serde_json::to_vec(auth) {
+        Ok(value) => value,
+        Err(err) => return internal_page(lang, &err),
     };
-    if req.name_id_format.is_some() {
-        match req.name_id_format() {
-            Some(format) => reply.name_id_format = format,
-            None => {
-                let s = status(status::INVALID_NAMEID_POLICY, "unsupported NameID format");
-                return respond_status(oidc, &auth.client_id, &reply, &s, lang);
-            }
-        }
+    match oidc.ephemeral.put(&key, &value, CONTINUE_LIFETIME).await {
+        Ok(()) => see_other(&format!("{}?ticket={}", paths::CONTINUE, ticket.expose())),
+        Err(err) => internal_page(lang, &err),
     }
-    match acceptable_levels(oidc, &req) {
-        Some(levels) => {
-            auth.min_loa = levels.first().copied();
-            reply.levels = levels;
-        }
-        None => {
-            let s = Status {
-                code: status::RESPONDER,
-                detail: Some(status::NO_AUTHN_CONTEXT),
-                message: "the requested authentication context cannot be provided",
-            };
-            return respond_status(oidc, &auth.client_id, &reply, &s, lang);
-        }
-    }
-    auth.reply = Reply::Saml(reply);
-    begin(oidc, headers, auth).await
 }
 
 /// Posts a signed assertion for `session` to the service provider (the end of a
@@ -451,12 +563,16 @@ async fn assertion_response(
 }
 
 /// The persistent, pairwise `NameID` of `account` at service provider `sp`: the
-/// pairwise subject with the entity ID as sector (OIDC Core 8.1's construction, salted
-/// like every `sub`).
+/// pairwise subject (OIDC Core 8.1's construction, salted like every `sub`) of a sector
+/// derived from the entity ID.
 fn persistent_id(oidc: &Oidc, sp: &str, account: AccountId) -> anyhow::Result<String> {
+    // Its own sector namespace, so no SAML NameID equals an OIDC `sub` (whose sectors are
+    // host names), and a hash, so entity IDs are told apart exactly (sectors are
+    // lower-cased).
+    let sector = format!("saml:{}", hex(&Sha256::digest(sp.as_bytes())));
     let pairwise = RelyingParty {
         client_id: sp.to_owned(),
-        subject_type: SubjectType::Pairwise(SectorId::new(sp.to_owned())?),
+        subject_type: SubjectType::Pairwise(SectorId::new(sector)?),
     };
     Ok(oidc.tokens.subject(&pairwise, account.as_uuid()))
 }
@@ -532,12 +648,13 @@ pub(super) fn respond_error(
 }
 
 /// `GET /saml/slo`: a `LogoutRequest` by HTTP-Redirect (SAML Profiles 4.4.4.1). The
-/// request must come from a registered service provider (signed when it must sign); when
+/// request must come from a registered service provider, signed; when
 /// it names the browser's citizen the session ends, and the browser returns to the
 /// service provider's single logout service with a signed `LogoutResponse`. Other service
 /// providers the citizen visited are not called (no front-channel propagation).
 pub async fn slo_redirect(
     State(oidc): State<Arc<Oidc>>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
@@ -545,36 +662,31 @@ pub async fn slo_redirect(
     let Some(idp) = &oidc.saml else {
         return not_enabled();
     };
-    let incoming =
-        match Incoming::from_redirect(query.as_deref().unwrap_or_default(), "SAMLRequest") {
-            Ok(incoming) => incoming,
-            Err(err) => return bad_request(lang, &err),
-        };
-    let Some(sp) = incoming
-        .claimed_issuer()
-        .and_then(|issuer| idp.service_provider(issuer))
-    else {
-        return bad_request(lang, &"unknown service provider");
+    let incoming = Incoming::from_redirect(query.as_deref().unwrap_or_default(), "SAMLRequest");
+    // SAML Profiles 4.4.4.1: a LogoutRequest by the front-channel bindings MUST be signed
+    // (else any site could log a citizen out).
+    let received = match receive(&oidc, ip, incoming, true, lang).await {
+        Ok(received) => received,
+        Err(page) => return page,
     };
+    let sp = received.sp;
     let Some(slo) = &sp.metadata.slo else {
         return bad_request(lang, &"the service provider has no single logout service");
     };
-    let relay_state = incoming.relay_state.clone();
-    let (root, signed) = match incoming.verified(&sp.metadata.signing, sp.require_signed_requests) {
-        Ok(verified) => verified,
+    let req = match LogoutRequest::from_element(&received.root, OffsetDateTime::now_utc()) {
+        Ok(req) => req,
         Err(err) => return bad_request(lang, &err),
     };
-    let req = match LogoutRequest::from_element(&root, OffsetDateTime::now_utc()) {
-        Ok(req) if req.issuer == sp.entity_id() => req,
-        Ok(_) => return bad_request(lang, &"the request names another issuer"),
-        Err(err) => return bad_request(lang, &err),
-    };
-    let slo_url = oidc.endpoint(paths::SLO);
-    match req.destination.as_deref() {
-        Some(d) if d != slo_url => return bad_request(lang, &"Destination is not this endpoint"),
-        None if signed => return bad_request(lang, &"a signed request must carry Destination"),
-        _ => {}
+    let endpoint = oidc.endpoint(paths::SLO);
+    let header = (
+        req.issuer.as_str(),
+        req.id.as_str(),
+        req.destination.as_deref(),
+    );
+    if let Err(page) = accept(&oidc, &received, header, &endpoint, lang).await {
+        return page;
     }
+    let relay_state = received.relay_state.clone();
     // The browser's session ends when the request names its citizen: by the persistent
     // NameID this provider gave the service provider (a transient one is not kept, so it
     // is taken as naming the session). Another citizen's NameID is `UnknownPrincipal`

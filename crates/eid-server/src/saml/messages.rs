@@ -77,6 +77,8 @@ pub struct AuthnRequest {
     pub is_passive: bool,
     /// `NameIDPolicy/@Format`, when given.
     pub name_id_format: Option<String>,
+    /// `NameIDPolicy/@SPNameQualifier`, when given.
+    pub sp_name_qualifier: Option<String>,
     /// `RequestedAuthnContext`.
     pub requested_context: Option<RequestedContext>,
 }
@@ -165,9 +167,10 @@ impl AuthnRequest {
                 "AssertionConsumerServiceURL and AssertionConsumerServiceIndex are exclusive",
             ));
         }
-        let name_id_format = el
-            .child(ns::PROTOCOL, "NameIDPolicy")?
-            .and_then(|p| p.attr("Format"))
+        let policy = el.child(ns::PROTOCOL, "NameIDPolicy")?;
+        let name_id_format = policy.and_then(|p| p.attr("Format")).map(str::to_owned);
+        let sp_name_qualifier = policy
+            .and_then(|p| p.attr("SPNameQualifier"))
             .map(str::to_owned);
         let requested_context = match el.child(ns::PROTOCOL, "RequestedAuthnContext")? {
             None => None,
@@ -204,6 +207,7 @@ impl AuthnRequest {
             force_authn: boolean(el, "ForceAuthn")?,
             is_passive: boolean(el, "IsPassive")?,
             name_id_format,
+            sp_name_qualifier,
             requested_context,
         })
     }
@@ -225,6 +229,14 @@ impl LogoutRequest {
             return Err(MessageError::WrongMessage("samlp:LogoutRequest"));
         }
         let (id, issuer, destination) = request_header(el, now)?;
+        // SAML Core 3.7.1: past NotOnOrAfter the request is void.
+        if let Some(expiry) = el.attr("NotOnOrAfter") {
+            let expiry = OffsetDateTime::parse(expiry.trim(), &Rfc3339)
+                .map_err(|_| MessageError::Invalid("NotOnOrAfter is malformed"))?;
+            if expiry <= now {
+                return Err(MessageError::Stale);
+            }
+        }
         if el.child(ns::ASSERTION, "EncryptedID")?.is_some() {
             return Err(MessageError::Invalid("encrypted NameIDs are not supported"));
         }
@@ -358,6 +370,11 @@ mod tests {
         );
         let req =
             LogoutRequest::from_element(&parse(&xml, Limits::MESSAGE).unwrap(), now()).unwrap();
+        let expired = xml.replace(OK, &format!(r#"{OK} NotOnOrAfter="2026-11-24T09:59:59Z""#));
+        assert_eq!(
+            LogoutRequest::from_element(&parse(&expired, Limits::MESSAGE).unwrap(), now()),
+            Err(MessageError::Stale)
+        );
         assert_eq!(req.name_id, "abc");
         assert_eq!(req.session_indexes, ["s1"]);
         let no_name = xml.replace(

@@ -109,6 +109,8 @@ pub mod paths {
     pub const METADATA: &str = "/saml/metadata";
     /// Single sign-on: `AuthnRequest` by HTTP-Redirect (`GET`) or HTTP-POST.
     pub const SSO: &str = "/saml/sso";
+    /// Where a request received by HTTP-POST continues in a same-site `GET`.
+    pub const CONTINUE: &str = "/saml/sso/continue";
     /// Single logout: `LogoutRequest` by HTTP-Redirect.
     pub const SLO: &str = "/saml/slo";
 }

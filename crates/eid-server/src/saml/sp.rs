@@ -377,6 +377,7 @@ pub(crate) mod tests {
             force_authn: false,
             is_passive: false,
             name_id_format: None,
+            sp_name_qualifier: None,
             requested_context: None,
         }
     }
