@@ -358,16 +358,16 @@ async fn accept(
     endpoint: &str,
     lang: Lang,
 ) -> Result<(), Response> {
-    let refuse = |reason: &dyn std::fmt::Display| Err(bad_request(lang, reason));
+    let refuse = |reason: &dyn std::fmt::Display| bad_request(lang, reason);
     let (issuer, id, destination) = header;
     if issuer != received.sp.entity_id() {
-        return refuse(&"the signed request names another issuer");
+        return Err(refuse(&"the signed request names another issuer"));
     }
     match destination {
         Some(destination) if destination != endpoint => {
-            return refuse(&"Destination is not this endpoint");
+            return Err(refuse(&"Destination is not this endpoint"));
         }
-        None if received.signed => return refuse(&"a signed request must carry Destination"),
+        None if received.signed => return Err(refuse(&"a signed request must carry Destination")),
         _ => {}
     }
     let key = format!(
@@ -377,7 +377,7 @@ async fn accept(
     let ttl = (MAX_REQUEST_AGE + CLOCK_SKEW).unsigned_abs();
     match oidc.ephemeral.put_if_absent(&key, b"1", ttl).await {
         Ok(true) => Ok(()),
-        Ok(false) => refuse(&"this request was already received"),
+        Ok(false) => Err(refuse(&"this request was already received")),
         Err(err) => Err(internal_page(lang, &err)),
     }
 }

@@ -561,10 +561,10 @@ mod tests {
         // Anything but the SAML shape of a signature is refused before xmlsec acts on it:
         // a reference to fetch, an XPath transform to run, a second reference, a key to
         // retrieve, another signature elsewhere.
-        let uri = format!("URI=\"#_r\"");
+        let uri = "URI=\"#_r\"";
         let cases = [
-            signed.replacen(&uri, "URI=\"http://127.0.0.1:9/ssrf\"", 1),
-            signed.replacen(&uri, "URI=\"\"", 1),
+            signed.replacen(uri, "URI=\"http://127.0.0.1:9/ssrf\"", 1),
+            signed.replacen(uri, "URI=\"\"", 1),
             signed.replacen(
                 "<ds:Transforms>",
                 "<ds:Transforms><ds:Transform Algorithm=\"http://www.w3.org/TR/1999/REC-xpath-19991116\"><ds:XPath>count(//node()) &gt;= 0</ds:XPath></ds:Transform>",
