@@ -45,7 +45,7 @@ pub async fn add_sp(args: SamlAddSpArgs) -> anyhow::Result<()> {
             path.display()
         );
     }
-    let file = metadata_file(path, &metadata.entity_id);
+    let file = metadata_file(path, &metadata.entity_id)?;
     let mut table = Table::new();
     table.insert("metadata_file", value(file.display().to_string()));
     table.insert("name", value(args.name.as_str()));
@@ -129,9 +129,16 @@ async fn metadata_text(source: &str) -> anyhow::Result<String> {
         if url.scheme() != "https" && !loopback {
             bail!("metadata must be fetched over https");
         }
+        // From https, up to three redirects, https only; from the loopback interface (a
+        // local file server), none.
+        let redirects = if loopback {
+            reqwest::redirect::Policy::none()
+        } else {
+            reqwest::redirect::Policy::limited(3)
+        };
         let client = reqwest::Client::builder()
             .timeout(FETCH_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::limited(3))
+            .redirect(redirects)
             .https_only(!loopback)
             .build()?;
         let mut response = client
@@ -162,12 +169,15 @@ async fn metadata_text(source: &str) -> anyhow::Result<String> {
 }
 
 /// Where the metadata of `entity_id` is stored: beside the configuration, named by a hash
-/// (an entity ID is no file name).
-fn metadata_file(config: &Path, entity_id: &str) -> PathBuf {
+/// (an entity ID is no file name), as an absolute path (the configuration's paths are
+/// read relative to the server's working directory).
+fn metadata_file(config: &Path, entity_id: &str) -> anyhow::Result<PathBuf> {
     let digest = Sha256::digest(entity_id.as_bytes());
     let name: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-    let dir = config.parent().unwrap_or(Path::new("."));
-    dir.join(format!("saml-sp-{name}.xml"))
+    let config = std::fs::canonicalize(config)
+        .with_context(|| format!("cannot resolve {}", config.display()))?;
+    let dir = config.parent().unwrap_or(Path::new("/"));
+    Ok(dir.join(format!("saml-sp-{name}.xml")))
 }
 
 /// Prints the parts of `metadata` an administrator checks.
@@ -178,6 +188,7 @@ fn describe(metadata: &SpMetadata) {
     }
     if let Some(slo) = &metadata.slo {
         println!("  single logout service (HTTP-Redirect): {}", slo.url);
+        println!("  logout responses go to: {}", slo.response_url);
     }
     println!("  signs its requests: {}", metadata.authn_requests_signed);
     for (role, certs) in [

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::Errors;
 use crate::saml::NameIdFormat;
-use crate::saml::encrypt::can_encrypt_to;
+use crate::saml::encrypt::{AES256_GCM, can_encrypt_to};
 use crate::saml::keys::KeyKind;
 use crate::saml::sp::{AttributeProfile, ServiceProvider, SpMetadata};
 
@@ -194,11 +194,14 @@ fn service_provider(
         );
         return None;
     }
-    // By default assertions are encrypted when the metadata offers a key for it.
+    // By default assertions are encrypted when the metadata offers a key for it (and does
+    // not restrict it to data encryption algorithms other than the one used here).
+    let methods = &metadata.encryption_methods;
+    let algorithm_ok = methods.is_empty() || methods.iter().any(|m| m == AES256_GCM);
     let encryption_key = metadata
         .encryption
         .iter()
-        .find(|c| can_encrypt_to(c))
+        .find(|c| can_encrypt_to(c) && algorithm_ok)
         .cloned();
     let encrypt_to = match (raw.encrypt_assertions, encryption_key) {
         (Some(false), _) => None,
@@ -206,7 +209,7 @@ fn service_provider(
         (Some(true), None) => {
             errors.add(
                 format!("{field}.encrypt_assertions"),
-                "the metadata has no RSA encryption certificate",
+                "the metadata has no RSA encryption certificate accepting AES-256-GCM",
             );
             return None;
         }
@@ -333,6 +336,46 @@ mod tests {
         ] {
             assert!(fields.contains(&field), "{field} not in {found:?}");
         }
+    }
+
+    #[test]
+    fn assertions_are_encrypted_by_default_only_with_an_accepted_algorithm() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SigningKey::generate(KeyKind::Rsa, "sp").unwrap();
+        let md = metadata(&key, "");
+        let both = md.replace("use=\"signing\"", "");
+        let cbc = both.replace(
+            "</ds:KeyInfo></md:KeyDescriptor>",
+            "</ds:KeyInfo><md:EncryptionMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#aes128-cbc\"/></md:KeyDescriptor>",
+        );
+        std::fs::write(dir.path().join("both.xml"), both).unwrap();
+        std::fs::write(dir.path().join("cbc.xml"), cbc).unwrap();
+        let sp = |file: &str, extra: &str| {
+            let d = dir.path().display();
+            format!(
+                "{GOOD}\n[saml]\nkey_file = \"k\"\ncertificate_file = \"c\"\n\
+                 [[saml.service_providers]]\nmetadata_file = \"{d}/{file}\"\nname = \"A\"\n{extra}\n"
+            )
+        };
+        let saml = |text: String| parse(&text).unwrap().saml.unwrap();
+        assert!(
+            saml(sp("both.xml", "")).service_providers[0]
+                .encrypt_to
+                .is_some()
+        );
+        let off = sp("both.xml", "encrypt_assertions = false");
+        assert!(saml(off).service_providers[0].encrypt_to.is_none());
+        assert!(
+            saml(sp("cbc.xml", "")).service_providers[0]
+                .encrypt_to
+                .is_none()
+        );
+        let forced = sp("cbc.xml", "encrypt_assertions = true");
+        let found = errors(&forced, &with_kek());
+        assert!(
+            found.iter().any(|e| e.message.contains("AES-256-GCM")),
+            "{found:?}"
+        );
     }
 
     #[test]

@@ -21,6 +21,9 @@ use super::{NameIdFormat, ns, status};
 /// How long an assertion may be presented: the `NotOnOrAfter` of its conditions and of
 /// its bearer confirmation (SAML Profiles 4.1.4.2 requires one on the latter).
 pub const ASSERTION_LIFETIME: time::Duration = time::Duration::minutes(5);
+/// How far before the issue instant `NotBefore` lies: a service provider whose clock runs
+/// a little behind still accepts the assertion.
+pub const NOT_BEFORE_SKEW: time::Duration = time::Duration::minutes(1);
 
 /// What the response answers.
 #[derive(Debug, Clone)]
@@ -123,6 +126,7 @@ fn assertion(
 ) -> Result<String, SignError> {
     let id = new_id();
     let issued = instant(now);
+    let not_before = instant(now - NOT_BEFORE_SKEW);
     let not_on_or_after = instant(now + ASSERTION_LIFETIME);
     let mut w = Writer::new(Cursor::new(Vec::new()));
     w.create_element("saml:Assertion")
@@ -164,7 +168,7 @@ fn assertion(
             })?;
             w.create_element("saml:Conditions")
                 .with_attributes([
-                    ("NotBefore", issued.as_str()),
+                    ("NotBefore", not_before.as_str()),
                     ("NotOnOrAfter", not_on_or_after.as_str()),
                 ])
                 .write_inner_content(|w| {

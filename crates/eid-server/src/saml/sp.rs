@@ -61,6 +61,9 @@ pub struct SpMetadata {
     pub signing: Vec<PeerCertificate>,
     /// Certificates for encrypting to it.
     pub encryption: Vec<PeerCertificate>,
+    /// The data encryption algorithms its encryption keys list (`md:EncryptionMethod`);
+    /// empty when none are listed (any may be used).
+    pub encryption_methods: Vec<String>,
     /// Its HTTP-POST assertion consumer services.
     pub acs: Vec<AcsEndpoint>,
     /// Its HTTP-Redirect single logout service.
@@ -125,7 +128,8 @@ impl SpMetadata {
         }
         let entity_id = root
             .attr("entityID")
-            .filter(|id| !id.is_empty() && id.len() <= 1024)
+            // SAML Core 8.3.6: an entity identifier is a URI of at most 1024 characters.
+            .filter(|id| id.len() <= 1024 && url::Url::parse(id).is_ok())
             .ok_or_else(|| invalid("entityID is missing"))?
             .to_owned();
         let sp = root
@@ -136,10 +140,17 @@ impl SpMetadata {
             return Err(invalid("the SPSSODescriptor does not support SAML 2.0"));
         }
         let (mut signing, mut encryption) = (Vec::new(), Vec::new());
+        let mut encryption_methods = Vec::new();
         for key in sp.children(ns::METADATA, "KeyDescriptor") {
             let Some(cert) = certificate(key)? else {
                 continue;
             };
+            if key.attr("use") != Some("signing") {
+                encryption_methods.extend(
+                    key.children(ns::METADATA, "EncryptionMethod")
+                        .filter_map(|m| m.attr("Algorithm").map(str::to_owned)),
+                );
+            }
             // Metadata 2.4.1.1: without `use`, the key serves both purposes.
             match key.attr("use") {
                 Some("signing") => signing.push(cert),
@@ -198,6 +209,7 @@ impl SpMetadata {
         Ok(Self {
             entity_id,
             signing_methods: methods,
+            encryption_methods,
             authn_requests_signed: matches!(sp.attr("AuthnRequestsSigned"), Some("true" | "1")),
             signing,
             encryption,
@@ -417,6 +429,7 @@ pub(crate) mod tests {
         let good = metadata(&key, "");
         let cases = [
             good.replace("entityID=\"https://sp.example/metadata\"", ""),
+            good.replace("https://sp.example/metadata", "not a uri"),
             good.replace("https://sp.example/acs\"", "http://sp.example/acs\""),
             good.replace("urn:oasis:names:tc:SAML:2.0:protocol", "urn:other"),
             good.replace("use=\"signing\"", "use=\"other\""),
