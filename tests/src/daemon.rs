@@ -7,25 +7,32 @@ use std::process::{Child, Command, Stdio};
 
 use crate::server_binary;
 
-/// Runs `eid-server` to completion with `stdin`, failing the test on a non-zero exit.
-pub(crate) fn run_admin(kek: &str, args: &[&str], config: &Path, stdin: &str) -> String {
-    let mut child = Command::new(server_binary())
-        .env("EID_KEY_ENCRYPTION_KEY", kek)
-        .args(args)
-        .arg("--config")
-        .arg(config)
+/// Runs `command` to completion with `stdin`; its output.
+pub(crate) fn run_with_stdin(command: &mut Command, stdin: &str) -> std::process::Output {
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("run eid-server");
+        .expect("start the command");
     child
         .stdin
         .take()
         .expect("stdin")
         .write_all(stdin.as_bytes())
         .expect("write stdin");
-    let out = child.wait_with_output().expect("wait for eid-server");
+    child.wait_with_output().expect("wait for the command")
+}
+
+/// Runs `eid-server` to completion with `stdin`, failing the test on a non-zero exit.
+pub(crate) fn run_admin(kek: &str, args: &[&str], config: &Path, stdin: &str) -> String {
+    let mut command = Command::new(server_binary());
+    command
+        .env("EID_KEY_ENCRYPTION_KEY", kek)
+        .args(args)
+        .arg("--config")
+        .arg(config);
+    let out = run_with_stdin(&mut command, stdin);
     // The command, not its arguments: they may hold a personal ID.
     assert!(
         out.status.success(),

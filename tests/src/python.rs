@@ -1,11 +1,12 @@
 //! The outside SAML service provider, `tests/saml/sp.py` (pysaml2): whether it can run,
 //! and running its steps.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::Value;
+
+use crate::daemon::run_with_stdin;
 
 /// `tests/saml`.
 pub fn saml_dir() -> PathBuf {
@@ -91,22 +92,12 @@ impl ServiceProvider {
 
     /// Runs `sp.py args` with `stdin`; its standard output.
     pub fn run_text(&self, args: &[&str], stdin: &str) -> String {
-        let mut child = Command::new(python())
+        let mut command = Command::new(python());
+        command
             .arg(saml_dir().join("sp.py"))
             .args(args)
-            .envs(self.env.iter().map(|(k, v)| (*k, v.as_str())))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run sp.py");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(stdin.as_bytes())
-            .expect("write stdin");
-        let out = child.wait_with_output().expect("sp.py output");
+            .envs(self.env.iter().map(|(k, v)| (*k, v.as_str())));
+        let out = run_with_stdin(&mut command, stdin);
         assert!(
             out.status.success(),
             "sp.py {args:?} failed:\n{}{}",

@@ -4,13 +4,11 @@
 use std::io::Cursor;
 
 use quick_xml::Writer;
-use quick_xml::events::BytesText;
 use time::OffsetDateTime;
 
 use super::bindings::redirect_query;
 use super::keys::{KeyError, SigningKey};
-use super::ns;
-use super::response::{Status, instant, new_id, write_status};
+use super::response::{Status, StatusResponse, new_id, write_status};
 
 /// What the logout response answers.
 #[derive(Debug, Clone)]
@@ -35,22 +33,16 @@ pub fn logout_response_url(
     now: OffsetDateTime,
 ) -> Result<String, KeyError> {
     let id = new_id();
-    let issued = instant(now);
     let mut w = Writer::new(Cursor::new(Vec::new()));
-    w.create_element("samlp:LogoutResponse")
-        .with_attributes([
-            ("xmlns:samlp", ns::PROTOCOL),
-            ("xmlns:saml", ns::ASSERTION),
-            ("ID", id.as_str()),
-            ("Version", "2.0"),
-            ("IssueInstant", issued.as_str()),
-            ("Destination", answer.destination),
-            ("InResponseTo", answer.in_response_to),
-        ])
-        .write_inner_content(|w| {
-            w.create_element("saml:Issuer")
-                .with_attribute(("Format", ns::ENTITY))
-                .write_text_content(BytesText::new(answer.issuer))?;
+    let header = StatusResponse {
+        id: &id,
+        issued: now,
+        issuer: answer.issuer,
+        destination: answer.destination,
+        in_response_to: answer.in_response_to,
+    };
+    header
+        .write(&mut w, "samlp:LogoutResponse", |w| {
             write_status(w, answer.status)
         })
         .map_err(|source| KeyError::Io {

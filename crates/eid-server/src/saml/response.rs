@@ -238,29 +238,65 @@ pub fn response(
         Err(_) => None,
     };
     let id = new_id();
-    let issued = instant(now);
     let mut w = Writer::new(Cursor::new(Vec::new()));
     w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
-    w.create_element("samlp:Response")
-        .with_attributes([
-            ("xmlns:samlp", ns::PROTOCOL),
-            ("xmlns:saml", ns::ASSERTION),
-            ("ID", id.as_str()),
-            ("Version", "2.0"),
-            ("IssueInstant", issued.as_str()),
-            ("Destination", to.acs_url),
-            ("InResponseTo", to.in_response_to),
-        ])
-        .write_inner_content(|w| {
-            text(w, "saml:Issuer", &[("Format", ns::ENTITY)], to.issuer)?;
-            raw(w, &sign::template(&id, key).map_err(std::io::Error::other)?)?;
-            write_status(w, outcome.err())?;
-            if let Some(assertion) = &signed_assertion {
-                raw(w, assertion)?;
-            }
-            Ok(())
-        })?;
+    let header = StatusResponse {
+        id: &id,
+        issued: now,
+        issuer: to.issuer,
+        destination: to.acs_url,
+        in_response_to: to.in_response_to,
+    };
+    header.write(&mut w, "samlp:Response", |w| {
+        raw(w, &sign::template(&id, key).map_err(std::io::Error::other)?)?;
+        write_status(w, outcome.err())?;
+        if let Some(assertion) = &signed_assertion {
+            raw(w, assertion)?;
+        }
+        Ok(())
+    })?;
     sign::sign(&finish(w)?, key)
+}
+
+/// The common part of responses (`StatusResponseType`, SAML Core 3.2.2).
+pub(super) struct StatusResponse<'a> {
+    /// `ID`.
+    pub id: &'a str,
+    /// `IssueInstant`.
+    pub issued: OffsetDateTime,
+    /// `Issuer` (the identity provider's entity ID).
+    pub issuer: &'a str,
+    /// `Destination`.
+    pub destination: &'a str,
+    /// `InResponseTo`.
+    pub in_response_to: &'a str,
+}
+
+impl StatusResponse<'_> {
+    /// Writes the element `name` with these attributes and `Issuer`, then `rest`.
+    pub(super) fn write(
+        &self,
+        w: &mut W,
+        name: &str,
+        rest: impl FnOnce(&mut W) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let issued = instant(self.issued);
+        w.create_element(name)
+            .with_attributes([
+                ("xmlns:samlp", ns::PROTOCOL),
+                ("xmlns:saml", ns::ASSERTION),
+                ("ID", self.id),
+                ("Version", "2.0"),
+                ("IssueInstant", issued.as_str()),
+                ("Destination", self.destination),
+                ("InResponseTo", self.in_response_to),
+            ])
+            .write_inner_content(|w| {
+                text(w, "saml:Issuer", &[("Format", ns::ENTITY)], self.issuer)?;
+                rest(w)
+            })?;
+        Ok(())
+    }
 }
 
 /// `<samlp:Status>`: `status`, or success when `None`.
