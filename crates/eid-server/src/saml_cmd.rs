@@ -173,7 +173,7 @@ async fn metadata_text(source: &str) -> anyhow::Result<String> {
 /// read relative to the server's working directory).
 fn metadata_file(config: &Path, entity_id: &str) -> anyhow::Result<PathBuf> {
     let digest = Sha256::digest(entity_id.as_bytes());
-    let name: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let name = eid_core::store::hex(&digest[..8]);
     let config = std::fs::canonicalize(config)
         .with_context(|| format!("cannot resolve {}", config.display()))?;
     let dir = config.parent().unwrap_or(Path::new("/"));

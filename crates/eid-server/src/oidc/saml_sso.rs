@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use eid_core::assurance::{EIDAS_HIGH, EIDAS_LOW, EIDAS_SUBSTANTIAL, Loa};
 use eid_core::ratelimit::Decision;
 use eid_core::release::format_scopes;
-use eid_core::store::AccountId;
+use eid_core::store::{AccountId, hex};
 use eid_core::token::OpaqueToken;
 use eid_core::token::{RelyingParty, SectorId, SubjectType};
 use serde::{Deserialize, Serialize};
@@ -380,10 +380,6 @@ async fn accept(
         Ok(false) => Err(refuse(&"this request was already received")),
         Err(err) => Err(internal_page(lang, &err)),
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 async fn sso(
