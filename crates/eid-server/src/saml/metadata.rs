@@ -134,3 +134,57 @@ pub fn idp_metadata(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{signed}"
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use samael::crypto::{Crypto, CryptoProvider as _, ReduceMode};
+
+    use super::super::keys::KeyKind;
+    use super::super::xml::{Limits, parse};
+    use super::*;
+
+    #[test]
+    fn metadata_is_signed_and_lists_both_keys_and_the_endpoints() {
+        let rsa = SigningKey::generate(KeyKind::Rsa, "idp").unwrap();
+        let ec = SigningKey::generate(KeyKind::EcP256, "idp").unwrap();
+        let idp = IdpDescription {
+            entity_id: "https://id.example.vn/saml/metadata",
+            sso_url: "https://id.example.vn/saml/sso",
+            slo_url: "https://id.example.vn/saml/slo",
+            want_requests_signed: true,
+            levels: &["http://eidas.europa.eu/LoA/high"],
+        };
+        let xml = idp_metadata(&idp, &[&rsa, &ec], OffsetDateTime::now_utc()).unwrap();
+        let reduced = Crypto::reduce_xml_to_signed(
+            &xml,
+            &[rsa.certificate()],
+            ReduceMode::ValidateAndMarkNoAncestors,
+        )
+        .unwrap();
+        let root = parse(&reduced, Limits::METADATA).unwrap();
+        assert_eq!(root.attr("entityID"), Some(idp.entity_id));
+        let descriptor = root
+            .child(ns::METADATA, "IDPSSODescriptor")
+            .unwrap()
+            .unwrap();
+        assert_eq!(descriptor.attr("WantAuthnRequestsSigned"), Some("true"));
+        assert_eq!(
+            descriptor.children(ns::METADATA, "KeyDescriptor").count(),
+            2
+        );
+        let sso: Vec<_> = descriptor
+            .children(ns::METADATA, "SingleSignOnService")
+            .map(|s| (s.attr("Binding").unwrap(), s.attr("Location").unwrap()))
+            .collect();
+        assert_eq!(sso, [(ns::REDIRECT, idp.sso_url), (ns::POST, idp.sso_url)]);
+        // Signed with the first key only.
+        assert!(
+            Crypto::reduce_xml_to_signed(
+                &xml,
+                &[ec.certificate()],
+                ReduceMode::ValidateAndMarkNoAncestors
+            )
+            .is_err()
+        );
+    }
+}
