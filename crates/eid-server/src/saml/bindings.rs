@@ -227,6 +227,7 @@ impl Incoming {
                         Ok((self.root, false))
                     };
                 }
+                libxml2_agrees(&xml, &self.root)?;
                 signature_shape(&self.root)?;
                 let ders: Vec<CertificateDer> =
                     certs.iter().map(PeerCertificate::certificate).collect();
@@ -285,12 +286,6 @@ fn only(el: &Element, allowed: &[(&str, &str)]) -> Result<(), BindingError> {
     }
 }
 
-fn algorithm<'a>(el: &'a Element, name: &str) -> Result<&'a str, BindingError> {
-    el.child(ns::DSIG, name)?
-        .and_then(|m| m.attr("Algorithm"))
-        .ok_or(BindingError::BadSignature)
-}
-
 /// Checks that the enveloped signature of `root` has the shape of a SAML signature (SAML
 /// Core 5.4.1-5.4.4) before xmlsec acts on it (see the module documentation).
 fn signature_shape(root: &Element) -> Result<(), BindingError> {
@@ -319,14 +314,17 @@ fn signature_shape(root: &Element) -> Result<(), BindingError> {
             (ns::DSIG, "Reference"),
         ],
     )?;
-    let exclusive = [(dsig::EXC_C14N, "InclusiveNamespaces")];
     let c14n = info
         .child(ns::DSIG, "CanonicalizationMethod")?
         .ok_or(bad.clone())?;
-    only(c14n, &exclusive)?;
-    let method = algorithm(info, "SignatureMethod")?;
-    if c14n.attr("Algorithm") != Some(dsig::EXC_C14N)
-        || ![KeyKind::Rsa.algorithm(), KeyKind::EcP256.algorithm()].contains(&method)
+    exclusive_c14n(c14n)?;
+    let method = info
+        .child(ns::DSIG, "SignatureMethod")?
+        .ok_or(bad.clone())?;
+    leaf(method)?;
+    if !method
+        .attr("Algorithm")
+        .is_some_and(|m| [KeyKind::Rsa.algorithm(), KeyKind::EcP256.algorithm()].contains(&m))
     {
         return Err(bad);
     }
@@ -343,39 +341,135 @@ fn signature_shape(root: &Element) -> Result<(), BindingError> {
             (ns::DSIG, "DigestValue"),
         ],
     )?;
-    if algorithm(reference, "DigestMethod")? != dsig::SHA256 {
+    let digest = reference
+        .child(ns::DSIG, "DigestMethod")?
+        .ok_or(bad.clone())?;
+    leaf(digest)?;
+    leaf(
+        reference
+            .child(ns::DSIG, "DigestValue")?
+            .ok_or(bad.clone())?,
+    )?;
+    if digest.attr("Algorithm") != Some(dsig::SHA256) {
         return Err(bad);
     }
-    if let Some(transforms) = reference.child(ns::DSIG, "Transforms")? {
-        only(transforms, &[(ns::DSIG, "Transform")])?;
-        for transform in &transforms.children {
-            only(transform, &exclusive)?;
-            let known = [dsig::ENVELOPED, dsig::EXC_C14N];
-            if !transform
-                .attr("Algorithm")
-                .is_some_and(|a| known.contains(&a))
-            {
-                return Err(bad);
-            }
-        }
+    // Exactly the enveloped-signature transform, then exclusive c14n (SAML Core 5.4.3,
+    // 5.4.4): no other transform, none twice.
+    let transforms = reference
+        .child(ns::DSIG, "Transforms")?
+        .ok_or(bad.clone())?;
+    only(transforms, &[(ns::DSIG, "Transform")])?;
+    let [enveloped, c14n] = transforms.children.as_slice() else {
+        return Err(bad);
+    };
+    leaf(enveloped)?;
+    if enveloped.attr("Algorithm") != Some(dsig::ENVELOPED) {
+        return Err(bad);
     }
+    exclusive_c14n(c14n)?;
+    leaf(
+        signature
+            .child(ns::DSIG, "SignatureValue")?
+            .ok_or(bad.clone())?,
+    )?;
     if let Some(key_info) = signature.child(ns::DSIG, "KeyInfo")? {
         // No RetrievalMethod (a URL), no KeyValue or other key xmlsec would use instead
         // of the metadata's certificates.
         only(key_info, &[(ns::DSIG, "X509Data"), (ns::DSIG, "KeyName")])?;
+        for name in key_info.children(ns::DSIG, "KeyName") {
+            leaf(name)?;
+        }
         for data in key_info.children(ns::DSIG, "X509Data") {
-            only(
-                data,
-                &[
-                    (ns::DSIG, "X509Certificate"),
-                    (ns::DSIG, "X509IssuerSerial"),
-                    (ns::DSIG, "X509SubjectName"),
-                    (ns::DSIG, "X509SKI"),
-                ],
-            )?;
+            for item in &data.children {
+                match item.name.as_str() {
+                    _ if item.ns != ns::DSIG => return Err(bad),
+                    "X509Certificate" | "X509SubjectName" | "X509SKI" => leaf(item)?,
+                    "X509IssuerSerial" => {
+                        only(
+                            item,
+                            &[(ns::DSIG, "X509IssuerName"), (ns::DSIG, "X509SerialNumber")],
+                        )?;
+                        item.children.iter().try_for_each(leaf)?;
+                    }
+                    _ => return Err(bad),
+                }
+            }
         }
     }
     Ok(())
+}
+
+/// An element without child elements.
+fn leaf(el: &Element) -> Result<(), BindingError> {
+    only(el, &[])
+}
+
+/// Most prefixes an exclusive c14n `InclusiveNamespaces` may list: each is looked up on
+/// every element being canonicalised, so a long list is work for an attacker to ask for.
+const MAX_INCLUSIVE_PREFIXES: usize = 8;
+
+/// An exclusive c14n method (`CanonicalizationMethod` or `Transform`): at most one short
+/// `InclusiveNamespaces` inside.
+fn exclusive_c14n(el: &Element) -> Result<(), BindingError> {
+    let bad = BindingError::BadSignature;
+    if el.attr("Algorithm") != Some(dsig::EXC_C14N) {
+        return Err(bad);
+    }
+    only(el, &[(dsig::EXC_C14N, "InclusiveNamespaces")])?;
+    if let Some(inclusive) = el.child(dsig::EXC_C14N, "InclusiveNamespaces")? {
+        leaf(inclusive)?;
+        let prefixes = inclusive.attr("PrefixList").unwrap_or_default();
+        if prefixes.len() > 128 || prefixes.split_whitespace().count() > MAX_INCLUSIVE_PREFIXES {
+            return Err(bad);
+        }
+    }
+    Ok(())
+}
+
+/// Whether libxml2 (which xmlsec uses) reads `xml` as the same tree as the strict reader
+/// did (`root`): parsed without recovery and without network access, the same elements by
+/// namespace and local name in the same order, with the same attribute values. Where two
+/// parsers could disagree, the signature check would look at one tree and xmlsec act on
+/// another.
+fn libxml2_agrees(xml: &str, root: &Element) -> Result<(), BindingError> {
+    let options = libxml::parser::ParserOptions {
+        recover: false,
+        no_net: true,
+        no_def_dtd: true,
+        ..libxml::parser::ParserOptions::default()
+    };
+    let document = libxml::parser::Parser::default()
+        .parse_string_with_options(xml, options)
+        .map_err(|_| BindingError::BadSignature)?;
+    let node = document
+        .get_root_element()
+        .ok_or(BindingError::BadSignature)?;
+    if same_element(&node, root) {
+        Ok(())
+    } else {
+        Err(BindingError::BadSignature)
+    }
+}
+
+fn same_element(node: &libxml::tree::Node, el: &Element) -> bool {
+    let ns = node
+        .get_namespace()
+        .map(|n| n.get_href())
+        .unwrap_or_default();
+    let properties = node.get_properties();
+    let children = node.get_child_elements();
+    ns == el.ns
+        && node.get_name() == el.name
+        && properties.len() == el.attributes.len()
+        && el
+            .attributes
+            .iter()
+            .all(|a| properties.get(&a.name) == Some(&a.value))
+        && children.len() == el.children.len()
+        && children
+            .iter()
+            .zip(&el.children)
+            .all(|(node, el)| same_element(node, el))
 }
 
 /// Encodes `xml` for the HTTP-Redirect binding and signs it with `sign`: returns the
@@ -586,9 +680,47 @@ mod tests {
                 1,
             ),
             signed.replacen("xmlenc#sha256", "xmldsig#sha1", 1),
+            signed.replacen(
+                "</ds:Transforms>",
+                "<ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/></ds:Transforms>",
+                1,
+            ),
+            signed.replacen(
+                "<ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>",
+                &format!(
+                    "<ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"><ec:InclusiveNamespaces xmlns:ec=\"http://www.w3.org/2001/10/xml-exc-c14n#\" PrefixList=\"{}\"/></ds:Transform>",
+                    "p ".repeat(9)
+                ),
+                1,
+            ),
+            signed.replacen(
+                "</ds:DigestValue>",
+                "<ds:Reference URI=\"http://127.0.0.1:9/x\"/></ds:DigestValue>",
+                1,
+            ),
         ];
         let shape = |xml: &str| signature_shape(&xml::parse(xml, Limits::MESSAGE).unwrap());
         assert_eq!(shape(&signed), Ok(()));
+        // libxml2 reads the signed request as the strict reader does, and another tree
+        // is told apart.
+        let tree = xml::parse(&signed, Limits::MESSAGE).unwrap();
+        assert_eq!(libxml2_agrees(&signed, &tree), Ok(()));
+        let mut other = tree.clone();
+        other.children.pop();
+        assert_eq!(
+            libxml2_agrees(&signed, &other),
+            Err(BindingError::BadSignature)
+        );
+        let mut renamed = tree.clone();
+        renamed.attributes[0].value.push('x');
+        assert_eq!(
+            libxml2_agrees(&signed, &renamed),
+            Err(BindingError::BadSignature)
+        );
+        assert_eq!(
+            libxml2_agrees("<r a=\"1\"", &tree),
+            Err(BindingError::BadSignature)
+        );
         for case in cases {
             assert_ne!(case, signed);
             assert_eq!(shape(&case), Err(BindingError::BadSignature), "{case}");

@@ -26,6 +26,8 @@ pub struct Limits {
     pub max_depth: usize,
     /// Number of elements.
     pub max_elements: usize,
+    /// Namespace declarations in the whole document (each costs canonicalisation work).
+    pub max_namespaces: usize,
 }
 
 impl Limits {
@@ -34,12 +36,14 @@ impl Limits {
         max_bytes: 64 * 1024,
         max_depth: 24,
         max_elements: 512,
+        max_namespaces: 32,
     };
     /// For metadata documents (read by the administrator's command).
     pub const METADATA: Limits = Limits {
         max_bytes: 2 * 1024 * 1024,
         max_depth: 32,
         max_elements: 20_000,
+        max_namespaces: 1_000,
     };
 }
 
@@ -152,6 +156,7 @@ fn utf8(bytes: &[u8]) -> Result<String, XmlError> {
 fn element(
     reader: &NsReader<&[u8]>,
     start: &quick_xml::events::BytesStart<'_>,
+    namespaces: &mut usize,
 ) -> Result<Element, XmlError> {
     let (ns, local) = reader.resolver().resolve_element(start.name());
     let mut element = Element {
@@ -159,6 +164,9 @@ fn element(
         name: utf8(local.as_ref())?,
         ..Element::default()
     };
+    if !attributes_separated(start.attributes_raw()) {
+        return Err(malformed("attributes must be separated by white space"));
+    }
     let mut declarations = 0usize;
     for attr in start.attributes() {
         let attr = attr.map_err(malformed)?;
@@ -168,20 +176,57 @@ fn element(
         if declarations > MAX_ATTRIBUTES {
             return Err(XmlError::TooComplex);
         }
+        // XML 1.0 section 3.1 (AttValue): no `<` in a value. quick-xml lets it through;
+        // libxml2 in recovery mode would read another tree from it.
+        if attr.value.contains(&b'<') {
+            return Err(malformed("'<' in an attribute value"));
+        }
         if key.as_namespace_binding().is_some() {
+            *namespaces += 1;
             continue;
         }
         let (ns, local) = reader.resolver().resolve_attribute(key);
         let value = attr
             .normalized_value(XmlVersion::Implicit1_0)
             .map_err(|_| XmlError::Entity)?;
-        element.attributes.push(Attribute {
+        let attribute = Attribute {
             ns: namespace(ns)?,
             name: utf8(local.as_ref())?,
             value: value.into_owned(),
-        });
+        };
+        // One attribute per local name (whatever its namespace): xmlsec and libxml2 look
+        // some up by local name only (`ID`).
+        if element.attributes.iter().any(|a| a.name == attribute.name) {
+            return Err(malformed("two attributes with one local name"));
+        }
+        element.attributes.push(attribute);
     }
     Ok(element)
+}
+
+/// Whether the attributes of a start tag's raw text are separated by white space (XML 1.0
+/// section 3.1: `(S Attribute)*`). quick-xml reads `a=""b=""` as two attributes; libxml2
+/// in recovery mode reads another tree from it.
+fn attributes_separated(raw: &[u8]) -> bool {
+    let mut quote = None;
+    let mut after_value = false;
+    for &b in raw {
+        if let Some(q) = quote {
+            if b == q {
+                quote = None;
+                after_value = true;
+            }
+            continue;
+        }
+        if after_value && !b.is_ascii_whitespace() && b != b'/' {
+            return false;
+        }
+        after_value = false;
+        if b == b'"' || b == b'\'' {
+            quote = Some(b);
+        }
+    }
+    true
 }
 
 /// Reads `xml` into its root element, within `limits`.
@@ -194,6 +239,7 @@ pub fn parse(xml: &str, limits: Limits) -> Result<Element, XmlError> {
     let mut open: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
     let mut elements = 0usize;
+    let mut namespaces = 0usize;
     let mut first = true;
     loop {
         let event = reader.read_event().map_err(malformed)?;
@@ -205,7 +251,10 @@ pub fn parse(xml: &str, limits: Limits) -> Result<Element, XmlError> {
                 if elements > limits.max_elements || open.len() >= limits.max_depth {
                     return Err(XmlError::TooComplex);
                 }
-                let el = element(&reader, &start)?;
+                let el = element(&reader, &start, &mut namespaces)?;
+                if namespaces > limits.max_namespaces {
+                    return Err(XmlError::TooComplex);
+                }
                 if is_empty {
                     close(el, &mut open, &mut root);
                 } else {
@@ -337,6 +386,20 @@ mod tests {
         assert_eq!(parse(&deep, Limits::MESSAGE), Err(XmlError::TooComplex));
         let wide = format!("<r>{}</r>", "<a/>".repeat(600));
         assert_eq!(parse(&wide, Limits::MESSAGE), Err(XmlError::TooComplex));
+        let spread: String = (0..40)
+            .map(|i| format!("<a xmlns:p{i}=\"urn:{i}\"/>"))
+            .collect();
+        assert_eq!(
+            parse(&format!("<r>{spread}</r>"), Limits::MESSAGE),
+            Err(XmlError::TooComplex)
+        );
+        for bad in [
+            r#"<r a="<q>"/>"#,
+            r#"<r a=""b=""/>"#,
+            r#"<r xmlns:p="urn:p" ID="1" p:ID="2"/>"#,
+        ] {
+            assert!(parse(bad, Limits::MESSAGE).is_err(), "{bad}");
+        }
         let declarations: String = (0..70)
             .map(|i| format!(" xmlns:p{i}=\"urn:{i}\""))
             .collect();
