@@ -283,9 +283,13 @@ async fn scenario(
     assert_eq!(transient["name_id_format"], TRANSIENT);
     assert_ne!(transient["name_id"], low["name_id"]);
 
-    // A POSTed request continues once, by a single-use ticket.
+    // A POSTed request continues once, by a single-use ticket, in the browser that posted
+    // it.
     let request = claims_sp.run(&["request", "--binding", "post"], "");
     let next = redirect(idp.send(&mut browser, &request).await).await;
+    let mut other = Browser::new(&idp.http);
+    let elsewhere = other.get(&idp.local(&next)).await;
+    assert_eq!(elsewhere.status(), StatusCode::BAD_REQUEST);
     let first = browser.get(&idp.local(&next)).await;
     assert_eq!(first.status(), StatusCode::OK);
     for url in [

@@ -17,6 +17,10 @@ use crate::saml::encrypt::{AES256_GCM, can_encrypt_to};
 use crate::saml::keys::KeyKind;
 use crate::saml::sp::{AttributeProfile, ServiceProvider, SpMetadata};
 
+/// Most signing certificates a service provider's metadata may list (a key rollover needs
+/// two).
+const MAX_SIGNING_CERTIFICATES: usize = 4;
+
 /// The validated `[saml]` table.
 #[derive(Debug)]
 pub struct SamlConfig {
@@ -182,6 +186,14 @@ fn service_provider(
             format!("{field}.scopes"),
             "the eidas attribute profile needs the profile and birthdate scopes (the \
              natural-person minimum dataset)",
+        );
+        return None;
+    }
+    // xmlsec tries each certificate in turn: a bound on the work one request can cause.
+    if metadata.signing.len() > MAX_SIGNING_CERTIFICATES {
+        errors.add(
+            format!("{field}.metadata_file"),
+            format!("more than {MAX_SIGNING_CERTIFICATES} signing certificates"),
         );
         return None;
     }

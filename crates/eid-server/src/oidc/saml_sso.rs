@@ -20,18 +20,19 @@ use eid_core::assurance::{EIDAS_HIGH, EIDAS_LOW, EIDAS_SUBSTANTIAL, Loa};
 use eid_core::ratelimit::Decision;
 use eid_core::release::format_scopes;
 use eid_core::store::{AccountId, hex};
-use eid_core::token::{OpaqueToken, RelyingParty, SectorId, SubjectType};
+use eid_core::token::{RelyingParty, SectorId, SubjectType};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use time::OffsetDateTime;
 
 use super::authorize::{accept_language, begin, internal_page};
 use super::error::{AuthzError, see_other};
+use super::flow;
 use super::lang::Lang;
 use super::pages::{self, texts};
 use super::params::Params;
 use super::request::{AuthRequest, Prompt, Reply};
-use super::session::{self, Session, cookie, session_cookie};
+use super::session::{self, Browser, Session, cookie, flow_cookie, session_cookie};
 use super::userinfo::{Unreleased, release_to};
 use super::{ClientIp, Oidc, ServiceProviders};
 use crate::saml::bindings::{Binding, BindingError, Incoming};
@@ -77,6 +78,9 @@ pub(super) struct SamlIdp {
     sps: ServiceProviders,
     /// The signed metadata and when it was signed.
     metadata: Mutex<Option<(OffsetDateTime, Arc<str>)>>,
+    /// Signature verifications running at once (one per core): xmlsec's work per request
+    /// is bounded, but requests come from anyone.
+    verifications: Arc<tokio::sync::Semaphore>,
 }
 
 impl SamlIdp {
@@ -92,6 +96,9 @@ impl SamlIdp {
             ecdsa_key: settings.ecdsa_key,
             sps,
             metadata: Mutex::new(None),
+            verifications: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, usize::from),
+            )),
         }
     }
 
@@ -264,26 +271,25 @@ pub async fn sso_continue(
 ) -> Response {
     let lang = Lang::choose(None, accept_language(&headers));
     let params = Params::parse(query.unwrap_or_default().as_bytes()).unwrap_or_default();
-    let Some(ticket) = params
-        .get("ticket")
-        .and_then(|t| OpaqueToken::parse(t).ok())
-    else {
-        return bad_request(lang, &"no ticket");
-    };
-    let key = format!("saml-continue:{}", ticket.hash().to_hex());
-    let auth = match oidc.ephemeral.take(&key).await {
-        Ok(Some(bytes)) => serde_json::from_slice::<AuthRequest>(&bytes).ok(),
-        Ok(None) => None,
+    let ticket = params.get("ticket").unwrap_or_default();
+    let browser = cookie(&headers, flow_cookie(oidc.secure_cookies));
+    let store = oidc.ephemeral.as_ref();
+    let loaded = flow::load::<AuthRequest>(store, CONTINUE, ticket, browser.as_ref()).await;
+    let auth = match loaded {
+        Ok(Some(flow)) => flow.payload,
+        Ok(None) => return bad_request(lang, &"the ticket is unknown, used or another browser's"),
         Err(err) => return internal_page(lang, &err),
     };
-    match auth {
-        Some(auth) => begin(&oidc, &headers, auth).await,
-        None => bad_request(lang, &"the ticket is unknown or used"),
+    // Single use: only the taker continues.
+    match flow::finish(store, CONTINUE, ticket).await {
+        Ok(true) => begin(&oidc, &headers, auth).await,
+        Ok(false) => bad_request(lang, &"the ticket is unknown, used or another browser's"),
+        Err(err) => internal_page(lang, &err),
     }
 }
 
-/// How long a ticket of [`sso_continue`] is valid.
-const CONTINUE_LIFETIME: std::time::Duration = std::time::Duration::from_secs(120);
+/// The flow kind of POSTed requests waiting for their same-site continuation.
+const CONTINUE: &str = "saml-continue";
 
 /// A received message, verified: the element to consume, its service provider, its
 /// `RelayState`, and whether it was signed.
@@ -329,7 +335,15 @@ async fn receive<'a>(
     let binding = incoming.binding;
     let certs = sp.metadata.signing.clone();
     let required = must_sign || sp.require_signed_requests;
-    let verified = tokio::task::spawn_blocking(move || incoming.verified(&certs, required)).await;
+    let permit = match Arc::clone(&idp.verifications).acquire_owned().await {
+        Ok(permit) => permit,
+        Err(err) => return Err(internal_page(lang, &err)),
+    };
+    let verified = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        incoming.verified(&certs, required)
+    })
+    .await;
     let (root, signed) = match verified {
         Ok(Ok(verified)) => verified,
         Ok(Err(err)) => return Err(refuse(&err)),
@@ -466,20 +480,28 @@ async fn sso(
     };
     match received.binding {
         Binding::Redirect => begin(oidc, headers, auth).await,
-        Binding::Post => continue_same_site(oidc, &auth, lang).await,
+        Binding::Post => continue_same_site(oidc, headers, &auth, lang).await,
     }
 }
 
-/// Files `auth` under a single-use ticket and sends the browser to [`sso_continue`].
-async fn continue_same_site(oidc: &Oidc, auth: &AuthRequest, lang: Lang) -> Response {
-    let ticket = OpaqueToken::generate();
-    let key = format!("saml-continue:{}", ticket.hash().to_hex());
-    let value = match serde_json::to_vec(auth) {
-        Ok(value) => value,
-        Err(err) => return internal_page(lang, &err),
-    };
-    match oidc.ephemeral.put(&key, &value, CONTINUE_LIFETIME).await {
-        Ok(()) => see_other(&format!("{}?ticket={}", paths::CONTINUE, ticket.expose())),
+/// Files `auth` as a single-use flow bound to this browser (its `eid_flow` cookie, set
+/// now if it had none) and sends the browser to [`sso_continue`].
+async fn continue_same_site(
+    oidc: &Oidc,
+    headers: &HeaderMap,
+    auth: &AuthRequest,
+    lang: Lang,
+) -> Response {
+    let browser = Browser::of(headers, oidc.secure_cookies);
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let created = flow::create(oidc.ephemeral.as_ref(), CONTINUE, auth, &browser.id, now);
+    match created.await {
+        Ok((ticket, _)) => {
+            let mut response =
+                see_other(&format!("{}?ticket={}", paths::CONTINUE, ticket.expose()));
+            browser.remember(&mut response, oidc.secure_cookies);
+            response
+        }
         Err(err) => internal_page(lang, &err),
     }
 }
@@ -683,9 +705,8 @@ pub async fn slo_redirect(
     }
     let relay_state = received.relay_state.clone();
     // The browser's session ends when the request names its citizen: by the persistent
-    // NameID this provider gave the service provider (a transient one is not kept, so it
-    // is taken as naming the session). Another citizen's NameID is `UnknownPrincipal`
-    // (SAML Core 3.7.3.2) and changes nothing.
+    // NameID this provider gave the service provider. Another NameID is
+    // `UnknownPrincipal` (SAML Core 3.7.3.2) and changes nothing.
     let unknown = Status {
         code: status::REQUESTER,
         detail: Some(status::UNKNOWN_PRINCIPAL),
@@ -697,12 +718,11 @@ pub async fn slo_redirect(
             Ok(session) => session,
             Err(err) => return internal_page(lang, &err),
         };
-        let persistent = req
-            .name_id_format
-            .as_deref()
-            .is_none_or(|f| f == NameIdFormat::Persistent.uri());
+        // A transient NameID is not kept: it is taken as naming the session. Any other
+        // format is compared as the persistent NameID (the only other one issued here).
+        let transient = req.name_id_format.as_deref() == Some(NameIdFormat::Transient.uri());
         let named = match &session {
-            Some(s) if persistent => match persistent_id(&oidc, sp.entity_id(), s.account) {
+            Some(s) if !transient => match persistent_id(&oidc, sp.entity_id(), s.account) {
                 Ok(id) => id == req.name_id,
                 Err(err) => return internal_page(lang, &err),
             },
