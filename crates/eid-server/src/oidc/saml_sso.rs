@@ -270,6 +270,9 @@ pub async fn sso_continue(
     RawQuery(query): RawQuery,
 ) -> Response {
     let lang = Lang::choose(None, accept_language(&headers));
+    if oidc.saml.is_none() {
+        return not_enabled();
+    }
     let params = Params::parse(query.unwrap_or_default().as_bytes()).unwrap_or_default();
     let ticket = params.get("ticket").unwrap_or_default();
     let browser = cookie(&headers, flow_cookie(oidc.secure_cookies));

@@ -6,6 +6,7 @@ mod credentials;
 mod enrol;
 mod identity_api;
 mod passkeys;
+mod saml;
 mod support;
 
 use std::sync::Arc;

@@ -20,7 +20,9 @@ use eid_core::store::{
 use eid_core::token::{
     KeyRing, OpaqueToken, PairwiseSalt, SigningKey, TokenIssuer, TokenVerifier, VerificationKeys,
 };
-use eid_server::oidc::{ChipSettings, Limits, PasskeySettings, SESSION_LIFETIME, Settings};
+use eid_server::oidc::{
+    ChipSettings, Limits, PasskeySettings, SESSION_LIFETIME, SamlSettings, Settings,
+};
 use eid_server::register::Register;
 use eid_server::{accounts, app};
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
@@ -101,6 +103,8 @@ pub struct Options {
     pub chip: Option<ChipSettings>,
     /// Rate limits.
     pub limits: Limits,
+    /// The SAML identity provider (disabled by default).
+    pub saml: Option<SamlSettings>,
 }
 
 impl Default for Options {
@@ -110,6 +114,7 @@ impl Default for Options {
             code_lifetime: Duration::from_secs(60),
             chip: None,
             limits: Limits::default(),
+            saml: None,
         }
     }
 }
@@ -200,7 +205,7 @@ impl Provider {
                 limits: options.limits,
                 passkeys: PasskeySettings::default(),
                 chip: options.chip,
-                saml: None,
+                saml: options.saml,
             },
             keys: KeyRing::generate().unwrap(),
             durable: Arc::clone(&durable),
